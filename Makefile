@@ -1,0 +1,34 @@
+# Chat Lab's two commands:  `make run` (set up and start the app), `make test` (set up and test).
+# Both create .venv on first use and reinstall only when a requirements file changes.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test bench browser clean
+
+$(VENV)/.app-installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt
+	$(PY) -m pip install -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.app-installed
+	$(VENV)/bin/streamlit run app.py
+
+# Browser tests need Debian's chromium; scripts/ensure-chromium installs it when it can.
+browser:
+	bash scripts/ensure-chromium
+
+test: $(VENV)/.dev-installed browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed browser
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,10 @@
+"""Chat Lab: `streamlit run app.py`. The entry point only sets up the pages."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Chat Lab", page_icon="💬", layout="wide")
+
+pages = [
+    st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
+]
+st.navigation(pages).run()

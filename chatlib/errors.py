@@ -1,0 +1,82 @@
+"""Errors a provider raises, each carrying a message fit to show a user.
+
+    ChatLabError
+     └── ProviderError            any failure of a request; ``user_message`` says what to do
+          ├── ConfigError          bad settings or missing key: caught before any request
+          ├── AuthError            401/403: the key is wrong or lacks access
+          ├── NotFoundError        404: unknown model or wrong base URL
+          ├── BadRequestError      400/422: the provider rejected the request
+          ├── RateLimitError       429 after the retries ran out, or our own per-session limit
+          ├── TransientError       connection, timeout, 5xx, overloaded, after retries ran out
+          └── StreamError          the stream broke after it started (dropped, malformed,
+                                   mid-stream error event, no terminator = truncated)
+
+Only the pump catches these; the UI shows ``user_message`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChatLabError",
+    "ProviderError",
+    "ConfigError",
+    "AuthError",
+    "NotFoundError",
+    "BadRequestError",
+    "RateLimitError",
+    "TransientError",
+    "StreamError",
+    "redact",
+]
+
+
+class ChatLabError(Exception):
+    """Base of every error chatlib raises on purpose."""
+
+
+class ProviderError(ChatLabError):
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def user_message(self) -> str:
+        return str(self)
+
+
+class ConfigError(ProviderError):
+    pass
+
+
+class AuthError(ProviderError):
+    pass
+
+
+class NotFoundError(ProviderError):
+    pass
+
+
+class BadRequestError(ProviderError):
+    pass
+
+
+class RateLimitError(ProviderError):
+    retryable = True
+
+
+class TransientError(ProviderError):
+    retryable = True
+
+
+class StreamError(ProviderError):
+    pass
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Remove every secret (API keys) from a text before it is shown or stored."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text

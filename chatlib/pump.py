@@ -1,0 +1,255 @@
+"""The one streaming path: read a provider in its own thread, timestamp every event where
+its bytes arrive, and hand the UI coalesced text batches.
+
+    provider.stream() ──(reader thread: t = monotonic() per event)──► queue
+    queue ──► StreamPump.text_batches()  (UI thread: first text at once, then ~40 ms batches)
+
+The reader thread also builds the ``RunRecord`` and hands it to ``on_done`` (the run store)
+whatever happens: finished, stopped or failed. So the record does not depend on the UI
+thread surviving a Streamlit stop/rerun, which unwinds it mid-render.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from chatlib.errors import ProviderError, StreamError
+from chatlib.providers.base import Provider
+from chatlib.record import RunRecord, RunStatus, new_run_id
+from chatlib.tokens import TokenCounter
+from chatlib.types import Finish, Message, Retrying, Settings, TextDelta, TokenSource, Usage
+
+__all__ = ["StreamPump", "TRUNCATED_MESSAGE"]
+
+log = logging.getLogger(__name__)
+
+TRUNCATED_MESSAGE = (
+    "The answer was cut off: the stream ended without the provider's end marker, "
+    "so it may be incomplete."
+)
+_END = object()
+# While nothing arrives the UI generator wakes this often so a Stop click is noticed.
+_IDLE_POLL_S = 0.1
+
+
+class StreamPump:
+    """Stream one answer from ``provider``; see the module docstring.
+
+    Use: ``pump = StreamPump(...).start()``, iterate ``pump.text_batches()`` to render,
+    ``pump.stop()`` to stop early, ``pump.wait()`` for the finished ``RunRecord``.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        messages: Sequence[Message],
+        settings: Settings,
+        *,
+        counter: TokenCounter | None = None,
+        input_tokens: int | None = None,
+        input_source: TokenSource | None = None,
+        on_done: Callable[[RunRecord], None] | None = None,
+        record_fields: dict[str, Any] | None = None,
+        batch_s: float = 0.04,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.messages = list(messages)
+        self.settings = settings
+        self._counter = counter
+        self._input_tokens = input_tokens
+        self._input_source = input_source
+        self._on_done = on_done
+        self._record_fields = dict(record_fields or {})
+        self.batch_s = batch_s
+        self._clock = clock
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._stop_requested = False
+        self._offsets: list[float] = []
+        self._texts: list[str] = []
+        self._thread = threading.Thread(target=self._read, name="chatlib-pump", daemon=True)
+        self._done = threading.Event()
+        self.record: RunRecord | None = None
+        self.run_id: str = self._record_fields.pop("id", None) or new_run_id()
+        self.notice: str | None = None  # latest Retrying note, for the UI
+
+    # -- the reader thread ------------------------------------------------------------
+    def start(self) -> StreamPump:
+        self._thread.start()
+        return self
+
+    def _read(self) -> None:
+        created_at = time.time()
+        t0 = self._clock()
+        status: RunStatus = "ok"
+        error: str | None = None
+        finish: str | None = None
+        usage = Usage(None, None)
+        attempts = 1
+        events = None
+        try:
+            events = iter(self.provider.stream(self.messages, self.settings))
+            for event in events:
+                now = self._clock()
+                if self._stop_requested:
+                    break
+                if isinstance(event, TextDelta):
+                    if event.text:
+                        with self._lock:
+                            if self._stop_requested:
+                                break
+                            self._offsets.append(now - t0)
+                            self._texts.append(event.text)
+                        self._queue.put(event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Finish):
+                    finish = event.reason
+                elif isinstance(event, Retrying):
+                    attempts = event.attempt
+                    self.notice = (
+                        f"retrying ({event.attempt}/{event.max_attempts}): {event.reason}"
+                    )
+                    self._queue.put(event)
+            if self._stop_requested:
+                status = "stopped"
+            elif finish is None:
+                raise StreamError(TRUNCATED_MESSAGE)
+        except ProviderError as exc:
+            status, error = ("stopped", None) if self._stop_requested else ("error", exc.user_message)
+            # A fault's own count of attempts (retries ran out) is more exact than ours.
+            attempts = getattr(exc, "attempts", attempts)
+        except Exception as exc:  # a bug or an SDK surprise: shown, never a traceback
+            log.warning("provider %s failed: %s", self.provider.id, type(exc).__name__)
+            status = "stopped" if self._stop_requested else "error"
+            error = None if status == "stopped" else f"Unexpected error ({type(exc).__name__}): {exc}"
+        finally:
+            if events is not None:
+                try:
+                    close = getattr(events, "close", None)
+                    if close is not None:
+                        close()  # releases the HTTP stream / stops local generation
+                except Exception:  # closing a broken stream must not hide the real error
+                    log.debug("closing the provider stream failed", exc_info=True)
+            with self._lock:
+                self._stop_requested = True  # freeze the text the record holds
+            self.record = self._build_record(created_at, status, error, finish, usage, attempts)
+            if self._on_done is not None:
+                try:
+                    self._on_done(self.record)
+                except Exception:
+                    log.exception("saving the run failed")
+            self._done.set()
+            self._queue.put(_END)
+
+    def _build_record(
+        self,
+        created_at: float,
+        status: RunStatus,
+        error: str | None,
+        finish: str | None,
+        usage: Usage,
+        attempts: int,
+    ) -> RunRecord:
+        text = "".join(self._texts)
+        output_tokens, output_source = usage.output_tokens, usage.source
+        if output_tokens is None or status != "ok":
+            # A provider's usage covers a finished answer only; count what we got.
+            output_tokens, output_source = self._count(text)
+        input_tokens, input_source = usage.input_tokens, usage.source
+        if input_tokens is None:
+            input_tokens, input_source = self._input_tokens, self._input_source
+        prompt = next((m.content for m in reversed(self.messages) if m.role == "user"), "")
+        return RunRecord(
+            provider=self.provider.id,
+            model=self.settings.model,
+            settings=self.settings.to_dict(),
+            status=status,
+            created_at=created_at,
+            chunk_offsets_s=list(self._offsets),
+            chunk_texts=list(self._texts),
+            error=error,
+            finish_reason=finish,
+            attempts=attempts,
+            input_tokens=input_tokens,
+            input_source=input_source if input_tokens is not None else None,
+            output_tokens=output_tokens,
+            output_source=output_source if output_tokens is not None else None,
+            prompt=prompt,
+            id=self.run_id,
+            **self._record_fields,
+        )
+
+    def _count(self, text: str) -> tuple[int | None, TokenSource | None]:
+        if not text:
+            return 0, "tokenizer"
+        if self._counter is None:
+            return None, None
+        return self._counter.count(text), self._counter.source
+
+    # -- the UI side --------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """All text received so far (frozen once stopped)."""
+        with self._lock:
+            return "".join(self._texts)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def stop(self) -> None:
+        """Ask the reader to stop; the text received up to now is what the run keeps."""
+        with self._lock:
+            self._stop_requested = True
+
+    def wait(self, timeout: float | None = None) -> RunRecord | None:
+        self._done.wait(timeout)
+        return self.record
+
+    def text_batches(self, on_notice: Callable[[str], None] | None = None) -> Iterator[str]:
+        """Yield the answer's text for rendering: the first text at once, then whatever
+        arrived during each ``batch_s`` window. Yields ``""`` when idle so the caller
+        stays responsive to a stop. Closing this generator early stops the pump."""
+        pending: list[str] = []
+        last_yield: float | None = None
+        try:
+            while True:
+                if pending and last_yield is not None:
+                    timeout = max(0.0, last_yield + self.batch_s - self._clock())
+                else:
+                    timeout = _IDLE_POLL_S
+                try:
+                    item = self._queue.get(timeout=timeout)
+                except queue.Empty:
+                    if pending:
+                        yield "".join(pending)
+                        pending.clear()
+                        last_yield = self._clock()
+                    else:
+                        yield ""
+                    continue
+                if item is _END:
+                    if pending:
+                        yield "".join(pending)
+                    return
+                if isinstance(item, Retrying):
+                    if on_notice is not None and self.notice:
+                        on_notice(self.notice)
+                    continue
+                pending.append(item)
+                now = self._clock()
+                # The first token is never held back; later ones wait for their window.
+                if last_yield is None or now - last_yield >= self.batch_s:
+                    yield "".join(pending)
+                    pending.clear()
+                    last_yield = now
+        finally:
+            if not self.done:
+                self.stop()

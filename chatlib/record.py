@@ -1,0 +1,62 @@
+"""The record of one answer (a "run"), as the pump builds it and the run store keeps it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from chatlib.types import TokenSource
+
+__all__ = ["RunRecord", "RunStatus", "new_run_id"]
+
+RunStatus = Literal["ok", "stopped", "error"]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class RunRecord:
+    """One answer: who answered, with what settings, how it ended and when each chunk came.
+
+    ``chunk_offsets_s[i]`` is when chunk ``i`` (``chunk_texts[i]``) arrived, in seconds
+    since ``t0`` (just before the request was sent), on the monotonic clock of the thread
+    that read the stream. ``created_at`` is the wall-clock time of ``t0``.
+    """
+
+    provider: str
+    model: str
+    settings: dict[str, Any]
+    status: RunStatus
+    created_at: float
+    chunk_offsets_s: list[float] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
+    error: str | None = None
+    finish_reason: str | None = None
+    attempts: int = 1
+    input_tokens: int | None = None
+    input_source: TokenSource | None = None
+    output_tokens: int | None = None
+    output_source: TokenSource | None = None
+    prompt: str = ""
+    page: str = "chat"
+    label: str = ""  # the target's name on the compare page ("A", "B", ...)
+    group_id: str | None = None  # a conversation or a comparison
+    id: str = field(default_factory=new_run_id)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunk_texts)
+
+    @property
+    def ttft_s(self) -> float | None:
+        return self.chunk_offsets_s[0] if self.chunk_offsets_s else None
+
+    @property
+    def e2e_s(self) -> float | None:
+        return self.chunk_offsets_s[-1] if self.chunk_offsets_s else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

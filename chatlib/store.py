@@ -1,0 +1,192 @@
+"""The run store: every answer (finished, stopped or failed) as one row in SQLite.
+
+One small interface (``add``, ``get``, ``runs``, ``chunk_offsets``) so the store can move to
+PostgreSQL with the same schema. WAL mode lets the stats page read while chat pages write;
+each call opens its own short transaction, so many threads and processes can share a file.
+Per-run metrics are computed once on ``add`` and kept in columns so the stats page
+aggregates 100k runs without touching the chunk timestamps. Keys are never stored: the
+settings saved are ``Settings.to_dict()``, which holds none.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from array import array
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from chatlib.metrics import run_metrics
+from chatlib.paths import data_dir
+from chatlib.record import RunRecord
+
+__all__ = ["RunStore", "default_store_path", "MIGRATIONS"]
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+migration = MIGRATIONS.append
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,      -- wall clock at t0 (epoch seconds)
+            page TEXT NOT NULL,            -- chat | compare
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            group_id TEXT,
+            status TEXT NOT NULL,          -- ok | stopped | error
+            error TEXT,
+            finish_reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            settings_json TEXT NOT NULL,
+            prompt TEXT NOT NULL DEFAULT '',
+            response TEXT NOT NULL DEFAULT '',
+            input_tokens INTEGER,
+            input_source TEXT,             -- usage | tokenizer | estimate
+            output_tokens INTEGER,
+            output_source TEXT,
+            chunk_count INTEGER NOT NULL,
+            ttft_s REAL,
+            e2e_s REAL,
+            tpot_s REAL,
+            itl_mean_s REAL,
+            output_tps REAL,
+            decode_tps REAL
+        )
+        """
+    )
+    # Offsets as packed float64 (seconds since t0), texts as a JSON list: kept apart so
+    # aggregate queries never read them.
+    db.execute(
+        """
+        CREATE TABLE chunks (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            offsets BLOB NOT NULL,
+            texts_json TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_created ON runs(created_at)")
+    db.execute("CREATE INDEX runs_provider_model ON runs(provider, model)")
+
+
+def default_store_path() -> Path:
+    import os
+
+    return Path(os.environ.get("CHATLAB_DB") or data_dir() / "runs.sqlite3")
+
+
+class RunStore:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
+    def _migrate(self) -> None:
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
+            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
+            for step in MIGRATIONS:
+                if step.__name__ not in done:
+                    step(db)
+                    db.execute("INSERT INTO migrations VALUES (?)", (step.__name__,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def add(self, record: RunRecord) -> None:
+        m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+        itl_mean = sum(m.itl_s) / len(m.itl_s) if m.itl_s else None
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                """INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    record.id, record.created_at, record.page, record.provider, record.model,
+                    record.label, record.group_id, record.status, record.error,
+                    record.finish_reason, record.attempts, json.dumps(record.settings),
+                    record.prompt, record.text, record.input_tokens, record.input_source,
+                    record.output_tokens, record.output_source, len(record.chunk_texts),
+                    m.ttft_s, m.e2e_s, m.tpot_s, itl_mean, m.output_tps, m.decode_tps,
+                ),
+            )
+            db.execute(
+                "INSERT INTO chunks VALUES (?,?,?)",
+                (
+                    record.id,
+                    array("d", record.chunk_offsets_s).tobytes(),
+                    json.dumps(record.chunk_texts),
+                ),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def get(self, run_id: str) -> RunRecord | None:
+        db = self._connect()
+        row = db.execute(
+            """SELECT r.provider, r.model, r.settings_json, r.status, r.created_at, c.offsets,
+                      c.texts_json, r.error, r.finish_reason, r.attempts, r.input_tokens,
+                      r.input_source, r.output_tokens, r.output_source, r.prompt, r.page,
+                      r.label, r.group_id, r.id
+               FROM runs r JOIN chunks c ON c.run_id = r.id WHERE r.id = ?""",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        offsets = array("d")
+        offsets.frombytes(row[5])
+        return RunRecord(
+            provider=row[0], model=row[1], settings=json.loads(row[2]), status=row[3],
+            created_at=row[4], chunk_offsets_s=list(offsets), chunk_texts=json.loads(row[6]),
+            error=row[7], finish_reason=row[8], attempts=row[9], input_tokens=row[10],
+            input_source=row[11], output_tokens=row[12], output_source=row[13],
+            prompt=row[14], page=row[15], label=row[16], group_id=row[17], id=row[18],
+        )
+
+    def runs(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
+        """All run rows (no chunk data) matching an optional SQL ``where`` clause."""
+        sql = "SELECT * FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY created_at"
+        return pd.read_sql_query(sql, self._connect(), params=list(params))
+
+    def chunk_offsets(self, run_ids: Iterable[str]) -> dict[str, list[float]]:
+        ids = list(run_ids)
+        out: dict[str, list[float]] = {}
+        db = self._connect()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for run_id, blob in db.execute(
+                f"SELECT run_id, offsets FROM chunks WHERE run_id IN ({marks})", part
+            ):
+                offsets = array("d")
+                offsets.frombytes(blob)
+                out[run_id] = list(offsets)
+        return out
+
+    def count(self) -> int:
+        return int(self._connect().execute("SELECT COUNT(*) FROM runs").fetchone()[0])

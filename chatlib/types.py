@@ -1,0 +1,85 @@
+"""Plain data shared by every part of chatlib: messages, settings and stream events.
+
+A provider's ``stream()`` yields only the event types defined here, so SDK types never
+leave ``chatlib/providers/<name>.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Role",
+    "Message",
+    "Settings",
+    "TextDelta",
+    "Usage",
+    "Finish",
+    "Retrying",
+    "Event",
+    "TokenSource",
+]
+
+Role = Literal["system", "user", "assistant"]
+# Where a token count came from: the provider's own usage report, a real tokenizer
+# run locally over the text, or a rough estimate (no tokenizer for that model).
+TokenSource = Literal["usage", "tokenizer", "estimate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the user chose for one request. Never holds an API key (keys live in the
+    provider object), so it can be stored and exported as it is."""
+
+    model: str
+    temperature: float = 0.7
+    max_tokens: int = 256
+    system_prompt: str = ""
+    seed: int | None = None
+    # Provider-specific knobs (e.g. the local model's repeat_penalty); plain JSON values.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts; ``None`` means unknown, never 0."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    source: TokenSource = "usage"
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The provider's own end-of-answer signal ("stop", "length", "end_turn", ...).
+    A stream that ends without one was truncated."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """Sent before a retry of a request that has not streamed any text yet."""
+
+    attempt: int  # the attempt about to be made, 2 for the first retry
+    max_attempts: int
+    reason: str
+    wait_s: float = 0.0
+
+
+Event = TextDelta | Usage | Finish | Retrying

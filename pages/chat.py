@@ -1,0 +1,100 @@
+"""Chat page: history, a prompt box whose send button becomes Stop, the answer streamed."""
+
+import streamlit as st
+
+from chatlib.chat import AnswerRequest, ChatSession
+from chatlib.conversation import ChatTurn, export_json, export_markdown
+from chatlib.errors import ProviderError
+from ui.sidebar import settings_sidebar
+from ui.streaming import stream_answer
+
+if "chat" not in st.session_state:
+    st.session_state.chat = ChatSession()
+session: ChatSession = st.session_state.chat
+request = settings_sidebar()
+
+with st.sidebar:
+    if st.button("New chat", icon="🆕", use_container_width=True):
+        session.clear()
+    st.caption(
+        "Context sent: " + session.last_fit.summary() if session.last_fit else "Nothing sent yet."
+    )
+    stamp = session.id[:8]
+    st.download_button("Export Markdown", export_markdown(session.turns),
+                       f"chat-{stamp}.md", "text/markdown", on_click="ignore")
+    st.download_button("Export JSON", export_json(session.turns, chat_id=session.id),
+                       f"chat-{stamp}.json", "application/json", on_click="ignore")
+
+
+def show_turn(turn: ChatTurn) -> None:
+    with st.chat_message(turn.role):
+        if turn.content:
+            st.markdown(turn.content)
+        if turn.status == "stopped":
+            st.caption("⏹ Stopped: partial answer kept.")
+        if turn.error:
+            st.error(turn.error, icon="⚠️")
+        if turn.run_id and turn.run_id in session.summaries:
+            st.caption(f"{turn.provider} · {turn.model} · {session.summaries[turn.run_id]}")
+
+
+def answer(request: AnswerRequest | ProviderError) -> None:
+    """Stream one answer into the chat; whatever happens, it ends up in the history."""
+    if isinstance(request, ProviderError):
+        session.add_error(request, st.session_state.get("provider", "?"), "")
+        show_turn(session.turns[-1])
+        return
+    try:
+        pump = session.start_answer(request)
+    except ProviderError as exc:
+        session.add_error(exc, request.provider.id, request.settings.model)
+        show_turn(session.turns[-1])
+        return
+    try:
+        with st.chat_message("assistant"):
+            stream_answer(pump)
+    finally:
+        # Runs on Stop too (StopException unwinds through here); touches only `session`.
+        turn = session.finish_answer(pump)
+    if turn is not None and (turn.error or turn.status == "stopped"):
+        st.rerun()  # redraw from history, with the error or stop marker under the text
+
+
+def start_edit() -> None:
+    st.session_state.editing = True
+
+
+st.title("💬 Chat Lab")
+for turn in session.turns:
+    show_turn(turn)
+
+can_redo = bool(session.turns) and session.turns[-1].role == "assistant"
+if can_redo and not st.session_state.get("editing"):
+    left, right, _ = st.columns([1, 1, 6])
+    regenerate = left.button("Regenerate", icon="🔄")
+    right.button("Edit prompt", icon="✏️", on_click=start_edit)
+else:
+    regenerate = False
+
+if st.session_state.get("editing"):
+    last_prompt = next((t.content for t in reversed(session.turns) if t.role == "user"), "")
+    with st.form("edit_prompt"):
+        edited = st.text_area("Edit your last prompt", last_prompt)
+        send, cancel = st.columns(2)
+        resend = send.form_submit_button("Send edited prompt", type="primary")
+        cancelled = cancel.form_submit_button("Cancel")
+    if resend or cancelled:
+        st.session_state.editing = False
+    if resend and edited.strip():
+        session.replace_last_prompt(edited)
+        st.rerun()  # show the edited prompt in the history, then answer it below
+
+prompt = st.chat_input("Ask anything", submit_mode="stop")
+if prompt:
+    session.add_user(prompt)
+    show_turn(session.turns[-1])
+    answer(request)
+elif regenerate and session.drop_last_answer() is not None:
+    st.rerun()
+elif session.turns and session.turns[-1].role == "user" and session.active is None:
+    answer(request)  # after an edit or regenerate: the last prompt awaits its answer

@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages: rendering a stream, the provider sidebar."""
