@@ -13,29 +13,21 @@ if "chat" not in st.session_state:
 session: ChatSession = st.session_state.chat
 request = settings_sidebar()
 
-with st.sidebar:
-    if st.button("New chat", icon="🆕", use_container_width=True):
-        session.clear()
-    st.caption(
-        "Context sent: " + session.last_fit.summary() if session.last_fit else "Nothing sent yet."
-    )
-    stamp = session.id[:8]
-    st.download_button("Export Markdown", export_markdown(session.turns),
-                       f"chat-{stamp}.md", "text/markdown", on_click="ignore")
-    st.download_button("Export JSON", export_json(session.turns, chat_id=session.id),
-                       f"chat-{stamp}.json", "application/json", on_click="ignore")
-
-
 def show_turn(turn: ChatTurn) -> None:
     with st.chat_message(turn.role):
         if turn.content:
             st.markdown(turn.content)
-        if turn.status == "stopped":
-            st.caption("⏹ Stopped: partial answer kept.")
-        if turn.error:
-            st.error(turn.error, icon="⚠️")
-        if turn.run_id and turn.run_id in session.summaries:
-            st.caption(f"{turn.provider} · {turn.model} · {session.summaries[turn.run_id]}")
+        show_footer(turn)
+
+
+def show_footer(turn: ChatTurn) -> None:
+    """Under an answer: stop marker, error, and its run's numbers."""
+    if turn.status == "stopped":
+        st.caption("⏹ Stopped: partial answer kept.")
+    if turn.error:
+        st.error(turn.error, icon="⚠️")
+    if turn.run_id and turn.run_id in session.summaries:
+        st.caption(f"{turn.provider} · {turn.model} · {session.summaries[turn.run_id]}")
 
 
 def answer(request: AnswerRequest | ProviderError) -> None:
@@ -50,14 +42,14 @@ def answer(request: AnswerRequest | ProviderError) -> None:
         session.add_error(exc, request.provider.id, request.settings.model)
         show_turn(session.turns[-1])
         return
-    try:
-        with st.chat_message("assistant"):
+    with st.chat_message("assistant"):
+        try:
             stream_answer(pump)
-    finally:
-        # Runs on Stop too (StopException unwinds through here); touches only `session`.
-        turn = session.finish_answer(pump)
-    if turn is not None and (turn.error or turn.status == "stopped"):
-        st.rerun()  # redraw from history, with the error or stop marker under the text
+        finally:
+            # Runs on Stop too (StopException unwinds through here); touches only `session`.
+            turn = session.finish_answer(pump)
+        if turn is not None:
+            show_footer(turn)
 
 
 def start_edit() -> None:
@@ -98,3 +90,15 @@ elif regenerate and session.drop_last_answer() is not None:
     st.rerun()
 elif session.turns and session.turns[-1].role == "user" and session.active is None:
     answer(request)  # after an edit or regenerate: the last prompt awaits its answer
+
+with st.sidebar:
+    # Drawn last so it describes the answer just given (after a Stop, the next run draws it).
+    st.caption("Context sent: " + session.last_fit.summary() if session.last_fit else "Nothing sent yet.")
+    if st.button("New chat", icon="🆕", use_container_width=True):
+        session.clear()
+        st.rerun()
+    stamp = session.id[:8]
+    st.download_button("Export Markdown", export_markdown(session.turns),
+                       f"chat-{stamp}.md", "text/markdown", on_click="ignore")
+    st.download_button("Export JSON", export_json(session.turns, chat_id=session.id),
+                       f"chat-{stamp}.json", "application/json", on_click="ignore")
