@@ -56,40 +56,42 @@ def start_edit() -> None:
     st.session_state.editing = True
 
 
+def answer_actions() -> None:
+    """Regenerate or edit-and-resend, under the last answer."""
+    if st.session_state.get("editing"):
+        last_prompt = next((t.content for t in reversed(session.turns) if t.role == "user"), "")
+        with st.form("edit_prompt"):
+            edited = st.text_area("Edit your last prompt", last_prompt, key="edit_text")
+            send, cancel = st.columns(2)
+            resend = send.form_submit_button("Send edited prompt", type="primary")
+            cancelled = cancel.form_submit_button("Cancel")
+        if resend or cancelled:
+            st.session_state.editing = False
+        if resend and edited.strip():
+            session.replace_last_prompt(edited)
+            st.rerun()  # the edited prompt shows in the history and is answered
+        elif cancelled:
+            st.rerun()
+    elif session.turns and session.turns[-1].role == "assistant":
+        left, right, _ = st.columns([1, 1, 4])
+        if left.button("Regenerate", icon="🔄"):
+            session.drop_last_answer()
+            st.rerun()  # the prompt, now unanswered, is answered again
+        right.button("Edit prompt", icon="✏️", on_click=start_edit)
+
+
 st.title("💬 Chat Lab")
 for turn in session.turns:
     show_turn(turn)
-
-can_redo = bool(session.turns) and session.turns[-1].role == "assistant"
-if can_redo and not st.session_state.get("editing"):
-    left, right, _ = st.columns([1, 1, 6])
-    regenerate = left.button("Regenerate", icon="🔄")
-    right.button("Edit prompt", icon="✏️", on_click=start_edit)
-else:
-    regenerate = False
-
-if st.session_state.get("editing"):
-    last_prompt = next((t.content for t in reversed(session.turns) if t.role == "user"), "")
-    with st.form("edit_prompt"):
-        edited = st.text_area("Edit your last prompt", last_prompt)
-        send, cancel = st.columns(2)
-        resend = send.form_submit_button("Send edited prompt", type="primary")
-        cancelled = cancel.form_submit_button("Cancel")
-    if resend or cancelled:
-        st.session_state.editing = False
-    if resend and edited.strip():
-        session.replace_last_prompt(edited)
-        st.rerun()  # show the edited prompt in the history, then answer it below
 
 prompt = st.chat_input("Ask anything", submit_mode="stop")
 if prompt:
     session.add_user(prompt)
     show_turn(session.turns[-1])
     answer(request)
-elif regenerate and session.drop_last_answer() is not None:
-    st.rerun()
 elif session.turns and session.turns[-1].role == "user" and session.active is None:
-    answer(request)  # after an edit or regenerate: the last prompt awaits its answer
+    answer(request)  # after an edit or a regenerate, the last prompt awaits its answer
+answer_actions()
 
 with st.sidebar:
     # Drawn last so it describes the answer just given (after a Stop, the next run draws it).

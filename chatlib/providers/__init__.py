@@ -1,0 +1,1 @@
+"""Model sources behind one contract (``base.Provider``); SDKs are imported only here."""
