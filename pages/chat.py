@@ -30,6 +30,15 @@ def show_footer(turn: ChatTurn) -> None:
         st.caption(f"{turn.provider} · {turn.model} · {session.summaries[turn.run_id]}")
 
 
+@st.fragment(run_every=0.5)
+def redraw_after_stop() -> None:
+    """A Stop ends the script where it was, so the partial answer would stay unmarked until
+    the next click. While an answer is on screen this polls, and once the answer is in the
+    history (stopped or not) it reruns the page once to draw it from there."""
+    if session.active is None and session.turns and session.turns[-1].role == "assistant":
+        st.rerun(scope="app")
+
+
 def answer(request: AnswerRequest | ProviderError) -> None:
     """Stream one answer into the chat; whatever happens, it ends up in the history."""
     if isinstance(request, ProviderError):
@@ -43,6 +52,7 @@ def answer(request: AnswerRequest | ProviderError) -> None:
         show_turn(session.turns[-1])
         return
     with st.chat_message("assistant"):
+        redraw_after_stop()
         try:
             stream_answer(pump)
         finally:
