@@ -78,6 +78,24 @@ def m001_runs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX runs_provider_model ON runs(provider, model)")
 
 
+@migration
+def m002_votes(db: sqlite3.Connection) -> None:
+    # One verdict per comparison (the compare page); its runs share group_id = comparison_id,
+    # so a vote joins the latency figures of the runs it judged.
+    db.execute(
+        """
+        CREATE TABLE votes (
+            comparison_id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            choice TEXT NOT NULL,          -- the label judged better ("A", "B", ...) or "tie"
+            blind INTEGER NOT NULL,        -- 1: names were hidden while voting
+            prompt TEXT NOT NULL DEFAULT '',
+            targets_json TEXT NOT NULL     -- [{label, provider, model, run_ids}]
+        )
+        """
+    )
+
+
 def default_store_path() -> Path:
     import os
 
@@ -190,3 +208,36 @@ class RunStore:
 
     def count(self) -> int:
         return int(self._connect().execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    # -- votes (compare page) -------------------------------------------------------------
+    def add_vote(
+        self,
+        comparison_id: str,
+        choice: str,
+        *,
+        blind: bool,
+        prompt: str,
+        targets: list[dict[str, Any]],
+        created_at: float,
+    ) -> None:
+        """Keep the verdict on a comparison; voting again replaces it."""
+        self._connect().execute(
+            "INSERT OR REPLACE INTO votes VALUES (?,?,?,?,?,?)",
+            (comparison_id, created_at, choice, int(blind), prompt, json.dumps(targets)),
+        )
+
+    def votes(self) -> pd.DataFrame:
+        """One row per vote (``targets_json`` holds the label -> provider/model mapping)."""
+        return pd.read_sql_query("SELECT * FROM votes ORDER BY created_at", self._connect())
+
+    def voted_runs(self) -> pd.DataFrame:
+        """Each run of a voted comparison beside its vote: ``won`` is 1 for the chosen
+        label, 0 for the others, NULL on a tie."""
+        return pd.read_sql_query(
+            """SELECT v.comparison_id, v.choice, v.blind, r.id AS run_id, r.label, r.provider,
+                      r.model, r.status, r.ttft_s, r.e2e_s, r.tpot_s, r.output_tps,
+                      CASE WHEN v.choice = 'tie' THEN NULL ELSE r.label = v.choice END AS won
+               FROM votes v JOIN runs r ON r.group_id = v.comparison_id AND r.page = 'compare'
+               ORDER BY v.created_at, r.label, r.created_at""",
+            self._connect(),
+        )

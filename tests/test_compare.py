@@ -1,0 +1,228 @@
+"""chatlib.compare: targets stream together, each timed in its own reader; faults and slow
+targets stay in their own lane; repeat-N, blind votes, export.
+
+Timing tolerances (2-core machine shared with other jobs): median gaps within 2 ms of the
+schedule, single first-token times within 5 ms, wall times within 40% of the schedule."""
+
+import json
+import random
+import sqlite3
+import statistics
+import time
+
+import pytest
+
+from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
+from chatlib.errors import AuthError
+from chatlib.providers.local import LocalProvider
+from chatlib.providers.scripted import Script, ScriptedProvider
+from chatlib.record import RunRecord
+from chatlib.store import MIGRATIONS, RunStore
+from chatlib.tokens import FunctionCounter
+
+CHARS = FunctionCounter("chars", len)
+SHARED = SharedSettings(system_prompt="Be brief.", max_tokens=64, temperature=0.3)
+
+
+def scripted(n: int, first: float, gap: float, **kwargs) -> TargetSpec:
+    script = Script(chunks=tuple(f"w{i} " for i in range(n)), first_delay_s=first, gap_s=gap,
+                    **kwargs)
+    return TargetSpec(ScriptedProvider(script), "scripted", CHARS)
+
+
+def median_gap(record: RunRecord) -> float:
+    offsets = record.chunk_offsets_s
+    return statistics.median(b - a for a, b in zip(offsets, offsets[1:]))
+
+
+def test_targets_stream_at_once_and_each_keeps_its_own_schedule():
+    saved: list[RunRecord] = []
+    fast, slow = scripted(30, 0.05, 0.005), scripted(20, 0.15, 0.02)
+    comparison = Comparison("hi", [fast, slow], SHARED, on_done=saved.append).start()
+    assert comparison.wait(10)
+    a, b = comparison.targets
+    ra, rb = a.last_record, b.last_record
+    assert (ra.status, rb.status) == ("ok", "ok")
+    assert abs(ra.ttft_s - 0.05) < 0.005 and abs(rb.ttft_s - 0.15) < 0.005
+    assert abs(median_gap(ra) - 0.005) < 0.002 and abs(median_gap(rb) - 0.02) < 0.002
+    slowest = 0.15 + 19 * 0.02
+    assert slowest <= comparison.wall_s < slowest * 1.4  # concurrent, not one after another
+    assert {r.id for r in saved} == {ra.id, rb.id}
+    assert all(r.page == "compare" and r.group_id == comparison.id for r in saved)
+    assert sorted(r.label for r in saved) == ["A", "B"]
+
+
+def test_shared_settings_reach_every_target_identically():
+    first, second = scripted(3, 0, 0), scripted(3, 0, 0)
+    comparison = Comparison("Tell me", [first, second], SHARED).start()
+    comparison.wait(5)
+    sent = [spec.provider.calls[0] for spec in (first, second)]
+    for messages, settings in sent:
+        assert [(m.role, m.content) for m in messages] == [("system", "Be brief."), ("user", "Tell me")]
+        assert (settings.max_tokens, settings.temperature, settings.system_prompt) == (64, 0.3, "Be brief.")
+    record = comparison.targets[0].last_record
+    assert record.prompt == "Tell me" and record.input_tokens > 0 and record.input_source == "tokenizer"
+
+
+def test_a_failing_target_leaves_the_other_complete():
+    broken = scripted(20, 0.01, 0.005, fault_at=5, fault=AuthError("Bad key for target."))
+    fine = scripted(40, 0.02, 0.005)
+    comparison = Comparison("hi", [broken, fine], SHARED).start()
+    assert comparison.wait(10)
+    failed, ok = (t.last_record for t in comparison.targets)
+    assert failed.status == "error" and failed.error == "Bad key for target."
+    assert failed.text == "w0 w1 w2 w3 w4 "  # the partial answer is kept
+    assert ok.status == "ok" and ok.text == "".join(f"w{i} " for i in range(40))
+
+
+def test_a_slow_target_does_not_delay_a_fast_one():
+    slow = scripted(3, 1.5, 0.01)
+    fast = scripted(10, 0.02, 0.005)
+    comparison = Comparison("hi", [slow, fast], SHARED).start()
+    fast_target = comparison.targets[1]
+    deadline = time.monotonic() + 1.0
+    while fast_target.last_record is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fast_target.last_record is not None and fast_target.last_record.status == "ok"
+    assert not comparison.done  # the slow one is still waiting for its first token
+    comparison.wait(5)
+
+
+def test_stop_stops_every_target_and_keeps_each_partial():
+    saved: list[RunRecord] = []
+    comparison = Comparison("hi", [scripted(500, 0.01, 0.01), scripted(500, 0.2, 0.01)], SHARED,
+                            on_done=saved.append).start()
+    time.sleep(0.4)
+    comparison.stop()
+    assert comparison.wait(3)
+    records = [t.last_record for t in comparison.targets]
+    assert [r.status for r in records] == ["stopped", "stopped"]
+    assert all(0 < len(r.chunk_texts) < 500 for r in records)
+    assert [t.runs[-1].text for t in comparison.targets] == [r.text for r in records]
+    assert len(saved) == 2 and comparison.stopped
+    comparison.stop()  # twice is fine
+
+
+def test_repeat_runs_in_sequence_per_target_and_in_parallel_across_targets():
+    saved: list[RunRecord] = []
+    a, b = scripted(10, 0.03, 0.005), scripted(10, 0.06, 0.005)
+    comparison = Comparison("hi", [a, b], SHARED, repeat=4, warmup=True,
+                            on_done=saved.append).start()
+    assert comparison.wait(20)
+    for target in comparison.targets:
+        assert target.warmup is not None and target.warmup.record.status == "ok"
+        assert len(target.runs) == 4 and target.completed == 4
+        spans = [(r.created_at, r.created_at + r.e2e_s) for r in target.records]
+        assert all(end <= next_start + 0.002 for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    assert len(saved) == 8  # warm-up runs are not recorded
+    assert len(a.provider.calls) == len(b.provider.calls) == 5
+    # Two lanes of 5 runs each (~0.08 s and ~0.11 s): in parallel the wall is one lane's.
+    assert comparison.wall_s < 5 * (0.06 + 9 * 0.005) * 1.4
+    summary = comparison.summary().set_index("target")
+    assert list(summary["ok"]) == [4, 4]
+    assert abs(summary.loc["A · Scripted demo · scripted", "TTFT ms p50"] - 30) < 5
+    assert abs(summary.loc["B · Scripted demo · scripted", "TTFT ms p50"] - 60) < 5
+    assert {"TTFT ms p90", "TTFT ms p95", "TPOT ms p50", "tok/s p95"} <= set(summary.columns)
+    assert len(comparison.run_table()) == 8
+
+
+def test_summary_keeps_failed_runs_out_of_the_latency_figures():
+    broken = scripted(5, 0.001, 0.001, fault_at=2)
+    comparison = Comparison("hi", [broken, scripted(5, 0.01, 0.001)], SHARED, repeat=3).start()
+    comparison.wait(10)
+    row = comparison.summary().iloc[0]
+    assert (row["ok"], row["failed"], row["stopped"]) == (0, 3, 0)
+    assert row["TTFT ms p50"] is None or row["TTFT ms p50"] != row["TTFT ms p50"]  # None/NaN
+
+
+def test_embedded_targets_share_one_lane_and_others_run_alone():
+    local = LocalProvider(object(), "/models/tiny.gguf")  # never run here: lanes only
+    specs = [TargetSpec(local, "tiny", CHARS), scripted(1, 0, 0),
+             TargetSpec(local, "tiny", CHARS), scripted(1, 0, 0)]
+    comparison = Comparison("hi", specs, SHARED)
+    a, b, c, d = comparison.targets
+    assert comparison.lanes() == [[a, c], [b], [d]]
+    assert comparison.queued_behind(c) == [a] and comparison.queued_behind(b) == []
+
+
+@pytest.mark.model
+def test_two_embedded_targets_run_one_after_the_other(llm):
+    local = LocalProvider(llm, "smollm2.gguf")
+    spec = TargetSpec(local, local.models()[0], local.counter)
+    shared = SharedSettings(max_tokens=8, temperature=0.0)
+    comparison = Comparison("Say hello.", [spec, spec], shared).start()
+    assert comparison.wait(60)
+    first, second = (t.last_record for t in comparison.targets)
+    assert first.status == second.status == "ok"
+    # The second started after the first ended, so its TTFT is its own, not a queue wait.
+    assert second.created_at >= first.created_at + first.e2e_s - 0.01
+    assert second.ttft_s < 2.0 and first.output_source == "tokenizer"
+
+
+def test_blind_labels_are_shuffled_and_names_revealed_after_the_vote(store):
+    specs = [scripted(2, 0, 0) for _ in range(3)]
+    for i, spec in enumerate(specs):
+        spec.provider.label = f"Provider {i}"
+    comparison = Comparison("which?", specs, SHARED, blind=True, rng=random.Random(3),
+                            on_done=store.add).start()
+    comparison.wait(5)
+    names = [t.provider.label for t in comparison.targets]
+    assert sorted(names) == ["Provider 0", "Provider 1", "Provider 2"]
+    assert names != ["Provider 0", "Provider 1", "Provider 2"]  # seed 3 shuffles
+    assert [comparison.title(t) for t in comparison.targets] == ["A", "B", "C"]
+    assert not comparison.revealed
+    assert comparison.choices() == ["A", "B", "C", TIE]
+    with pytest.raises(ValueError):
+        comparison.cast_vote("D")
+    vote = comparison.cast_vote("B")
+    store.add_vote(vote.comparison_id, vote.choice, blind=vote.blind, prompt=vote.prompt,
+                   targets=vote.targets, created_at=vote.created_at)
+    assert comparison.revealed and comparison.title(comparison.targets[1]).startswith("B · Provider")
+    votes = store.votes()
+    assert list(votes.choice) == ["B"] and list(votes.blind) == [1]
+    mapping = json.loads(votes.targets_json[0])
+    assert [m["label"] for m in mapping] == ["A", "B", "C"]
+    assert mapping[1]["run_ids"] == [comparison.targets[1].runs[0].run_id]
+    joined = store.voted_runs()
+    assert len(joined) == 3 and list(joined.won) == [0, 1, 0]
+    assert joined.ttft_s.notna().all()  # the vote sits beside the latency figures
+
+
+def test_export_holds_prompt_settings_answers_metrics_and_raw_timestamps():
+    comparison = Comparison("Explain TTFT", [scripted(4, 0.01, 0.002), scripted(3, 0.02, 0.002)],
+                            SHARED).start()
+    comparison.wait(5)
+    comparison.cast_vote(TIE)
+    data = json.loads(comparison.export_json())
+    assert data["prompt"] == "Explain TTFT" and data["shared_settings"]["max_tokens"] == 64
+    assert data["vote"]["choice"] == TIE and len(data["targets"]) == 2
+    run = data["targets"][0]["runs"][0]
+    assert run["text"] == "w0 w1 w2 w3 " and len(run["chunk_offsets_s"]) == 4
+    assert run["metrics"]["ttft_s"] == run["chunk_offsets_s"][0]
+    assert data["targets"][0]["settings"]["system_prompt"] == "Be brief."
+    assert [row["ok"] for row in data["summary"]] == [1, 1]
+    md = comparison.export_markdown()
+    assert "Explain TTFT" in md and "w0 w1 w2 w3" in md and "| target | ok |" in md
+    assert "a tie" in md and "> Be brief." in md
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError):
+        Comparison("hi", [], SHARED)
+    with pytest.raises(ValueError):
+        Comparison("hi", [scripted(1, 0, 0)] * 5, SHARED)
+    with pytest.raises(ValueError):
+        Comparison("hi", [scripted(1, 0, 0)], SHARED, repeat=0)
+
+
+def test_votes_migration_upgrades_a_store_made_before_it(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY)")
+    MIGRATIONS[0](db)  # a store as the first release left it
+    db.execute("INSERT INTO migrations VALUES (?)", (MIGRATIONS[0].__name__,))
+    db.close()
+    store = RunStore(path)
+    assert store.votes().empty
+    names = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM migrations")}
+    assert {"m001_runs", "m002_votes"} <= names
