@@ -6,5 +6,6 @@ st.set_page_config(page_title="Chat Lab", page_icon="💬", layout="wide")
 
 pages = [
     st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
 ]
 st.navigation(pages).run()

@@ -1,0 +1,71 @@
+"""Compare page: one prompt to 2-4 targets at once, streamed side by side with live figures;
+repeat-N statistics, blind voting, export."""
+
+import streamlit as st
+
+from chatlib.compare import MAX_TARGETS, Comparison, SharedSettings, TargetSpec, serial_key
+from chatlib.errors import ProviderError
+from ui.compare_view import repeat_all, show_columns, show_results, stream_all
+from ui.providers import pick_provider
+from ui.resources import run_store
+from ui.sidebar import DEFAULT_SYSTEM_PROMPT
+
+sb = st.sidebar
+sb.header("Targets")
+count = int(sb.number_input("Number of targets", 2, MAX_TARGETS, 2, key="cmp_count"))
+picks: list[TargetSpec | ProviderError] = []
+for i in range(count):
+    # The first target defaults to the embedded model, the others to the scripted demo.
+    if i > 0 and f"t{i}_provider" not in st.session_state:
+        st.session_state[f"t{i}_provider"] = "scripted"
+    box = sb.expander(f"Target {i + 1}", expanded=True)
+    pick = pick_provider(box, key=f"t{i}_")
+    if isinstance(pick, ProviderError):
+        box.error(pick.user_message, icon="⚠️")
+        picks.append(pick)
+    else:
+        picks.append(TargetSpec(pick.provider, pick.model, pick.counter, pick.extra))
+
+sb.header("Same for every target")
+system_prompt = sb.text_area("System prompt", DEFAULT_SYSTEM_PROMPT, key="cmp_system_prompt")
+max_tokens = sb.number_input("Max output tokens", 1, 32_000, 256, step=64, key="cmp_max_tokens")
+temperature = sb.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="cmp_temperature")
+repeat = sb.number_input("Runs per target", 1, 100, 1, key="cmp_repeat",
+                         help="Above 1: runs one after another per target, targets in parallel; "
+                              "then p50/p90/p95 per target.")
+warmup = sb.checkbox("Warm-up run first (not counted)", key="cmp_warmup")
+blind = sb.checkbox("Blind: hide names until I vote", key="cmp_blind")
+
+st.title("⚖️ Compare")
+st.caption("One prompt, every target at once. Times are taken where each answer's bytes "
+           "arrive, in its own reader thread; the Stop button stops all and keeps each partial.")
+specs = [p for p in picks if isinstance(p, TargetSpec)]
+if sum(serial_key(s.provider) is not None for s in specs) > 1:
+    st.info("Embedded models answer one request at a time on this machine's cores: those "
+            "targets run one after another (each timed on its own), the others in parallel.",
+            icon="ℹ️")
+
+prompt = st.chat_input("One prompt for every target", submit_mode="stop")
+if prompt and len(specs) < len(picks):
+    st.error("Fix the targets marked in the sidebar first.", icon="⚠️")
+elif prompt:
+    shared = SharedSettings(system_prompt, int(max_tokens), float(temperature))
+    comparison = Comparison(prompt, specs, shared, repeat=int(repeat), warmup=warmup,
+                            blind=blind, on_done=run_store().add)
+    st.session_state.comparison = comparison
+    with st.chat_message("user"):
+        st.markdown(prompt)
+    comparison.start()
+    if comparison.repeat == 1:
+        stream_all(comparison)
+    else:
+        repeat_all(comparison)
+    show_results(comparison)
+elif "comparison" in st.session_state:
+    comparison = st.session_state.comparison
+    with st.chat_message("user"):
+        st.markdown(comparison.prompt)
+    show_columns(comparison)
+    show_results(comparison)
+else:
+    st.markdown("Pick the targets in the sidebar, then type a prompt below.")

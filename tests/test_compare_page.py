@@ -1,0 +1,139 @@
+"""AppTest of the compare page, driven with the real scripted providers (and, marked, the
+embedded model). Tolerances: median inter-chunk gaps within 2 ms of the schedule, a single
+first-token time within 5 ms (2 shared cores)."""
+
+import statistics
+
+import pytest
+
+from chatlib.providers.scripted import DEMO_MARKDOWN, DEMO_SCRIPTS
+
+DEMO = DEMO_MARKDOWN.strip()
+
+
+def column_text(column) -> str:
+    # The header is a markdown element too; frozen answer blocks follow it.
+    return "\n\n".join(m.value.strip() for m in column.markdown[1:])
+
+
+@pytest.fixture
+def compare(app_test):
+    at = app_test()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
+    return at
+
+
+def pick(at, **models: str):
+    for key, model in models.items():
+        at.sidebar.selectbox(key=f"{key}_model").set_value(model)
+    at.run()
+
+
+def by_label(store):
+    runs = store.runs()
+    return {row.label: store.get(row.id) for row in runs.itertuples()}
+
+
+def test_two_targets_stream_into_their_columns_with_figures_that_match_their_schedules(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-markdown")
+    compare.chat_input[0].set_value("Show me markdown").run()
+    assert not compare.exception
+    a, b = compare.columns[0], compare.columns[1]
+    assert a.markdown[0].value == "#### A · Scripted demo · demo-fast"
+    assert b.markdown[0].value == "#### B · Scripted demo · demo-markdown"
+    assert column_text(a) == DEMO and column_text(b) == DEMO
+    assert "TTFT 50 ms" in a.caption[0].value and "TTFT 150 ms" in b.caption[0].value
+    assert "tokens (usage)" in a.caption[0].value and "TPOT" in a.caption[0].value
+    records = by_label(store)
+    for label, model in (("A", "demo-fast"), ("B", "demo-markdown")):
+        run, script = records[label], DEMO_SCRIPTS[model]
+        gaps = [y - x for x, y in zip(run.chunk_offsets_s, run.chunk_offsets_s[1:])]
+        assert run.status == "ok" and run.page == "compare" and run.prompt == "Show me markdown"
+        assert abs(run.ttft_s - script.first_delay_s) < 0.005
+        assert abs(statistics.median(gaps) - script.gap_s) < 0.002
+    assert records["A"].group_id == records["B"].group_id
+    # They ran at the same time: B started before A had finished.
+    assert records["B"].created_at < records["A"].created_at + records["A"].e2e_s
+    labels = [b.label for b in compare.button]
+    assert labels[:3] == ["A is better", "Tie", "B is better"]
+
+
+def test_a_target_raising_a_fault_leaves_the_other_complete(compare, store):
+    pick(compare, t0="demo-fault", t1="demo-fast")
+    compare.chat_input[0].set_value("go").run()
+    assert not compare.exception
+    failed, ok = compare.columns[0], compare.columns[1]
+    assert failed.error[0].value == "The scripted provider failed on purpose."
+    assert DEMO.startswith(column_text(failed)[:40]) and column_text(failed)
+    assert column_text(ok) == DEMO and ok.caption[0].value.startswith("✅")
+    assert {r.label: r.status for r in by_label(store).values()} == {"A": "error", "B": "ok"}
+
+
+def test_blind_vote_is_stored_and_reveals_the_names(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.sidebar.checkbox(key="cmp_blind").check().run()
+    compare.chat_input[0].set_value("Which is better?").run()
+    assert not compare.exception
+    assert [c.markdown[0].value for c in compare.columns[:2]] == ["#### A", "#### B"]
+    assert not compare.get("download_button")  # the export names targets: vote first
+    next(b for b in compare.button if b.label == "B is better").click().run()
+    assert not compare.exception
+    assert "Vote saved: **B** better" in compare.success[0].value
+    assert compare.columns[1].markdown[0].value == "#### B · Scripted demo · demo-fast"
+    assert column_text(compare.columns[1]) == DEMO  # the answers are still shown
+    votes = store.votes()
+    assert list(votes.choice) == ["B"] and list(votes.blind) == [1]
+    assert votes.comparison_id[0] == store.runs().group_id[0]
+    assert len(store.voted_runs()) == 2
+    exports = compare.get("download_button")
+    assert len(exports) == 2
+
+
+def test_repeat_n_records_every_counted_run_and_shows_percentiles(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.sidebar.number_input(key="cmp_repeat").set_value(3)
+    compare.sidebar.checkbox(key="cmp_warmup").check().run()
+    compare.chat_input[0].set_value("again").run()
+    assert not compare.exception
+    runs = store.runs()
+    assert sorted(runs.label) == ["A", "A", "A", "B", "B", "B"]  # warm-ups not recorded
+    assert set(runs.page) == {"compare"} and runs.group_id.nunique() == 1
+    table = compare.dataframe[0].value
+    assert list(table.ok) == [3, 3]
+    assert abs(table["TTFT ms p50"][0] - 50) < 5 and "TPOT ms p95" in table.columns
+    assert "3 of 3 runs" in compare.columns[0].get("progress")[0].proto.text
+
+
+def test_a_target_that_cannot_be_built_is_shown_and_nothing_runs(app_test, store):
+    at = app_test()
+    at.switch_page("pages/compare.py").run()
+    at.sidebar.text_input(key="t0_gguf_path").set_value("/nonexistent/model.gguf").run()
+    assert "Model file not found" in at.sidebar.error[0].value
+    at.chat_input[0].set_value("hello").run()
+    assert not at.exception
+    assert "Fix the targets" in at.error[0].value and store.count() == 0
+
+
+def test_export_is_offered_once_a_comparison_ran(compare):
+    assert not compare.get("download_button")
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.chat_input[0].set_value("export me").run()
+    labels = [b.proto.label for b in compare.get("download_button")]
+    assert labels == ["Export JSON", "Export Markdown"]
+
+
+@pytest.mark.model
+def test_embedded_model_and_scripted_demo_side_by_side(app_test, store):
+    at = app_test()
+    at.switch_page("pages/compare.py").run()
+    at.sidebar.number_input(key="cmp_max_tokens").set_value(16).run()
+    at.sidebar.selectbox(key="t1_model").set_value("demo-fast").run()
+    at.chat_input[0].set_value("Say hello.").run()
+    assert not at.exception
+    assert at.columns[0].markdown[0].value.startswith("#### A · Embedded model")
+    assert column_text(at.columns[0]) and column_text(at.columns[1]) == DEMO
+    records = by_label(store)
+    assert records["A"].provider == "local" and records["A"].output_source == "tokenizer"
+    assert records["B"].provider == "scripted" and records["B"].status == "ok"

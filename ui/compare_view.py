@@ -1,0 +1,273 @@
+"""How the compare page draws a ``chatlib.compare.Comparison``: the columns while the answers
+stream (one parallel fragment per target, each rendering its pump with ``stream_answer``),
+repeat-N progress, and the finished view (figures, summary table, charts, vote, export).
+
+Every function here reads the comparison (a plain object) and never keeps state in
+``st.session_state`` while streaming: after a Stop, touching it raises again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import altair as alt
+import streamlit as st
+
+from chatlib.chat import run_summary
+from chatlib.compare import TIE, Comparison, LiveStats, Target
+from chatlib.metrics import run_metrics
+from chatlib.pump import StreamPump
+from chatlib.record import RunRecord
+from ui.resources import run_store
+from ui.streaming import stream_answer
+
+# How often the live figures are redrawn: often enough to watch, cheap on the websocket.
+_LIVE_REFRESH_S = 0.25
+_POLL_S = 0.05
+
+
+def _yield_point() -> None:
+    # Reading session state is a Streamlit yield point: a Stop or rerun is raised here.
+    st.session_state.get("_chatlab_tick")
+
+
+def live_line(stats: LiveStats, elapsed_s: float | None = None) -> str:
+    """One caption of live figures: TTFT, tokens so far (and how counted), tokens/s."""
+    if stats.ttft_s is None:
+        waited = f" {elapsed_s:.1f} s" if elapsed_s is not None else ""
+        return f"⏳ Waiting for the first token…{waited}"
+    parts = [f"TTFT {stats.ttft_s * 1000:.0f} ms", f"{stats.tokens} tokens so far ({stats.token_source})"]
+    if stats.tokens_per_s is not None:
+        parts.append(f"{stats.tokens_per_s:.1f} tok/s")
+    return "🔴 " + " · ".join(parts)
+
+
+def cost_note(record: RunRecord) -> str | None:
+    """COST CALL SITE (issue 4): the compare page's one place for a run's cost estimate.
+    ``chatlib/pricing.py`` does not exist yet; once it does, return its labelled estimate
+    for ``record`` here (e.g. "≈ $0.0012"), and every column, export and summary shows it."""
+    return None
+
+
+def figures_line(record: RunRecord) -> str:
+    """The finished run's figures: TTFT, E2E, output tokens (source), tok/s, TPOT, cost."""
+    line = run_summary(record)
+    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+    if m.tpot_s is not None:
+        line += f" · TPOT {m.tpot_s * 1000:.1f} ms"
+    cost = cost_note(record)
+    if cost:
+        line += f" · {cost}"
+    return line
+
+
+def show_figures(comparison: Comparison, target: Target) -> None:
+    """Under a target's header: how its (last) run ended and its figures."""
+    pump = target.runs[-1] if target.runs else None
+    record = pump.record if pump is not None else None
+    if pump is None:
+        st.caption("⏹ Stopped before this target started." if comparison.stopped else "Not run.")
+        return
+    if record is None:  # the reader is still closing its stream after a stop
+        st.caption("⏹ Stopped: partial answer kept.")
+        return
+    if record.status == "stopped":
+        st.caption("⏹ Stopped: partial answer kept.")
+    if record.error:
+        st.error(record.error, icon="⚠️")
+    if record.chunk_offsets_s:
+        st.caption("✅ " + figures_line(record) if record.status == "ok" else figures_line(record))
+
+
+class _MeteredPump:
+    """Looks like the pump to ``stream_answer`` and redraws the live figures as batches
+    pass through (at most every ``_LIVE_REFRESH_S``), in the fragment's own thread."""
+
+    def __init__(self, pump: StreamPump, refresh: Callable[[], None]) -> None:
+        self._pump = pump
+        self._refresh = refresh
+
+    @property
+    def text(self) -> str:
+        return self._pump.text
+
+    def text_batches(self, on_notice: Callable[[str], None] | None = None) -> Iterator[str]:
+        inner = self._pump.text_batches(on_notice)
+        last = 0.0
+        try:
+            for batch in inner:
+                now = time.monotonic()
+                if now - last >= _LIVE_REFRESH_S:
+                    self._refresh()
+                    last = now
+                yield batch
+        finally:
+            inner.close()  # on a Stop this stops the pump, as the chat page does
+
+
+def _header(comparison: Comparison, target: Target) -> None:
+    st.markdown(f"#### {comparison.title(target)}")
+
+
+@st.fragment(parallel=True)
+def stream_column(comparison: Comparison, target: Target, finished: set[str]) -> None:
+    """One target's column while it streams: header, live figures, the growing answer;
+    then its final figures. Runs in its own thread (a parallel fragment), so a slow or
+    failing target never holds up the others' rendering."""
+    try:
+        _header(comparison, target)
+        figures = st.empty()
+        names = ", ".join(t.label for t in comparison.queued_behind(target))
+        while target.current is None and not comparison.stopped and not comparison.done:
+            figures.caption(f"⏳ Queued with {names}: embedded models answer one request at a "
+                            "time, so each is timed on its own." if names else "⏳ Starting…")
+            time.sleep(_POLL_S)
+            _yield_point()
+        pump = target.current
+        if pump is None:
+            figures.caption("⏹ Stopped before this target started.")
+            return
+
+        def refresh() -> None:
+            elapsed = time.monotonic() - pump.started_at if pump.started_at else None
+            figures.caption(live_line(comparison.live(target), elapsed))
+
+        stream_answer(_MeteredPump(pump, refresh))
+        pump.wait(2.0)
+        with figures.container():
+            show_figures(comparison, target)
+    finally:
+        finished.add(target.label)
+
+
+def stream_all(comparison: Comparison) -> None:
+    """Draw every target's column while they stream; return when all are done."""
+    finished: set[str] = set()
+    for column, target in zip(st.columns(len(comparison.targets)), comparison.targets):
+        with column:
+            stream_column(comparison, target, finished)
+    try:
+        while not (comparison.done and len(finished) == len(comparison.targets)):
+            time.sleep(_POLL_S)
+            _yield_point()
+    finally:
+        comparison.stop()  # after a Stop (or any rerun): every target stops, partials kept
+
+
+def repeat_all(comparison: Comparison) -> None:
+    """Repeat-N: a progress bar and the latest run's live figures per target."""
+    slots = []
+    for column, target in zip(st.columns(len(comparison.targets)), comparison.targets):
+        with column:
+            _header(comparison, target)
+            slots.append((target, st.progress(0.0), st.empty()))
+    total = comparison.repeat
+    try:
+        while True:
+            done = comparison.done
+            for target, bar, line in slots:
+                n = target.completed
+                bar.progress(n / total, text=f"{n} of {total} runs"
+                             + (" (warm-up running)" if target.warmup and not target.runs else ""))
+                if target.current is not None and not done:
+                    line.caption(live_line(comparison.live(target)))
+            if done:
+                break
+            time.sleep(0.2)
+    finally:
+        comparison.stop()  # no-op once done
+    for target, _, line in slots:
+        with line.container():
+            show_figures(comparison, target)
+
+
+def show_columns(comparison: Comparison) -> None:
+    """The finished (or stopped) comparison, side by side."""
+    for column, target in zip(st.columns(len(comparison.targets)), comparison.targets):
+        with column:
+            _header(comparison, target)
+            if comparison.repeat > 1:
+                st.progress(target.completed / comparison.repeat,
+                            text=f"{target.completed} of {comparison.repeat} runs")
+            show_figures(comparison, target)
+            text = target.runs[-1].text if target.runs else ""
+            if comparison.repeat > 1 and text:
+                with st.expander("Last answer"):
+                    st.markdown(text)
+            elif text:
+                st.markdown(text)
+
+
+def show_statistics(comparison: Comparison) -> None:
+    """Repeat-N: p50/p90/p95 per target and the spread of every run."""
+    st.subheader("Statistics")
+    st.caption("Over finished runs only; stopped and failed runs are counted apart. "
+               "TTFT and TPOT in ms, E2E in s. Token counts: see *tokens from*.")
+    st.dataframe(comparison.summary(), hide_index=True, width="stretch")
+    runs = comparison.run_table()
+    if runs.empty:
+        return
+    ok = runs[runs.status == "ok"]
+    left, right = st.columns(2)
+    for box, metric in ((left, "TTFT ms"), (right, "tok/s")):
+        chart = alt.Chart(ok).mark_boxplot(extent="min-max").encode(
+            x=alt.X("target:N", title=None), y=alt.Y(f"{metric}:Q", title=metric),
+            color=alt.Color("target:N", legend=None),
+        )
+        box.altair_chart(chart, width="stretch")
+
+
+def _cast_vote(comparison: Comparison, choice: str) -> None:
+    vote = comparison.cast_vote(choice)
+    run_store().add_vote(
+        vote.comparison_id, vote.choice, blind=vote.blind, prompt=vote.prompt,
+        targets=vote.targets, created_at=vote.created_at,
+    )
+
+
+def show_vote(comparison: Comparison) -> None:
+    """Buttons to judge the answers; in blind mode the names appear after the vote."""
+    if comparison.vote is not None:
+        choice = comparison.vote.choice
+        verdict = "a tie" if choice == TIE else f"**{choice}** better"
+        reveal = " · ".join(f"**{t.label}** = {t.name}" for t in comparison.targets)
+        st.success(f"Vote saved: {verdict}. {reveal}", icon="🗳️")
+        return
+    st.subheader("Which answer is better?")
+    if comparison.blind:
+        st.caption("Blind: the names are revealed after your vote.")
+    labels = [t.label for t in comparison.targets]
+    if len(labels) == 2:
+        options = [(labels[0], f"{labels[0]} is better"), (TIE, "Tie"),
+                   (labels[1], f"{labels[1]} is better")]
+    else:
+        options = [(label, f"{label} wins") for label in labels] + [(TIE, "Tie")]
+    for column, (choice, text) in zip(st.columns(len(options)), options):
+        column.button(text, key=f"vote_{comparison.id}_{choice}", on_click=_cast_vote,
+                      args=(comparison, choice), width="stretch")
+
+
+def show_export(comparison: Comparison) -> None:
+    if not comparison.revealed:
+        st.caption("Export is available after your vote (it names the targets).")
+        return
+    stamp = comparison.id[:8]
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button("Export JSON", comparison.export_json(), f"compare-{stamp}.json",
+                         "application/json", on_click="ignore", icon="📥")
+    right.download_button("Export Markdown", comparison.export_markdown(), f"compare-{stamp}.md",
+                          "text/markdown", on_click="ignore", icon="📥")
+
+
+def show_results(comparison: Comparison) -> None:
+    """Below the columns: statistics (repeat-N), the vote, the export."""
+    if comparison.repeat > 1:
+        show_statistics(comparison)
+    if comparison.done and not comparison.stopped:
+        show_vote(comparison)
+    elif comparison.vote is None:
+        st.caption("Stopped: no vote on a stopped comparison.")
+    if comparison.wall_s is not None:
+        st.caption(f"Wall time of the comparison: {comparison.wall_s:.2f} s.")
+    show_export(comparison)
