@@ -6,15 +6,22 @@ against it) and offered in the UI as a demo that shows off markdown with no mode
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
 
 from chatlib.errors import ProviderError, StreamError
 from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
 
-__all__ = ["Script", "ScriptedProvider", "DEMO_SCRIPTS", "DEMO_MARKDOWN", "chunk_text"]
+__all__ = [
+    "Script", "ScriptedProvider", "DEMO_SCRIPTS", "DEMO_MARKDOWN", "SCRIPTS_ENV", "chunk_text",
+    "default_scripts", "load_scripts",
+]
 
 
 def chunk_text(text: str, size: int) -> list[str]:
@@ -81,8 +88,69 @@ DEMO_SCRIPTS: dict[str, Script] = {
 }
 
 
+# Tests and benchmarks add their own scripted models (XSS payloads, a long answer at a fixed
+# rate, ...) to a running app through this file; the app's default behaviour is unchanged
+# when it is not set.
+SCRIPTS_ENV = "CHATLAB_SCRIPTS"
+_SCRIPT_KEYS = {"text", "chunks", "chunk_chars", "first_delay_s", "gap_s", "fault_at",
+                "fault_message", "report_usage", "finish_reason"}
+
+
+def _script_from_spec(model: str, spec: dict[str, Any]) -> Script:
+    unknown = set(spec) - _SCRIPT_KEYS
+    if unknown:
+        raise ValueError(f"scripted model {model!r}: unknown keys {sorted(unknown)}")
+    if ("text" in spec) == ("chunks" in spec):
+        raise ValueError(f"scripted model {model!r}: give exactly one of 'text' or 'chunks'")
+    chunks = (
+        tuple(str(c) for c in spec["chunks"]) if "chunks" in spec
+        else tuple(chunk_text(str(spec["text"]), int(spec.get("chunk_chars", 5))))
+    )
+    kwargs: dict[str, Any] = {
+        "first_delay_s": float(spec.get("first_delay_s", 0.0)),
+        "gap_s": float(spec.get("gap_s", 0.0)),
+        "fault_at": None if spec.get("fault_at") is None else int(spec["fault_at"]),
+        "report_usage": bool(spec.get("report_usage", True)),
+        "finish_reason": spec.get("finish_reason", "stop"),
+    }
+    if "fault_message" in spec:
+        message = str(spec["fault_message"])
+        kwargs["fault"] = StreamError(message)
+    return Script(chunks=chunks, **kwargs)
+
+
+def load_scripts(path: str | Path) -> dict[str, Script]:
+    """Read extra scripted models from a JSON file ``{model_id: spec}``.
+
+    A spec has ``text`` (cut into ``chunk_chars``-character chunks, default 5) or an explicit
+    ``chunks`` list, and optionally ``first_delay_s``, ``gap_s``, ``fault_at``,
+    ``fault_message``, ``report_usage`` and ``finish_reason`` (as in ``Script``). Raises
+    ``ValueError`` on a malformed file: a typo must not silently fall back to the demos.
+    """
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ValueError(f"{path}: expected a JSON object of {{model_id: {{...}}}}")
+    return {str(model): _script_from_spec(str(model), spec) for model, spec in data.items()}
+
+
+@lru_cache(maxsize=4)
+def _cached_scripts(path: str, mtime_ns: int, size: int) -> dict[str, Script]:
+    # Keyed on the file's mtime and size: the page builds a provider on every rerun, and a
+    # long script must not be parsed again each time (it would show up in the TTFT bench).
+    return load_scripts(path)
+
+
+def default_scripts() -> dict[str, Script]:
+    """The demo scripts, plus (overriding them by name) those in ``$CHATLAB_SCRIPTS``."""
+    path = os.environ.get(SCRIPTS_ENV)
+    if not path:
+        return dict(DEMO_SCRIPTS)
+    stat = os.stat(path)
+    return {**DEMO_SCRIPTS, **_cached_scripts(path, stat.st_mtime_ns, stat.st_size)}
+
+
 class ScriptedProvider:
-    """Streams ``script`` (or, by model id, one of ``DEMO_SCRIPTS``) whatever the prompt."""
+    """Streams ``script`` (or, by model id, one of ``default_scripts()``) whatever the prompt."""
 
     needs_key: ClassVar[bool] = False
     paid: ClassVar[bool] = False
@@ -97,7 +165,7 @@ class ScriptedProvider:
         self.id = "scripted"
         self.label = "Scripted demo"
         self._script = script
-        self._scripts = dict(scripts if scripts is not None else DEMO_SCRIPTS)
+        self._scripts = dict(scripts if scripts is not None else default_scripts())
         self._sleep = sleep
         self.calls: list[tuple[list[Message], Settings]] = []  # what tests inspect
 
