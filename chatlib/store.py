@@ -14,7 +14,8 @@ import json
 import sqlite3
 import threading
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from chatlib.metrics import run_metrics
 from chatlib.paths import data_dir
 from chatlib.record import RunRecord
 
-__all__ = ["RunStore", "default_store_path", "MIGRATIONS"]
+__all__ = ["RunStore", "default_store_path", "MIGRATIONS", "STATS_COLUMNS"]
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
 migration = MIGRATIONS.append
@@ -102,6 +103,42 @@ def default_store_path() -> Path:
     return Path(os.environ.get("CHATLAB_DB") or data_dir() / "runs.sqlite3")
 
 
+_INSERT_RUN = "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_CHUNKS = "INSERT INTO chunks VALUES (?,?,?)"
+
+
+def _run_values(record: RunRecord) -> tuple[Any, ...]:
+    """The ``runs`` row of a record, its per-run metrics computed here once."""
+    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+    itl_mean = sum(m.itl_s) / len(m.itl_s) if m.itl_s else None
+    return (
+        record.id, record.created_at, record.page, record.provider, record.model,
+        record.label, record.group_id, record.status, record.error,
+        record.finish_reason, record.attempts, json.dumps(record.settings),
+        record.prompt, record.text, record.input_tokens, record.input_source,
+        record.output_tokens, record.output_source, len(record.chunk_texts),
+        m.ttft_s, m.e2e_s, m.tpot_s, itl_mean, m.output_tps, m.decode_tps,
+    )
+
+
+def _chunk_values(record: RunRecord) -> tuple[Any, ...]:
+    return (
+        record.id,
+        array("d", record.chunk_offsets_s).tobytes(),
+        json.dumps(record.chunk_texts),
+    )
+
+
+# The runs columns the stats page reads: everything but the long texts (settings, prompt,
+# response), so 100k rows stay a few tens of MB.
+STATS_COLUMNS = (
+    "id", "created_at", "page", "provider", "model", "label", "group_id", "status", "error",
+    "finish_reason", "attempts", "input_tokens", "input_source", "output_tokens",
+    "output_source", "chunk_count", "ttft_s", "e2e_s", "tpot_s", "itl_mean_s", "output_tps",
+    "decode_tps",
+)
+
+
 class RunStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_store_path()
@@ -135,34 +172,33 @@ class RunStore:
             raise
 
     def add(self, record: RunRecord) -> None:
-        m = run_metrics(record.chunk_offsets_s, record.output_tokens)
-        itl_mean = sum(m.itl_s) / len(m.itl_s) if m.itl_s else None
         db = self._connect()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(
-                """INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (
-                    record.id, record.created_at, record.page, record.provider, record.model,
-                    record.label, record.group_id, record.status, record.error,
-                    record.finish_reason, record.attempts, json.dumps(record.settings),
-                    record.prompt, record.text, record.input_tokens, record.input_source,
-                    record.output_tokens, record.output_source, len(record.chunk_texts),
-                    m.ttft_s, m.e2e_s, m.tpot_s, itl_mean, m.output_tps, m.decode_tps,
-                ),
-            )
-            db.execute(
-                "INSERT INTO chunks VALUES (?,?,?)",
-                (
-                    record.id,
-                    array("d", record.chunk_offsets_s).tobytes(),
-                    json.dumps(record.chunk_texts),
-                ),
-            )
+            db.execute(_INSERT_RUN, _run_values(record))
+            db.execute(_INSERT_CHUNKS, _chunk_values(record))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def add_many(self, records: Iterable[RunRecord], batch: int = 2000) -> int:
+        """Insert many runs, ``batch`` per transaction (bulk imports, benchmarks); the rows
+        are exactly what ``add`` writes. Returns how many were added."""
+        db = self._connect()
+        added = 0
+        it = iter(records)
+        while part := list(islice(it, batch)):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(_INSERT_RUN, [_run_values(r) for r in part])
+                db.executemany(_INSERT_CHUNKS, [_chunk_values(r) for r in part])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            added += len(part)
+        return added
 
     def get(self, run_id: str) -> RunRecord | None:
         db = self._connect()
@@ -205,6 +241,43 @@ class RunStore:
                 offsets.frombytes(blob)
                 out[run_id] = list(offsets)
         return out
+
+    # -- queries for the stats page ---------------------------------------------------------
+    def select(
+        self, columns: Sequence[str] = STATS_COLUMNS, where: str = "", params: Iterable[Any] = ()
+    ) -> pd.DataFrame:
+        """Some columns of the runs matching ``where`` (oldest first); the stats page reads
+        ``STATS_COLUMNS`` so the long texts stay on disk."""
+        known = {row[1] for row in self._connect().execute("PRAGMA table_info(runs)")}
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"unknown runs columns {unknown}")
+        sql = (f"SELECT {', '.join(columns)} FROM runs" + (f" WHERE {where}" if where else "")
+               + " ORDER BY created_at")
+        return pd.read_sql_query(sql, self._connect(), params=list(params))
+
+    def iter_offsets(
+        self, where: str = "", params: Iterable[Any] = (), batch: int = 5000
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """``(run_id, offsets)`` of the runs matching ``where`` (a clause over ``runs``
+        columns), ``batch`` rows at a time; ``offsets`` is the packed float64 blob (read it
+        with ``numpy.frombuffer``), so a pooled figure over 100k runs never builds lists."""
+        sql = ("SELECT runs.id, chunks.offsets FROM runs JOIN chunks ON chunks.run_id = runs.id"
+               + (f" WHERE {where}" if where else ""))
+        cursor = self._connect().execute(sql, list(params))
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
+    def recent(self, limit: int = 200, exclude_providers: Sequence[str] = ()) -> pd.DataFrame:
+        """The newest runs first, with the first words of each answer (pickers)."""
+        marks = ",".join("?" * len(exclude_providers))
+        where = f"WHERE provider NOT IN ({marks})" if exclude_providers else ""
+        return pd.read_sql_query(
+            f"""SELECT id, created_at, provider, model, status, page, chunk_count,
+                       substr(response, 1, 80) AS preview
+                FROM runs {where} ORDER BY created_at DESC LIMIT ?""",
+            self._connect(), params=[*exclude_providers, int(limit)],
+        )
 
     def count(self) -> int:
         return int(self._connect().execute("SELECT COUNT(*) FROM runs").fetchone()[0])
