@@ -73,6 +73,7 @@ class StreamPump:
         self._stop_requested = False
         self._offsets: list[float] = []
         self._texts: list[str] = []
+        self._events: Any = None  # the provider's iterator, once the reader has it
         self._thread = threading.Thread(target=self._read, name="chatlib-pump", daemon=True)
         self._done = threading.Event()
         self.record: RunRecord | None = None
@@ -95,6 +96,9 @@ class StreamPump:
         events = None
         try:
             events = iter(self.provider.stream(self.messages, self.settings))
+            self._events = events
+            if self._stop_requested:  # a stop that came before the stream existed
+                self._abort_events()
             for event in events:
                 now = self._clock()
                 if self._stop_requested:
@@ -208,6 +212,18 @@ class StreamPump:
         """Ask the reader to stop; the text received up to now is what the run keeps."""
         with self._lock:
             self._stop_requested = True
+        self._abort_events()
+
+    def _abort_events(self) -> None:
+        # A network provider's stream may offer abort(), callable from any thread: it cuts
+        # a read that is blocked waiting for bytes, so the connection closes now, not at
+        # the next event or the read timeout (see chatlib.providers.http_stream).
+        abort = getattr(self._events, "abort", None)
+        if abort is not None:
+            try:
+                abort()
+            except Exception:
+                log.debug("aborting the provider stream failed", exc_info=True)
 
     def wait(self, timeout: float | None = None) -> RunRecord | None:
         self._done.wait(timeout)
