@@ -45,6 +45,7 @@ class AppServer:
             ],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
+        log.close()  # the child has its own copy; ours would leak (a ResourceWarning)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -49,3 +49,46 @@ def send_prompt(page: Any, text: str) -> None:
     box = page.locator("[data-testid='stChatInputTextArea']")
     box.fill(text)
     box.press("Enter")
+
+
+def select_option(page: Any, label: str, option: str, within: Any = None) -> None:
+    """Pick ``option`` in the Streamlit selectbox labelled ``label`` (a react-aria combobox),
+    optionally inside the locator ``within``, and wait for the rerun it causes."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
+
+    box = (within or page).get_by_role("combobox", name=label)
+    for attempt in range(3):
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            # A rerun redrew the selectbox as it opened (e.g. the provider had just
+            # changed, and with it the models): close the stale list and try again.
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    expect(box).to_have_value(option)
+    wait_idle(page)
+
+
+def use_scripted_model(page: Any, model: str) -> None:
+    """On the chat page: choose the scripted provider and one of its models."""
+    sidebar = page.locator("[data-testid='stSidebar']")
+    if sidebar.get_by_role("combobox", name="Provider").input_value() != "Scripted demo (offline)":
+        select_option(page, "Provider", "Scripted demo (offline)", sidebar)
+    select_option(page, "Model", model, sidebar)
+
+
+def exception_texts(page: Any) -> list[str]:
+    """Texts of the Streamlit exception boxes on the page (a traceback shown to the user)."""
+    return page.locator("[data-testid='stException']").all_inner_texts()
+
+
+def chat_messages(page: Any, role: str = "assistant") -> Any:
+    """Locator of the chat messages of ``role`` ("assistant" or "user"), in page order."""
+    avatar = "Assistant" if role == "assistant" else "User"
+    return page.locator("[data-testid='stChatMessage']").filter(
+        has=page.locator(f"[data-testid='stChatMessageAvatar{avatar}']")
+    )

@@ -1,0 +1,146 @@
+"""The chat page in headless Chromium, driven as a person would: type a prompt and watch
+the answer grow, stop an answer mid-way, meet a provider fault. Every answer comes from the
+scripted provider, so what the page must show is known in advance."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from chatlib.providers.scripted import DEMO_MARKDOWN
+from testkit.browser import chat_messages, exception_texts, send_prompt, use_scripted_model, wait_idle
+
+pytestmark = pytest.mark.browser
+
+STOP_BUTTON = "[data-testid='stChatInputStopButton']"
+
+# The answer's own text in the last assistant message: its markdown elements, not the
+# captions (waiting note, figures) or an error box. Also whether the script still runs.
+SNAPSHOT_JS = """() => {
+  const msgs = [...document.querySelectorAll('[data-testid="stChatMessage"]')]
+    .filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'));
+  const last = msgs[msgs.length - 1];
+  const text = last ? [...last.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+    .filter(e => !e.closest('[data-testid="stAlert"]')).map(e => e.innerText).join('\\n') : '';
+  return {text, running: !!document.querySelector("%s")};
+}""" % STOP_BUTTON
+
+
+def snapshot(page: Any) -> dict[str, Any]:
+    return page.evaluate(SNAPSHOT_JS)
+
+
+def wait_text_longer(page: Any, than: int, timeout_ms: float = 20_000) -> dict[str, Any]:
+    page.wait_for_function(f"() => ({SNAPSHOT_JS})().text.length > {than}", timeout=timeout_ms)
+    return snapshot(page)
+
+
+def eventually(check: Callable[[], Any], timeout_s: float = 15) -> Any:
+    """Poll ``check`` until it returns something truthy (for state outside the page)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.1)
+
+
+def run_for(store, prompt: str) -> dict[str, Any] | None:
+    """The newest recorded run for ``prompt`` (a row of the run store), if any."""
+    runs = store.runs("prompt = ?", [prompt])
+    return runs.iloc[-1].to_dict() if len(runs) else None
+
+
+def expect_finished(page: Any, index: int) -> None:
+    """The ``index``-th answer shows its figures line (written once the run is recorded)."""
+    figures = chat_messages(page).nth(index).locator("[data-testid='stCaptionContainer']")
+    expect(figures.filter(has_text="TTFT")).to_have_count(1, timeout=30_000)
+    wait_idle(page)
+
+
+def test_prompt_streams_an_answer_that_grows_over_time_then_completes(page, app_store):
+    use_scripted_model(page, "demo-markdown")  # ~120 chunks over ~2.6 s
+    prompt = "Show me what you can render (growth test)"
+    send_prompt(page, prompt)
+    expect(chat_messages(page, "user").last).to_contain_text(prompt)
+
+    snapshots = [wait_text_longer(page, 0)]
+    while len(snapshots) < 5:  # each one at least 20 characters further on
+        snapshots.append(wait_text_longer(page, len(snapshots[-1]["text"]) + 20))
+    expect_finished(page, 0)
+    final = snapshot(page)
+
+    lengths = [len(s["text"]) for s in snapshots]
+    assert lengths == sorted(set(lengths)), lengths  # strictly growing
+    assert all(s["running"] for s in snapshots), "snapshots must be taken mid-answer"
+    assert lengths[-1] < len(final["text"]) and not final["running"]
+    assert snapshots[0]["text"] and DEMO_MARKDOWN.startswith(snapshots[0]["text"])  # first token(s)
+    for piece in ("Here is what Chat Lab renders while it streams.", "Embedded SmolLM2",
+                  "def ttft(t0: float, first_chunk: float) -> float:", "Watch it stream.",
+                  "Open Stats to see the numbers."):
+        assert piece in final["text"]
+    assert exception_texts(page) == []
+    run = eventually(lambda: run_for(app_store, prompt))
+    assert run is not None and run["status"] == "ok" and run["response"] == DEMO_MARKDOWN
+
+
+def test_stop_mid_answer_keeps_the_partial_answer_marked_and_the_next_prompt_works(
+    page, app_store, scripts
+):
+    full = scripts.scripts["slow-long"]["text"]
+    use_scripted_model(page, "slow-long")  # ~20 s in all
+    prompt = "Tell me a long story (stop test)"
+    send_prompt(page, prompt)
+    wait_text_longer(page, 60)
+    page.locator(STOP_BUTTON).click()
+
+    stopped = chat_messages(page).nth(0)
+    expect(stopped).to_contain_text("Stopped: partial answer kept.", timeout=15_000)
+    wait_idle(page)
+    run = eventually(lambda: run_for(app_store, prompt))
+    assert run is not None and run["status"] == "stopped"
+    partial = snapshot(page)["text"]
+    assert 60 <= len(partial) < len(full) / 2  # stopped well before the end
+    assert full.startswith(partial.strip()) and run["response"].strip() == partial.strip()
+
+    use_scripted_model(page, "demo-fast")
+    send_prompt(page, "And now a whole answer, please")
+    expect_finished(page, 1)
+    assert "Open Stats to see the numbers." in snapshot(page)["text"]
+    expect(stopped).to_contain_text("Stopped: partial answer kept.")  # still in the history
+    expect(stopped).to_contain_text(partial.strip()[:40])
+    assert exception_texts(page) == []
+
+
+def test_provider_fault_is_a_clear_message_in_the_chat_and_no_traceback(page, app_store, scripts):
+    scripts.add({"fault-first": {"text": "never shown", "fault_at": 0,
+                                 "fault_message": "The provider is down (scripted fault)."}})
+    use_scripted_model(page, "demo-fault")  # fails after 40 chunks
+    send_prompt(page, "This answer breaks mid-way (fault test)")
+    failed = chat_messages(page).nth(0)
+    expect(failed.locator("[data-testid='stAlert']")).to_have_text(
+        "⚠️The scripted provider failed on purpose.", timeout=20_000)
+    wait_idle(page)
+    assert snapshot(page)["text"].startswith("Here is what")  # the partial answer is kept
+
+    use_scripted_model(page, "fault-first")  # fails before any text
+    send_prompt(page, "This one fails at once (fault test)")
+    expect(chat_messages(page).nth(1).locator("[data-testid='stAlert']")).to_contain_text(
+        "The provider is down (scripted fault).", timeout=20_000)
+    wait_idle(page)
+
+    body = page.locator("body").inner_text()
+    assert exception_texts(page) == [] and "Traceback" not in body and "File \"" not in body
+    runs = [eventually(lambda p=p: run_for(app_store, p)) for p in (
+        "This answer breaks mid-way (fault test)", "This one fails at once (fault test)")]
+    assert [r and r["status"] for r in runs] == ["error", "error"]
+    assert runs[1]["error"] == "The provider is down (scripted fault)." and runs[1]["response"] == ""
+
+    use_scripted_model(page, "instant")
+    send_prompt(page, "Still there?")
+    expect_finished(page, 2)
+    assert snapshot(page)["text"] == "Done at once."
