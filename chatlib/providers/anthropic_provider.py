@@ -1,15 +1,20 @@
 """Anthropic's Messages API, streamed through the official ``anthropic`` SDK.
 
-One request: ``client.messages.stream(...)`` held in a ``with`` so closing the generator
-closes the HTTP response. ``content_block_delta`` text becomes ``TextDelta``;
-``message_stop`` is the terminator, after which the final message gives the stop reason
-and usage (input tokens from ``message_start``, cache reads and writes included; output
-tokens from ``message_delta``). A stream without ``message_stop`` yields no ``Finish`` and
-the pump reports it truncated.
+One request: ``client.messages.create(stream=True)``, its raw event stream held in a
+``with`` so closing the generator closes the HTTP response. ``content_block_delta`` text
+becomes ``TextDelta``; ``message_stop`` is the terminator, with the stop reason from
+``message_delta`` and the usage (input tokens from ``message_start``, prompt-cache reads
+and writes included; output tokens from ``message_delta``). A stream without
+``message_stop`` yields no ``Finish`` and the pump reports it truncated.
+
+Why not the ``messages.stream()`` helper: it rebuilds a message snapshot on every event and
+fails with an ``AttributeError`` mid-answer when a server (an Anthropic-compatible proxy)
+leaves ``usage`` out; the raw events carry everything needed and a missing count is just
+unknown (the pump then counts, labelled).
 
 Request form: ``max_tokens`` is required; system prompts go in ``system=``, not in the
-messages; in anthropic 2.12 ``temperature`` is not a named parameter of
-``messages.stream``, so it travels in ``extra_body``, clamped to Anthropic's 0-1 range.
+messages; anthropic 2.12 has no ``temperature`` parameter, so it travels in
+``extra_body``, clamped to Anthropic's 0-1 range.
 A mid-stream ``event: error`` arrives as ``APIStatusError`` with the stream's status (200);
 its type is in ``body["error"]["type"]``. Mid-stream transport errors arrive as raw httpx2
 exceptions (this SDK does not wrap them while streaming). The client has ``max_retries=0``;
@@ -83,6 +88,10 @@ class AnthropicProvider:
             timeout=httpx2.Timeout(read_timeout_s, connect=connect_timeout_s),
         )
 
+    def close(self) -> None:
+        """Close the SDK client's connection pool (idle keep-alive connections)."""
+        self._client.close()
+
     # -- models -------------------------------------------------------------------------
     def models(self) -> list[str]:
         return list(self._default_models)
@@ -128,26 +137,32 @@ class AnthropicProvider:
         return params
 
     def _attempt(self, params: dict[str, Any], control: StreamControl) -> Iterator[Event]:
-        with self._client.messages.stream(**params) as stream:
-            control.attach(stream.response)
+        input_tokens: int | None = None
+        output_tokens: int | None = None
+        stop_reason: str | None = None
+        with self._client.messages.create(**params, stream=True) as events:
+            control.attach(events.response)
             try:
-                stopped = False
-                for event in stream:
-                    if event.type == "content_block_delta" and event.delta.type == "text_delta":
-                        if event.delta.text:
-                            yield TextDelta(event.delta.text)
-                    elif event.type == "message_stop":
-                        stopped = True
-                        break
+                for event in events:
+                    kind = event.type
+                    if kind == "content_block_delta":
+                        delta = event.delta
+                        if getattr(delta, "type", None) == "text_delta" and delta.text:
+                            yield TextDelta(delta.text)
+                    elif kind == "message_start":
+                        input_tokens = _input_tokens(getattr(event.message, "usage", None))
+                    elif kind == "message_delta":
+                        stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
+                        usage = getattr(event, "usage", None)
+                        # message_delta's counts are cumulative: they replace message_start's.
+                        output_tokens = getattr(usage, "output_tokens", None) or output_tokens
+                        input_tokens = _input_tokens(usage) or input_tokens
+                    elif kind == "message_stop":
+                        yield Usage(input_tokens, output_tokens)
+                        yield Finish(stop_reason or "end_turn")
+                        return
             finally:
                 control.detach()
-            if stopped:
-                final = stream.get_final_message()
-                usage = final.usage
-                inputs = (usage.input_tokens or 0) + (usage.cache_creation_input_tokens or 0) \
-                    + (usage.cache_read_input_tokens or 0)
-                yield Usage(inputs, usage.output_tokens)
-                yield Finish(final.stop_reason or "end_turn")
 
     def _classify(self, exc: BaseException, started: bool, *, model: str) -> Failure:
         label, secrets = self.label, [self._key]
@@ -199,6 +214,13 @@ class AnthropicProvider:
         return Failure(ProviderError(
             redact(f"Unexpected error from {label} ({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
+
+
+def _input_tokens(usage: Any) -> int | None:
+    """All input tokens: uncached, written to and read from the prompt cache."""
+    parts = [getattr(usage, name, None) for name in
+             ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")]
+    return sum(p for p in parts if p) if parts[0] is not None else None
 
 
 def _error_body(exc: anthropic.APIStatusError) -> tuple[str, str]:

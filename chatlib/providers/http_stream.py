@@ -148,6 +148,11 @@ def status_failure(
             f"'{model}' or to this endpoint: check the key's project and permissions.",
             status=status)
         return Failure(error, "access denied")
+    if status == 404 and not model:  # a call that names no model: the URL is wrong
+        error = NotFoundError(
+            f"{label} has no such endpoint at {base_url} (404: {detail}). Check the base URL.",
+            status=status)
+        return Failure(error, "not found")
     if status == 404:
         error = NotFoundError(
             f"{label} does not know model '{model}', or the base URL {base_url} is wrong "

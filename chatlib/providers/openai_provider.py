@@ -90,6 +90,10 @@ class OpenAIProvider:
             timeout=httpx2.Timeout(read_timeout_s, connect=connect_timeout_s),
         )
 
+    def close(self) -> None:
+        """Close the SDK client's connection pool (idle keep-alive connections)."""
+        self._client.close()
+
     # -- models -------------------------------------------------------------------------
     def models(self) -> list[str]:
         return list(self._default_models)

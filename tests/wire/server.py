@@ -73,7 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         ex = self._record(None)
-        if self.path.rstrip("/").endswith("/models"):
+        if self.path.split("?")[0].rstrip("/").endswith("/models"):
             self._send_json(200, self.server.wire.models_body(), {})
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}}, {})

@@ -1,0 +1,247 @@
+"""The Anthropic path's fault table: the real ``anthropic`` SDK against a local server that
+speaks the Messages streaming wire format (``event:`` + ``data:`` frames), one scripted
+fault per case, through the real ``StreamPump``. Asserts what the user sees and what the
+run store keeps."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from chatlib.errors import ConfigError
+from chatlib.providers.anthropic_provider import AnthropicProvider
+from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counter_for_model
+from chatlib.providers.http_stream import RetryPolicy
+from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
+from chatlib.types import Message, Settings
+from tests.wire import anthropic_wire as aw
+from tests.wire.harness import run_pump
+from tests.wire.server import Reply, WireServer, free_port
+
+KEY = "sk-ant-test-0123456789abcdef"
+FAST = RetryPolicy(base_s=0.01, cap_s=0.05)
+SETTINGS = Settings(model="claude-sonnet-4-6", temperature=1.4, max_tokens=64)
+COUNTER = counter_for_model(PRESETS["anthropic"], "claude-sonnet-4-6")  # an estimate
+_made: list[AnthropicProvider] = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients():
+    yield
+    while _made:
+        _made.pop().close()
+
+
+@pytest.fixture
+def server():
+    with WireServer(lambda: aw.models_body(["claude-sonnet-4-6", "claude-haiku-4-5"])) as srv:
+        yield srv
+
+
+def provider(srv_url: str, **kwargs) -> AnthropicProvider:
+    kwargs.setdefault("retry", FAST)
+    kwargs.setdefault("read_timeout_s", 2.0)
+    p = AnthropicProvider(api_key=KEY, base_url=srv_url, **kwargs)
+    _made.append(p)
+    return p
+
+
+def test_normal_stream_reports_usage_from_the_final_message(server):
+    server.script(Reply(events=aw.stream(["Hello", ", ", "world"], input_tokens=25,
+                                         output_tokens=4, stop_reason="end_turn")))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER,
+                   [Message("system", "Be brief."), Message("user", "hi"),
+                    Message("assistant", ""), Message("user", "again")])
+    assert out.text == "Hello, world" and out.notes == []
+    r = out.record
+    assert (r.status, r.error, r.attempts, r.finish_reason) == ("ok", None, 1, "end_turn")
+    assert (r.input_tokens, r.input_source, r.output_tokens, r.output_source) == (25, "usage", 4, "usage")
+    [post] = server.posts
+    assert post.path == "/v1/messages" and KEY in post.headers.get("authorization", "") + \
+        post.headers.get("x-api-key", "")
+    body = post.json
+    assert body["max_tokens"] == 64 and body["stream"] is True
+    assert body["temperature"] == 1.0  # clamped to Anthropic's 0-1
+    assert body["system"] == "Be brief."  # top-level, not a message
+    assert body["messages"] == [{"role": "user", "content": "hi"},
+                                {"role": "user", "content": "again"}]  # empty turn left out
+
+
+def test_prompt_cache_tokens_count_as_input(server):
+    frames = list(aw.stream(["ok"]))
+    frames[0] = aw.event("message_start", {"message": {
+        "id": "m", "type": "message", "role": "assistant", "model": "c", "content": [],
+        "stop_reason": None, "stop_sequence": None,
+        "usage": {"input_tokens": 5, "cache_read_input_tokens": 100,
+                  "cache_creation_input_tokens": 20, "output_tokens": 1}}})
+    server.script(Reply(events=tuple(frames)))
+    assert run_pump(provider(server.url), SETTINGS, COUNTER).record.input_tokens == 125
+
+
+def test_a_server_without_usage_is_counted_and_labelled_an_estimate(server):
+    """An Anthropic-compatible proxy that leaves usage out: the answer is still complete."""
+    frames = [
+        b'event: message_start\ndata: {"type": "message_start", "message": {"id": "m", "type": '
+        b'"message", "role": "assistant", "model": "c", "content": []}}\n\n',
+        aw.event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "Hi there"}}),
+        aw.event("message_delta", {"delta": {"stop_reason": "end_turn"}}),
+        aw.event("message_stop", {}),
+    ]
+    server.script(Reply(events=tuple(frames)))
+    r = run_pump(provider(server.url), SETTINGS, COUNTER).record
+    assert r.status == "ok" and r.text == "Hi there" and r.finish_reason == "end_turn"
+    assert (r.output_tokens, r.output_source) == (COUNTER.count("Hi there"), "estimate")
+
+
+def test_refused_connection_is_retried_then_says_what_to_check():
+    out = run_pump(provider(f"http://127.0.0.1:{free_port()}"), SETTINGS, COUNTER)
+    r = out.record
+    assert out.notes == ["retrying (2/3): connection refused", "retrying (3/3): connection refused"]
+    assert r.status == "error" and r.attempts == 3 and "Could not connect to Anthropic" in r.error
+
+
+def test_401_is_not_retried_and_the_key_never_shows(server):
+    server.script(aw.error(401, "authentication_error", f"invalid x-api-key {KEY}"))
+    r = run_pump(provider(server.url), SETTINGS, COUNTER).record
+    assert r.status == "error" and r.attempts == 1 and len(server.posts) == 1
+    assert "rejected the API key (401" in r.error and "Check the key" in r.error
+    assert KEY not in json.dumps(r.to_dict())
+
+
+def test_404_names_the_model_and_the_base_url(server):
+    server.script(aw.error(404, "not_found_error", "model: claude-nope"))
+    r = run_pump(provider(server.url), Settings(model="claude-nope"), COUNTER).record
+    assert r.status == "error" and r.attempts == 1 and len(server.posts) == 1
+    assert "does not know model 'claude-nope'" in r.error and server.url in r.error
+
+
+def test_400_is_not_retried(server):
+    server.script(aw.error(400, "invalid_request_error", "max_tokens: must be positive"))
+    r = run_pump(provider(server.url), SETTINGS, COUNTER).record
+    assert r.status == "error" and r.attempts == 1 and "rejected the request (400" in r.error
+
+
+def test_429_with_retry_after_then_success(server):
+    server.script(aw.error(429, "rate_limit_error", "slow down", {"retry-after-ms": "150"}),
+                  Reply(events=aw.stream(["fine"])))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    assert out.text == "fine" and out.record.status == "ok" and out.record.attempts == 2
+    assert out.notes == ["retrying (2/3): rate limited (429)"]
+    first, second = server.posts
+    assert 0.14 <= second.started_at - first.started_at < 2.0
+
+
+def test_500_then_success(server):
+    server.script(aw.error(500, "api_error", "Internal server error"), Reply(events=aw.stream(["ok"])))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    assert out.record.status == "ok" and out.record.attempts == 2
+    assert out.notes == ["retrying (2/3): server error (500)"]
+
+
+def test_529_overloaded_then_success(server):
+    server.script(aw.error(529, "overloaded_error", "Overloaded"), Reply(events=aw.stream(["ok"])))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    assert out.text == "ok" and out.record.status == "ok" and out.record.attempts == 2
+    assert out.notes == ["retrying (2/3): overloaded (529)"]
+
+
+def test_529_every_time_says_overloaded_after_three_attempts(server):
+    server.script(*[aw.error(529, "overloaded_error", "Overloaded")] * 3)
+    r = run_pump(provider(server.url), SETTINGS, COUNTER).record
+    assert r.status == "error" and r.attempts == 3 and len(server.posts) == 3
+    assert "Anthropic is overloaded (529" in r.error and "Try again in a minute" in r.error
+
+
+def test_no_first_byte_before_the_read_timeout(server):
+    server.script(*[Reply(first_byte_delay_s=5)] * 3)
+    out = run_pump(provider(server.url, read_timeout_s=0.3), SETTINGS, COUNTER)
+    r = out.record
+    assert r.status == "error" and r.attempts == 3 and "sent nothing within 0.3 s" in r.error
+    assert out.notes == ["retrying (2/3): no response within 0.3 s",
+                         "retrying (3/3): no response within 0.3 s"]
+
+
+def test_connection_dropped_mid_stream_keeps_the_partial_and_never_restarts(server):
+    server.script(Reply(events=aw.stream(["Half ", "an ", "answer", "!"])[:6], end="drop"),
+                  Reply(events=aw.stream(["a duplicate"])))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    r = out.record
+    assert out.text == "Half an answer" and r.text == "Half an answer"
+    assert r.status == "error" and r.attempts == 1 and len(server.posts) == 1
+    assert "broke mid-answer" in r.error and "The answer above is incomplete." in r.error
+    assert (r.output_tokens, r.output_source) == (COUNTER.count("Half an answer"), "estimate")
+
+
+def test_malformed_line_mid_stream_keeps_the_partial(server):
+    server.script(Reply(events=aw.stream(["Good ", "start"])[:5] + (aw.MALFORMED,)))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    assert out.text == "Good start" and out.record.status == "error"
+    assert "malformed stream event mid-answer" in out.record.error and len(server.posts) == 1
+
+
+def test_stream_without_message_stop_is_reported_truncated(server):
+    server.script(Reply(events=aw.stream(["cut ", "off"], stop=False)))
+    r = run_pump(provider(server.url), SETTINGS, COUNTER).record
+    assert r.text == "cut off" and r.status == "error" and r.error == TRUNCATED_MESSAGE
+    assert r.finish_reason is None and r.output_source == "estimate"
+
+
+def test_error_event_mid_stream_keeps_the_partial(server):
+    server.script(Reply(events=aw.stream(["Part ", "one"])[:5] + (aw.error_event(),)))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    assert out.text == "Part one" and out.record.status == "error" and len(server.posts) == 1
+    assert "reported an error mid-answer (overloaded_error: Overloaded)" in out.record.error
+
+
+def test_error_event_before_any_text_is_retried(server):
+    server.script(Reply(events=aw.stream(["x"])[:3] + (aw.error_event(),)),
+                  Reply(events=aw.stream(["second try"])))
+    out = run_pump(provider(server.url), SETTINGS, COUNTER)
+    assert out.text == "second try" and out.record.attempts == 2
+    assert out.notes == ["retrying (2/3): overloaded"]
+
+
+def test_stop_mid_stream_closes_the_connection_at_once(server):
+    server.script(Reply(events=aw.stream([f"w{i} " for i in range(200)]), gap_s=0.02))
+    pump = StreamPump(provider(server.url), [Message("user", "hi")], SETTINGS,
+                      counter=COUNTER).start()
+    batches = pump.text_batches()
+    while "w3 " not in pump.text:
+        next(batches)
+    stopped_at = time.monotonic()
+    batches.close()
+    record = pump.wait(5)
+    assert server.disconnect.wait(2), "the server never saw the client go away"
+    [post] = server.posts
+    assert post.disconnected_at - stopped_at < 1.0 and not post.finished  # measured ~1-20 ms
+    assert record.status == "stopped" and record.text.startswith("w0 w1 w2 w3 ")
+    assert len(record.chunk_texts) < 100
+
+
+def test_stop_while_the_server_is_silent_aborts_the_blocked_read(server):
+    server.script(Reply(events=aw.stream(["never"])[:2], end="hold", hold_s=30))
+    pump = StreamPump(provider(server.url, read_timeout_s=60), [Message("user", "hi")],
+                      SETTINGS, counter=COUNTER).start()
+    deadline = time.monotonic() + 5
+    while not server.posts or server.posts[0].events_sent < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.1)
+    stopped_at = time.monotonic()
+    pump.stop()
+    record = pump.wait(5)
+    assert record is not None and record.status == "stopped"
+    assert server.disconnect.wait(2) and server.posts[0].disconnected_at - stopped_at < 1.0
+
+
+def test_missing_key_is_a_clear_message_before_any_request(server):
+    with pytest.raises(ConfigError, match="No Anthropic API key. Set ANTHROPIC_API_KEY"):
+        build_provider(PRESETS["anthropic"], base_url=server.url, key=KeyChoice(None, None))
+    assert server.exchanges == []
+
+
+def test_server_model_list(server):
+    assert provider(server.url).list_server_models() == ["claude-sonnet-4-6", "claude-haiku-4-5"]
+    assert server.exchanges[-1].path.startswith("/v1/models")

@@ -1,0 +1,309 @@
+"""The OpenAI path's fault table: the real ``openai`` SDK against a local server that speaks
+the Chat Completions streaming wire format, one scripted fault per case, through the real
+``StreamPump``. Each test asserts what the user sees (text, notes, message) and what the run
+store keeps (status, attempts, tokens and their source)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+
+from chatlib.errors import ConfigError
+from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counter_for_model
+from chatlib.providers.http_stream import RetryPolicy
+from chatlib.providers.openai_provider import OpenAIProvider, uses_default_temperature_only
+from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
+from chatlib.tokens import counter_for
+from chatlib.types import Message, Settings
+from tests.wire import openai_wire as ow
+from tests.wire.harness import run_pump
+from tests.wire.server import Reply, WireServer, free_port
+
+KEY = "sk-test-0123456789abcdef"
+FAST = RetryPolicy(base_s=0.01, cap_s=0.05)  # retries without the real backoff's seconds
+SETTINGS = Settings(model="gpt-4o-mini", temperature=0.3, max_tokens=50)
+COUNTER = counter_for("openai", "gpt-4o-mini")
+
+
+_made: list = []
+
+
+@pytest.fixture(autouse=True)
+def close_clients():
+    """Each SDK client's pool is closed after its test (no socket left to the GC)."""
+    yield
+    while _made:
+        _made.pop().close()
+
+
+def made(p):
+    _made.append(p)
+    return p
+
+
+@pytest.fixture
+def server():
+    with WireServer(lambda: ow.models_body(["gpt-4o-mini", "my-local-model"])) as srv:
+        yield srv
+
+
+def provider(srv: WireServer, **kwargs) -> OpenAIProvider:
+    kwargs.setdefault("retry", FAST)
+    kwargs.setdefault("read_timeout_s", 2.0)
+    return made(OpenAIProvider(api_key=KEY, base_url=srv.url + "/v1", **kwargs))
+
+
+def test_normal_stream_reports_provider_usage_and_sends_each_setting(server):
+    server.script(Reply(events=ow.stream(["Hello", ", ", "world"], usage=(21, 3))))
+    out = run_pump(provider(server), SETTINGS, COUNTER,
+                   [Message("system", "Be brief."), Message("user", "hi")])
+    assert out.text == "Hello, world" and out.notes == []
+    r = out.record
+    assert (r.status, r.error, r.attempts, r.finish_reason) == ("ok", None, 1, "stop")
+    assert (r.input_tokens, r.input_source, r.output_tokens, r.output_source) == (21, "usage", 3, "usage")
+    [post] = server.posts
+    assert post.path == "/v1/chat/completions"
+    assert post.headers["authorization"] == f"Bearer {KEY}"
+    assert post.json["stream"] is True and post.json["stream_options"] == {"include_usage": True}
+    assert post.json["messages"] == [{"role": "system", "content": "Be brief."},
+                                     {"role": "user", "content": "hi"}]
+    assert post.json["temperature"] == 0.3
+    assert post.json["max_completion_tokens"] == 50 and "max_tokens" not in post.json
+
+
+def test_reasoning_models_get_no_temperature_they_would_refuse(server):
+    assert uses_default_temperature_only("o3-mini") and uses_default_temperature_only("gpt-5")
+    assert not uses_default_temperature_only("gpt-4o") and not uses_default_temperature_only("gpt-5.5")
+    server.script(Reply(events=ow.stream(["ok"])))
+    assert run_pump(provider(server), Settings(model="o4-mini"), COUNTER).record.status == "ok"
+    assert "temperature" not in server.posts[0].json
+
+
+def test_compatible_server_without_usage_is_counted_and_labelled(server):
+    """Ollama-style: no usage chunk. OpenAI's own model ids are counted with tiktoken
+    ("tokenizer"); any other model's count is labelled an estimate."""
+    ollama = made(build_provider(PRESETS["ollama"], base_url=server.url + "/v1",
+                                 key=KeyChoice(None, None)))
+    assert ollama.paid is False and ollama.id == "ollama"
+    for model, source in (("llama3.2", "estimate"), ("gpt-4o-mini", "tokenizer")):
+        server.script(Reply(events=ow.stream(["Two ", "words"], usage=None)))
+        counter = counter_for_model(PRESETS["ollama"], model)
+        out = run_pump(ollama, Settings(model=model, max_tokens=9), counter)
+        r = out.record
+        assert out.text == "Two words" and r.status == "ok" and r.finish_reason == "stop"
+        assert r.output_source == source and r.output_tokens == counter.count("Two words")
+    post = server.posts[-1].json
+    assert post["max_tokens"] == 9 and "max_completion_tokens" not in post
+    assert server.posts[-1].headers["authorization"] == "Bearer no-key"  # never an env key
+
+
+def test_refused_connection_is_retried_then_says_what_to_check():
+    p = made(OpenAIProvider(api_key=KEY, base_url=f"http://127.0.0.1:{free_port()}/v1", retry=FAST))
+    out = run_pump(p, SETTINGS, COUNTER)
+    assert out.text == ""
+    assert out.notes == ["retrying (2/3): connection refused", "retrying (3/3): connection refused"]
+    r = out.record
+    assert r.status == "error" and r.attempts == 3
+    assert "Could not connect to OpenAI" in r.error and "Is the server running" in r.error
+    assert "Gave up after 3 attempts" in r.error
+
+
+def test_401_is_not_retried_and_the_key_never_shows(server, caplog):
+    server.script(ow.error(401, f"Incorrect API key provided: {KEY}.", code="invalid_api_key"))
+    with caplog.at_level(logging.DEBUG):
+        out = run_pump(provider(server), SETTINGS, COUNTER)
+    r = out.record
+    assert r.status == "error" and r.attempts == 1 and len(server.posts) == 1
+    assert r.error.startswith("OpenAI rejected the API key (401") and "Check the key" in r.error
+    assert KEY not in r.error and "[redacted]" in r.error
+    assert KEY not in json.dumps(r.to_dict()) and KEY not in caplog.text
+
+
+@pytest.mark.parametrize("status, words", [
+    (403, "refused access (403"), (400, "rejected the request (400"),
+])
+def test_other_permanent_errors_are_not_retried(server, status, words):
+    server.script(ow.error(status, "Unsupported value: 'temperature' does not support 0.3"))
+    r = run_pump(provider(server), SETTINGS, COUNTER).record
+    assert r.status == "error" and r.attempts == 1 and words in r.error
+    assert len(server.posts) == 1
+    if status == 400:
+        assert "set Temperature to 1" in r.error
+
+
+def test_404_names_the_model_and_the_base_url(server):
+    server.script(ow.error(404, "The model `gpt-nope` does not exist", code="model_not_found"))
+    r = run_pump(provider(server), Settings(model="gpt-nope"), COUNTER).record
+    assert r.status == "error" and r.attempts == 1 and len(server.posts) == 1
+    assert "does not know model 'gpt-nope'" in r.error and f"{server.url}/v1" in r.error
+
+
+def test_429_waits_as_retry_after_asks_then_succeeds(server):
+    server.script(ow.error(429, "Rate limit reached", headers={"retry-after": "0.3"}),
+                  Reply(events=ow.stream(["fine"])))
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    assert out.text == "fine" and out.notes == ["retrying (2/3): rate limited (429)"]
+    assert out.record.status == "ok" and out.record.attempts == 2
+    first, second = server.posts
+    # 0.3 s asked; the backoff alone would be ≤ 0.01 s. Upper bound loose for a busy machine.
+    assert 0.28 <= second.started_at - first.started_at < 2.0
+
+
+def test_a_retry_after_longer_than_the_cap_is_not_waited_for(server):
+    server.script(ow.error(429, "Rate limit reached", headers={"retry-after": "120"}))
+    started = time.monotonic()
+    r = run_pump(provider(server), SETTINGS, COUNTER).record
+    assert time.monotonic() - started < 2
+    assert r.status == "error" and r.attempts == 1 and "It asks to wait 120 s" in r.error
+
+
+@pytest.mark.parametrize("status", [500, 408, 409, 502, 503])
+def test_transient_status_then_success(server, status):
+    server.script(ow.error(status, "upstream trouble"), Reply(events=ow.stream(["ok"])))
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    assert out.text == "ok" and out.record.status == "ok" and out.record.attempts == 2
+    assert out.notes == [f"retrying (2/3): server error ({status})"]
+
+
+def test_5xx_every_time_gives_up_after_three_attempts(server):
+    server.script(*[ow.error(503, "unavailable")] * 3)
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    assert out.record.status == "error" and out.record.attempts == 3 and len(server.posts) == 3
+    assert "server error (503" in out.record.error and "Gave up after 3 attempts" in out.record.error
+
+
+def test_no_first_byte_before_the_read_timeout(server):
+    server.script(*[Reply(first_byte_delay_s=5)] * 3)
+    started = time.monotonic()
+    out = run_pump(provider(server, read_timeout_s=0.3), SETTINGS, COUNTER)
+    r = out.record
+    assert r.status == "error" and r.attempts == 3 and out.text == ""
+    assert "sent nothing within 0.3 s" in r.error
+    assert out.notes[-1] == "retrying (3/3): no response within 0.3 s"
+    assert time.monotonic() - started < 4  # 3 × 0.3 s plus retries, not 3 × 5 s
+
+
+def test_a_stall_before_any_text_is_retried_and_can_succeed(server):
+    server.script(Reply(first_byte_delay_s=5), Reply(events=ow.stream(["late but fine"])))
+    out = run_pump(provider(server, read_timeout_s=0.3), SETTINGS, COUNTER)
+    assert out.text == "late but fine" and out.record.status == "ok" and out.record.attempts == 2
+
+
+def test_connection_dropped_mid_stream_keeps_the_partial_and_never_restarts(server):
+    server.script(Reply(events=ow.stream(["Half ", "an ", "answer", " never seen"])[:4], end="drop"),
+                  Reply(events=ow.stream(["a duplicate"])))
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    r = out.record
+    assert out.text == "Half an answer" and r.text == "Half an answer"
+    assert r.status == "error" and r.attempts == 1 and len(server.posts) == 1
+    assert "broke mid-answer" in r.error and "The answer above is incomplete." in r.error
+    assert (r.output_tokens, r.output_source) == (COUNTER.count("Half an answer"), "tokenizer")
+
+
+def test_malformed_line_mid_stream_keeps_the_partial(server):
+    server.script(Reply(events=ow.stream(["Good ", "start"])[:3] + (ow.MALFORMED,)))
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    assert out.text == "Good start" and out.record.status == "error"
+    assert "malformed stream event mid-answer" in out.record.error
+    assert len(server.posts) == 1
+
+
+def test_malformed_stream_before_any_text_hints_at_the_base_url(server):
+    server.script(Reply(events=(ow.MALFORMED,)))
+    r = run_pump(provider(server), SETTINGS, COUNTER).record
+    assert r.status == "error" and r.attempts == 1
+    assert "is the base URL an OpenAI-compatible server?" in r.error
+
+
+def test_stream_without_terminator_is_reported_truncated(server):
+    server.script(Reply(events=ow.stream(["cut ", "off"], finish=None, usage=None, done=False)))
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    r = out.record
+    assert out.text == "cut off" and r.status == "error" and r.error == TRUNCATED_MESSAGE
+    assert r.finish_reason is None and r.output_source == "tokenizer"
+
+
+def test_finish_reason_without_done_is_a_complete_answer(server):
+    """The terminator is finish_reason; a lost [DONE] (or usage chunk) is not a failure."""
+    server.script(Reply(events=ow.stream(["all ", "there"], usage=None, done=False), end="drop"))
+    r = run_pump(provider(server), SETTINGS, COUNTER).record
+    assert r.status == "ok" and r.finish_reason == "stop" and r.text == "all there"
+
+
+def test_error_event_mid_stream_keeps_the_partial_and_shows_the_server_message(server):
+    frames = ow.stream(["Part ", "one"])[:3] + (ow.stream_error_frame("The server had an error"),)
+    server.script(Reply(events=frames))
+    out = run_pump(provider(server), SETTINGS, COUNTER)
+    assert out.text == "Part one" and out.record.status == "error"
+    assert "reported an error mid-answer: The server had an error" in out.record.error
+    assert "incomplete" in out.record.error
+
+
+def test_stop_mid_stream_closes_the_connection_at_once(server):
+    server.script(Reply(events=ow.stream([f"w{i} " for i in range(200)]), gap_s=0.02))
+    pump = StreamPump(provider(server), [Message("user", "hi")], SETTINGS, counter=COUNTER).start()
+    batches = pump.text_batches()
+    while "w3 " not in pump.text:
+        next(batches)
+    stopped_at = time.monotonic()
+    batches.close()  # what a Stop does: the UI generator is closed, the pump stops
+    record = pump.wait(5)
+    assert server.disconnect.wait(2), "the server never saw the client go away"
+    [post] = server.posts
+    # Measured ~1-20 ms; 1 s allows for a loaded 2-core machine.
+    assert post.disconnected_at - stopped_at < 1.0 and not post.finished
+    assert post.events_sent < 100
+    assert record.status == "stopped" and record.error is None
+    assert record.text.startswith("w0 w1 w2 w3 ") and len(record.chunk_texts) < 100
+
+
+def test_stop_while_the_server_is_silent_aborts_the_blocked_read(server):
+    """A model thinking before its first token: nothing arrives for a long while. Stop must
+    not wait for the next byte or the read timeout (60 s here) to close the connection."""
+    server.script(Reply(events=ow.stream(["never shown"])[:1], end="hold", hold_s=30))
+    p = provider(server, read_timeout_s=60)
+    pump = StreamPump(p, [Message("user", "hi")], SETTINGS, counter=COUNTER).start()
+    deadline = time.monotonic() + 5
+    while not server.posts or server.posts[0].events_sent < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.1)  # the reader is now blocked in recv
+    stopped_at = time.monotonic()
+    pump.stop()
+    record = pump.wait(5)
+    assert record is not None and record.status == "stopped" and record.text == ""
+    assert time.monotonic() - stopped_at < 1.0
+    assert server.disconnect.wait(2)
+    assert server.posts[0].disconnected_at - stopped_at < 1.0  # measured ~1-10 ms
+
+
+def test_stop_during_a_retry_wait_ends_at_once(server):
+    server.script(ow.error(503, "busy", headers={"retry-after": "20"}))
+    p = provider(server, retry=RetryPolicy(max_wait_s=60))
+    pump = StreamPump(p, [Message("user", "hi")], SETTINGS, counter=COUNTER).start()
+    deadline = time.monotonic() + 5
+    while pump.notice is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert pump.notice == "retrying (2/3): server error (503)"
+    pump.stop()
+    record = pump.wait(2)
+    assert record is not None and record.status == "stopped" and len(server.posts) == 1
+
+
+def test_missing_key_is_a_clear_message_before_any_request(server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="No OpenAI API key. Set OPENAI_API_KEY"):
+        build_provider(PRESETS["openai"], base_url=server.url + "/v1", key=KeyChoice(None, None))
+    with pytest.raises(ConfigError, match="must look like"):
+        build_provider(PRESETS["openai-compatible"], base_url="localhost:8000",
+                       key=KeyChoice(None, None))
+    assert server.exchanges == []
+
+
+def test_server_model_list(server):
+    assert provider(server).list_server_models() == ["gpt-4o-mini", "my-local-model"]
+    assert server.exchanges[-1].path == "/v1/models"
