@@ -253,11 +253,11 @@ def show_export(comparison: Comparison) -> None:
         st.caption("Export is available after your vote (it names the targets).")
         return
     stamp = comparison.id[:8]
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button("Export JSON", comparison.export_json(), f"compare-{stamp}.json",
-                         "application/json", on_click="ignore", icon="📥")
-    right.download_button("Export Markdown", comparison.export_markdown(), f"compare-{stamp}.md",
-                          "text/markdown", on_click="ignore", icon="📥")
+    row = st.container(horizontal=True)
+    row.download_button("Export JSON", comparison.export_json(), f"compare-{stamp}.json",
+                        "application/json", on_click="ignore", icon="📥")
+    row.download_button("Export Markdown", comparison.export_markdown(), f"compare-{stamp}.md",
+                        "text/markdown", on_click="ignore", icon="📥")
 
 
 def show_results(comparison: Comparison) -> None:
@@ -266,7 +266,7 @@ def show_results(comparison: Comparison) -> None:
         show_statistics(comparison)
     if comparison.done and not comparison.stopped:
         show_vote(comparison)
-    elif comparison.vote is None:
+    elif comparison.stopped and comparison.vote is None:
         st.caption("Stopped: no vote on a stopped comparison.")
     if comparison.wall_s is not None:
         st.caption(f"Wall time of the comparison: {comparison.wall_s:.2f} s.")

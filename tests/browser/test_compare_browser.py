@@ -1,0 +1,158 @@
+"""The compare page in headless Chromium: two targets stream side by side with live
+figures, and Stop stops both and keeps each partial answer.
+
+Uses the browser suite's session app and Chromium (tests/browser/conftest.py) and adds two
+slow scripted models (about 6 s each), so a Stop lands mid-stream whatever the load."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from testkit.browser import send_prompt, wait_idle
+
+pytestmark = pytest.mark.browser
+
+SLOW_SCRIPTS = {
+    "slow-a": {"text": "alpha " * 200, "chunk_chars": 6, "first_delay_s": 0.1, "gap_s": 0.03},
+    "slow-b": {"text": "beta " * 200, "chunk_chars": 5, "first_delay_s": 0.2, "gap_s": 0.03},
+    # About 12 s: outlasts a 32-token answer of the embedded model even on a loaded machine.
+    "slow-c": {"text": "gamma " * 400, "chunk_chars": 6, "first_delay_s": 0.1, "gap_s": 0.03},
+}
+COLUMNS = "[data-testid='stColumn']"
+CAPTION = "[data-testid='stCaptionContainer']"
+
+
+@pytest.fixture
+def compare(page, scripts) -> Any:
+    """The compare page, open and idle, with the slow scripted models on offer."""
+    scripts.add(SLOW_SCRIPTS)
+    page.get_by_role("link", name="Compare").click()
+    expect(page.get_by_text("Same for every target")).to_be_visible(timeout=60_000)
+    wait_idle(page, 60_000)
+    return page
+
+
+def choose(page, target: int, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox ``label`` of sidebar expander "Target <target>"."""
+    box = page.locator("[data-testid='stExpander']", has_text=f"Target {target}")
+    select = box.locator("[data-testid='stSelectbox']", has_text=label)
+    if select.get_by_role("combobox").input_value() == option:
+        return
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a rerun landing at the same moment can close the list again
+        select.get_by_role("button", name="Open").click()
+        try:
+            wanted.click(timeout=2_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: open it again
+            page.keyboard.press("Escape")
+    expect(select.get_by_role("combobox")).to_have_value(option)
+    wait_idle(page)
+
+
+def columns(page) -> list[tuple[str, str]]:
+    """(text, first caption) of the two target columns."""
+    out = []
+    cols = page.locator(COLUMNS)
+    for i in range(min(2, cols.count())):
+        col = cols.nth(i)
+        captions = col.locator(CAPTION).all_inner_texts()
+        out.append((col.inner_text(), captions[0] if captions else ""))
+    return out
+
+
+def last_comparison(store) -> dict[str, Any]:
+    """The runs of the newest comparison in the app's store, by label."""
+    runs = store.runs("page = 'compare'")
+    if runs.empty:
+        return {}
+    latest = runs[runs.group_id == runs.group_id.iloc[-1]]
+    return {row.label: row for row in latest.itertuples()}
+
+
+def eventually(check, timeout_s: float = 10) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (result := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
+
+
+@pytest.mark.model
+def test_embedded_model_and_scripted_demo_stream_side_by_side_with_live_figures(compare, app_store):
+    page = compare
+    # Defaults: target 1 is the embedded model, target 2 the scripted demo.
+    choose(page, 1, "Provider", "Embedded model (offline)")
+    choose(page, 2, "Provider", "Scripted demo (offline)")
+    choose(page, 2, "Model", "slow-c")
+    max_tokens = page.get_by_label("Max output tokens")
+    max_tokens.fill("32")
+    max_tokens.press("Enter")
+    wait_idle(page)
+    send_prompt(page, "Write a short poem about the sea.")
+    page.wait_for_selector(f"{COLUMNS} >> nth=1", timeout=10_000)
+    samples = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        samples.append(columns(page))
+        if len(samples[-1]) == 2 and all(c.startswith("✅") for _, c in samples[-1]):
+            break
+        time.sleep(0.1)
+    wait_idle(page, 30_000)
+    # At some moment both columns were streaming at once, each with live figures...
+    both_live = [s for s in samples if len(s) == 2 and all(c.startswith("🔴 TTFT") for _, c in s)]
+    assert len(both_live) >= 2, samples[-5:]
+    assert "tokens so far (tokenizer)" in both_live[0][0][1]
+    assert "tokens so far (estimate)" in both_live[0][1][1] and "tok/s" in both_live[0][1][1]
+    # ...and both grew while the other was still streaming.
+    first, last = both_live[0], both_live[-1]
+    assert len(last[0][0]) > len(first[0][0]) and len(last[1][0]) > len(first[1][0])
+    final = columns(page)
+    assert final[0][1].startswith("✅ TTFT") and "(tokenizer)" in final[0][1]
+    assert final[1][1].startswith("✅ TTFT") and "(usage)" in final[1][1]
+    runs = eventually(lambda: len(last_comparison(app_store)) == 2 and last_comparison(app_store))
+    a, b = runs["A"], runs["B"]
+    assert (a.provider, a.status, b.provider, b.status) == ("local", "ok", "scripted", "ok")
+    # Their streams overlapped in time (wall clock at t0 plus the E2E latency).
+    assert b.created_at < a.created_at + a.e2e_s and a.created_at < b.created_at + b.e2e_s
+    assert page.get_by_role("button", name="A is better").is_visible()
+
+
+def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
+    page = compare
+    choose(page, 1, "Provider", "Scripted demo (offline)")
+    choose(page, 1, "Model", "slow-a")
+    choose(page, 2, "Provider", "Scripted demo (offline)")
+    choose(page, 2, "Model", "slow-b")
+    send_prompt(page, "Go slowly.")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # both mid-stream: live figures and some text
+        cols = columns(page)
+        if (len(cols) == 2 and all(c.startswith("🔴") for _, c in cols)
+                and cols[0][0].count("alpha") > 10 and cols[1][0].count("beta") > 10):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the columns never streamed together: {columns(page)}")
+    page.locator("[data-testid='stChatInputStopButton']").click()
+    wait_idle(page, 15_000)
+    shown = [t for t, _ in columns(page)]
+    assert "alpha" in shown[0] and "beta" in shown[1]
+    # The store has both runs, stopped, each with the partial text it received.
+    runs = eventually(lambda: (r := last_comparison(app_store)) and len(r) == 2
+                      and r["A"].prompt == "Go slowly." and r)
+    assert (runs["A"].status, runs["B"].status) == ("stopped", "stopped")
+    a_text, b_text = runs["A"].response, runs["B"].response
+    assert a_text.startswith("alpha alpha") and len(a_text) < len("alpha " * 200)
+    assert b_text.startswith("beta beta") and len(b_text) < len("beta " * 200)
+    # The next rerun draws the stopped comparison from its plain object, partials marked.
+    page.get_by_text("Warm-up run first").click()
+    wait_idle(page)
+    after = columns(page)
+    assert all(c.startswith("⏹ Stopped") for _, c in after), after
+    for (text, _), stored in zip(after, (a_text, b_text)):
+        assert " ".join(stored.split()) in " ".join(text.split())
+    assert page.get_by_text("Stopped: no vote on a stopped comparison.").is_visible()
