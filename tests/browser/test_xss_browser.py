@@ -1,0 +1,128 @@
+"""XSS in headless Chromium: a scripted provider answers with classic payloads (script tags,
+``onerror`` images, ``javascript:`` links, SVG onload, raw HTML in markdown, in code blocks
+and tables, KaTeX links) and the same text is typed as the prompt. None may execute (no
+dialog, the ``window.__xss`` sentinel stays unset, no live handler in the DOM), and the text
+is still shown, as text.
+
+The detectors are checked first on the same page (a real ``onerror`` and a real ``alert``
+must trip them), so a blind detector fails the test instead of passing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from testkit.browser import (
+    chat_messages, exception_texts, send_prompt, use_scripted_model, wait_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+# (payload, a piece of it that must be visible on the page). Each payload would set
+# window.__xss to its number (and most would also open an alert) if it ran.
+PAYLOADS: list[tuple[str, str]] = [
+    ('<script>window.__xss=1;alert("xss1")</script>', '<script>window.__xss=1;alert("xss1")</script>'),
+    ('<img src=x onerror="window.__xss=2;alert(2)">', '<img src=x onerror="window.__xss=2;alert(2)">'),
+    ("[click me](javascript:window.__xss=3)", "click me"),
+    ('<a href="javascript:window.__xss=4">html link</a>', '<a href="javascript:window.__xss=4">html link</a>'),
+    ('<svg onload="window.__xss=5;alert(5)"><circle r="40"></circle></svg>', '<svg onload="window.__xss=5;alert(5)">'),
+    ('<iframe src="javascript:window.parent.__xss=6"></iframe>', '<iframe src="javascript:window.parent.__xss=6"></iframe>'),
+    ('<details open ontoggle="window.__xss=7">toggle</details>', '<details open ontoggle="window.__xss=7">toggle</details>'),
+    ('<input autofocus onfocus="window.__xss=8">', '<input autofocus onfocus="window.__xss=8">'),
+    ('```html\n<script>window.__xss=9</script>\n<img src=x onerror="window.__xss=9">\n```',
+     '<img src=x onerror="window.__xss=9">'),
+    ('| cell | link |\n|---|---|\n| <img src=x onerror="window.__xss=10"> | [table link](javascript:window.__xss=10) |',
+     '<img src=x onerror="window.__xss=10">'),
+    ("Inline `<svg/onload=window.__xss=11>` code", "<svg/onload=window.__xss=11>"),
+    ("![picture](javascript:window.__xss=12)", ""),
+    (r"Math $\href{javascript:window.__xss=13}{math link}$ here", "Math"),
+    ('<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=14">', 'onerror="window.__xss=14"'),
+    ('<body onload="window.__xss=15">', '<body onload="window.__xss=15">'),
+    ('<object data="javascript:window.__xss=16"></object>', '<object data="javascript:window.__xss=16"></object>'),
+    ('<a href="data:text/html,<script>alert(17)</script>">data link</a>', "data link"),
+    ("Autolink <javascript:window.__xss=18>", "Autolink"),
+    ("[reference link][x]\n\n[x]: javascript:window.__xss=19", "reference link"),
+    ("[entity link](jav&#x09;ascript:window.__xss=20)", "entity link"),
+]
+ANSWER = "\n\n".join(p for p, _ in PAYLOADS) + "\n\nEnd of the payloads."
+
+# Whatever a payload could leave behind in the chat: executable elements, inline handlers,
+# script URLs. Returns descriptions of the offenders.
+LIVE_MARKUP_JS = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('[data-testid="stChatMessage"] *')) {
+    const tag = el.tagName.toLowerCase();
+    if (['script', 'iframe', 'object', 'embed', 'details', 'input', 'body'].includes(tag))
+      bad.push('<' + tag + '>');
+    for (const a of el.attributes) {
+      const v = a.value.replace(/[\\s\\x00-\\x1f]/g, '').toLowerCase();
+      if (a.name.startsWith('on')) bad.push(tag + ' ' + a.name);
+      if (['href', 'src', 'data', 'action', 'xlink:href'].includes(a.name) &&
+          (v.startsWith('javascript:') || v.startsWith('data:') || v.startsWith('vbscript:')))
+        bad.push(tag + ' ' + a.name + '=' + a.value);
+    }
+  }
+  return bad;
+}"""
+
+
+def sentinel(page: Any) -> Any:
+    return page.evaluate("window.__xss === undefined ? null : window.__xss")
+
+
+def check_detectors_work(page: Any, dialogs: list[str]) -> None:
+    """A real inline handler and a real alert must trip the sentinel and the dialog log."""
+    page.evaluate("""() => { const d = document.createElement('div');
+        d.id = 'xss-control'; d.innerHTML = '<img src="x:" onerror="window.__xss=99">';
+        document.body.appendChild(d); setTimeout(() => alert('control'), 0); }""")
+    page.wait_for_function("window.__xss === 99")
+    page.wait_for_function("() => true")  # let the dialog event reach Python
+    assert dialogs == ["alert: control"]
+    page.evaluate("() => { delete window.__xss; document.getElementById('xss-control').remove(); }")
+    dialogs.clear()
+
+
+def assert_nothing_ran(page: Any, dialogs: list[str], where: str) -> None:
+    assert sentinel(page) is None, f"a payload ran ({where}): window.__xss = {sentinel(page)}"
+    assert dialogs == [], f"a payload opened a dialog ({where})"
+    assert page.evaluate(LIVE_MARKUP_JS) == [], where
+    assert exception_texts(page) == []
+
+
+def test_payloads_in_answers_and_prompts_never_execute_and_stay_visible(page, dialogs, scripts):
+    scripts.add({"xss": {"text": ANSWER, "chunk_chars": 7, "first_delay_s": 0.05, "gap_s": 0.004}})
+    check_detectors_work(page, dialogs)
+    use_scripted_model(page, "xss")
+    send_prompt(page, ANSWER)  # the same payloads, typed by the user
+
+    answer = chat_messages(page).nth(0)
+    # Mid-stream, half-written tags are rendered too; look while the answer grows.
+    page.wait_for_function("() => document.querySelector(\"[data-testid='stChatInputStopButton']\")"
+                           " && document.body.innerText.includes('click me')")
+    assert_nothing_ran(page, dialogs, "while streaming")
+    expect(answer).to_contain_text("End of the payloads.", timeout=30_000)
+    wait_idle(page)
+    assert_nothing_ran(page, dialogs, "streamed")
+
+    # The finished answer is redrawn from the history (one markdown element); check again.
+    expect(answer.locator("[data-testid='stCaptionContainer']").filter(has_text="TTFT")).to_have_count(1)
+    wait_idle(page)
+    user = chat_messages(page, "user").nth(0)
+    for message, who in ((user, "prompt"), (answer, "answer")):
+        text = message.inner_text()
+        missing = [shown for _, shown in PAYLOADS if shown not in text]
+        assert missing == [], f"payload text not shown in the {who}: {missing}"
+
+    # Click every link a payload could have turned into a trigger, and move the focus.
+    links = page.locator("[data-testid='stChatMessage'] a")
+    assert links.count() >= 5  # the markdown links are rendered as (defused) links
+    for link in links.all():
+        link.click()
+    page.keyboard.press("Tab")
+    page.wait_for_timeout(300)  # give a handler, had one run, time to act: absence check
+    assert_nothing_ran(page, dialogs, "after clicking the links")
+    for other in page.context.pages:  # a link opened in a new tab must not run either
+        assert other.evaluate("window.__xss === undefined"), other.url
