@@ -200,22 +200,33 @@ def show_columns(comparison: Comparison) -> None:
 
 
 def show_statistics(comparison: Comparison) -> None:
-    """Repeat-N: p50/p90/p95 per target and the spread of every run."""
+    """Repeat-N: p50/p90/p95 per target and every run as a point."""
     st.subheader("Statistics")
     st.caption("Over finished runs only; stopped and failed runs are counted apart. "
                "TTFT and TPOT in ms, E2E in s. Token counts: see *tokens from*.")
-    st.dataframe(comparison.summary(), hide_index=True, width="stretch")
+    summary = comparison.summary()
+    formats = {c: st.column_config.NumberColumn(c, format="%.1f")
+               for c in summary.columns if " p" in c}
+    formats["target"] = st.column_config.TextColumn("target", width="medium")
+    st.dataframe(summary, hide_index=True, width="stretch", column_config=formats)
     runs = comparison.run_table()
     if runs.empty:
         return
-    ok = runs[runs.status == "ok"]
-    left, right = st.columns(2)
-    for box, metric in ((left, "TTFT ms"), (right, "tok/s")):
-        chart = alt.Chart(ok).mark_boxplot(extent="min-max").encode(
-            x=alt.X("target:N", title=None), y=alt.Y(f"{metric}:Q", title=metric),
-            color=alt.Color("target:N", legend=None),
+    ok = runs[runs.status == "ok"].assign(label=lambda f: f.target.str.split(" · ").str[0])
+    for box, metric in zip(st.columns(2), ("TTFT ms", "tok/s")):
+        base = alt.Chart(ok).encode(
+            x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=0)),
+            color=alt.Color("label:N", legend=None),
         )
-        box.altair_chart(chart, width="stretch")
+        points = base.mark_circle(size=60, opacity=0.6).encode(
+            y=alt.Y(f"{metric}:Q", title=metric, scale=alt.Scale(zero=True)),
+            tooltip=["target", "run", alt.Tooltip(f"{metric}:Q", format=".1f")],
+        )
+        median = base.mark_tick(thickness=2, size=30).encode(
+            y=alt.Y(f"median({metric}):Q"),
+        )
+        box.altair_chart(points + median, width="stretch")
+    st.caption("Each dot is one run; the bar across is the median (p50).")
 
 
 def _cast_vote(comparison: Comparison, choice: str) -> None:
