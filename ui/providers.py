@@ -20,6 +20,12 @@ from chatlib.tokens import TokenCounter, counter_for
 from ui.resources import local_provider
 
 PROVIDERS = {"local": "Embedded model (offline)", "scripted": "Scripted demo (offline)"}
+# Cloud APIs and OpenAI-compatible servers (their widgets: ui.cloud_picker).
+PROVIDERS |= {
+    "openai": "OpenAI",
+    "openai-compatible": "OpenAI-compatible server (Ollama, vLLM, …)",
+    "anthropic": "Anthropic",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,14 @@ def pick_provider(box: DeltaGenerator, key: str) -> ProviderPick | ProviderError
     )
     extra: dict[str, Any] = {}
     try:
+        if kind in ("openai", "openai-compatible", "anthropic"):
+            # Imported here: the SDKs take a second or more to import, and only these need them.
+            from ui.cloud_picker import pick_cloud
+
+            picked = pick_cloud(box, key, kind)
+            if isinstance(picked, ProviderError):
+                return picked
+            return ProviderPick(*picked, extra)
         if kind == "local":
             path = box.text_input(
                 "GGUF model file", value=str(default_gguf_path() or ""), key=f"{key}gguf_path",

@@ -7,6 +7,7 @@ import streamlit as st
 from chatlib.chat import AnswerRequest
 from chatlib.errors import ProviderError
 from chatlib.types import Settings
+from ui.limits import rate_limit_input
 from ui.providers import pick_provider
 from ui.resources import run_store
 
@@ -24,6 +25,7 @@ def settings_sidebar() -> AnswerRequest | ProviderError:
     )
     max_tokens = sb.number_input("Max output tokens", 1, 32_000, 256, step=64, key="max_tokens")
     temperature = sb.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="temperature")
+    rate_limit_input(sb)
     if isinstance(pick, ProviderError):
         return pick
     settings = Settings(

@@ -98,7 +98,13 @@ class KeyChoice:
         return f"KeyChoice(value={'set' if self.value else None}, source={self.source!r})"
 
     def describe(self) -> str:
-        return f"Key from {self.source}." if self.value else "No key set."
+        """Where the key came from, for the sidebar (never the key itself)."""
+        if not self.value:
+            return "No key set."
+        if self.source == "typed in this session":
+            return "Key typed in this session."
+        where, _, name = (self.source or "").partition(": ")
+        return f"Key from {'secrets.toml' if where == 'secrets' else 'the environment'} ({name})."
 
 
 def _from_secrets(

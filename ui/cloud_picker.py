@@ -1,0 +1,165 @@
+"""Sidebar widgets for the cloud and server providers (OpenAI, OpenAI-compatible servers,
+Anthropic): server preset, base URL, API key, model. Used by ``ui.providers.pick_provider``
+for the chat sidebar and each compare target.
+
+Keys typed here live in this session's ``st.session_state`` only (shared by both pages, so a
+key typed once serves every target); they are never stored, exported, logged or shown. SDK
+clients are kept per session and per configuration, so a connection is reused between
+requests (a new TLS handshake would add its time to every TTFT).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatlib.errors import ProviderError, RateLimitError
+from chatlib.providers.base import Provider
+from chatlib.providers.catalog import (
+    OPENAI_COMPATIBLE,
+    PRESETS,
+    Preset,
+    build_provider,
+    counter_for_model,
+    default_base_url,
+    is_local_url,
+    resolve_key,
+)
+from chatlib.ratelimit import RateLimitedProvider
+from chatlib.tokens import TokenCounter
+from ui.limits import session_limiter
+
+CLOUD_KINDS = ("openai", "openai-compatible", "anthropic")
+_TYPED_KEYS = "_chatlab_typed_keys"  # preset id -> key typed in this session
+_CLIENTS = "_chatlab_clients"  # widget prefix -> (config fingerprint, provider)
+_SERVER_MODELS = "_chatlab_server_models"  # config fingerprint -> list or error text
+
+
+def secrets_dict() -> dict[str, Any]:
+    """``st.secrets`` as a plain dict; empty when there is no secrets.toml."""
+    try:
+        return st.secrets.to_dict()
+    except Exception:  # StreamlitSecretNotFoundError, or a file that does not parse
+        return {}
+
+
+def _fingerprint(*parts: object) -> str:
+    # The key is part of the configuration but must not sit in session state as a dict
+    # key in clear, so configurations are told apart by a hash.
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def _remember_typed_key(widget_key: str, preset_id: str) -> None:
+    st.session_state.setdefault(_TYPED_KEYS, {})[preset_id] = st.session_state[widget_key]
+
+
+def pick_cloud(
+    box: DeltaGenerator, key: str, kind: str
+) -> tuple[Provider, str, TokenCounter] | ProviderError:
+    """Draw the widgets for ``kind`` and return (provider, model, counter) or what is wrong."""
+    if kind == "openai-compatible":
+        preset_id = box.selectbox(
+            "Server", OPENAI_COMPATIBLE, format_func=lambda p: PRESETS[p].label,
+            key=f"{key}server",
+        )
+        preset = PRESETS[preset_id]
+    else:
+        preset = PRESETS[kind]
+    secrets = secrets_dict()
+    base_url = box.text_input(
+        "Base URL", default_base_url(preset, secrets), key=f"{key}base_url_{preset.id}",
+        placeholder="http://host:port/v1", help="Where the API is served; the preset's address "
+        "or your own (a gateway, another host or port).",
+    ).strip()
+    typed = _key_field(box, key, preset)
+    choice = resolve_key(preset, typed, secrets)
+    if preset.needs_key or choice.value:
+        box.caption(choice.describe())
+    read_timeout = float(box.number_input(
+        "Read timeout (s)", 1, 600, 120, key=f"{key}read_timeout",
+        help="How long to wait for the next bytes (the first token included) before giving up.",
+    ))
+    try:
+        fingerprint, provider = _provider(key, preset, base_url, choice, read_timeout)
+    except ProviderError as exc:
+        _model_field(box, key, preset, list(preset.default_models))  # still choosable
+        return exc
+    options = _model_options(box, key, fingerprint, provider, preset)
+    model = _model_field(box, key, preset, options)
+    if not model:
+        return ProviderError(f"Choose a model for {preset.label}, or type its id.")
+    counter = counter_for_model(preset, model)
+    if provider.paid:
+        limiter = session_limiter()
+        wait = limiter.wait_s()
+        if wait > 0:  # said before sending, so a refused request is never a stored run
+            return RateLimitError(limiter.message(wait))
+        provider = RateLimitedProvider(provider, limiter)
+    return provider, model, counter
+
+
+def _key_field(box: DeltaGenerator, key: str, preset: Preset) -> str:
+    widget = f"{key}api_key_{preset.id}"
+    typed_keys = st.session_state.get(_TYPED_KEYS, {})
+    names = " / ".join(preset.key_names) or "none needed for a local server"
+    return box.text_input(
+        f"{preset.label} API key" + ("" if preset.needs_key else " (optional)"),
+        typed_keys.get(preset.id, ""), type="password", key=widget,
+        on_change=_remember_typed_key, args=(widget, preset.id),
+        help=f"Environment variable: {names}. Or .streamlit/secrets.toml. A key typed here "
+        "is kept for this browser session only: never stored, exported or logged.",
+    )
+
+
+def _provider(
+    key: str, preset: Preset, base_url: str, choice: Any, read_timeout: float
+) -> tuple[str, Any]:
+    """The session's provider for this configuration, built once and reused."""
+    fingerprint = _fingerprint(preset.id, base_url, choice.value, read_timeout)
+    clients: dict[str, tuple[str, Any]] = st.session_state.setdefault(_CLIENTS, {})
+    held = clients.get(key)
+    if held is not None and held[0] == fingerprint:
+        return held
+    provider = build_provider(preset, base_url=base_url, key=choice,
+                              read_timeout_s=read_timeout)
+    if held is not None:
+        held[1].close()  # the old configuration's pool; it cannot be streaming: we rerun
+    clients[key] = (fingerprint, provider)
+    return fingerprint, provider
+
+
+def _model_options(
+    box: DeltaGenerator, key: str, fingerprint: str, provider: Any, preset: Preset
+) -> list[str]:
+    """The preset's defaults plus the server's own list. A local server is asked at once
+    (cheap); a remote one when the user asks, so a page load never waits on the internet."""
+    cache: dict[str, Any] = st.session_state.setdefault(_SERVER_MODELS, {})
+    refresh = box.button("List the server's models", key=f"{key}list_models",
+                         icon="🔄", use_container_width=True)
+    if refresh or (fingerprint not in cache and is_local_url(provider.base_url)):
+        try:
+            cache[fingerprint] = provider.list_server_models()
+        except ProviderError as exc:
+            cache[fingerprint] = exc.user_message
+    listed = cache.get(fingerprint)
+    if isinstance(listed, str):
+        box.caption(f"Could not list the server's models: {listed}")
+        listed = []
+    options = list(listed or [])
+    options += [m for m in preset.default_models if m not in options]
+    return options
+
+
+def _model_field(box: DeltaGenerator, key: str, preset: Preset, options: list[str]) -> str:
+    chosen = box.selectbox(
+        "Model", options, key=f"{key}model_{preset.id}", index=0 if options else None,
+        placeholder="Type a model id below",
+    )
+    typed = box.text_input(
+        "Other model id", key=f"{key}model_id_{preset.id}", placeholder="any id the server knows",
+        help="Overrides the list above.",
+    ).strip()
+    return typed or (chosen or "")

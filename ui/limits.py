@@ -1,0 +1,38 @@
+"""The session's limit on requests to paid providers: the sidebar setting and the limiter.
+
+The setting is copied into a plain session key when changed, so it holds on pages that do
+not draw the widget (Streamlit drops the state of widgets a page does not draw)."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatlib.ratelimit import DEFAULT_PAID_PER_MINUTE, RateLimiter
+
+_LIMITER = "_chatlab_rate_limiter"
+_SETTING = "_chatlab_paid_per_minute"
+WIDGET_KEY = "paid_rpm"
+
+
+def session_limiter() -> RateLimiter:
+    """This session's limiter, at the per-minute limit the user set."""
+    limiter = st.session_state.get(_LIMITER)
+    if limiter is None:
+        limiter = st.session_state[_LIMITER] = RateLimiter()
+    limiter.per_minute = int(st.session_state.get(_SETTING, DEFAULT_PAID_PER_MINUTE))
+    return limiter
+
+
+def _remember() -> None:
+    st.session_state[_SETTING] = int(st.session_state[WIDGET_KEY])
+
+
+def rate_limit_input(box: DeltaGenerator) -> None:
+    box.number_input(
+        "Paid requests per minute (0 = no limit)", 0, 1000,
+        int(st.session_state.get(_SETTING, DEFAULT_PAID_PER_MINUTE)), key=WIDGET_KEY,
+        on_change=_remember,
+        help="A limit per browser session on requests to paid APIs (OpenAI, Anthropic, Gemini, "
+        "remote servers), so a demo cannot run up a bill. Local servers are never limited.",
+    )
