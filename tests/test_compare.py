@@ -226,3 +226,18 @@ def test_votes_migration_upgrades_a_store_made_before_it(tmp_path):
     assert store.votes().empty
     names = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM migrations")}
     assert {"m001_runs", "m002_votes"} <= names
+
+
+def test_stop_during_repeat_runs_starts_no_further_run():
+    saved: list[RunRecord] = []
+    comparison = Comparison("hi", [scripted(20, 0.01, 0.005), scripted(20, 0.01, 0.005)], SHARED,
+                            repeat=50, on_done=saved.append).start()
+    time.sleep(0.5)  # a few runs of ~0.1 s each
+    comparison.stop()
+    assert comparison.wait(3)
+    for target in comparison.targets:
+        statuses = [r.status for r in target.records]
+        assert 2 <= len(statuses) < 50
+        assert set(statuses[:-1]) == {"ok"} and statuses[-1] in ("ok", "stopped")
+    assert len(saved) == sum(len(t.runs) for t in comparison.targets)
+    assert comparison.summary()["ok"].min() >= 1
