@@ -6,6 +6,7 @@ import streamlit as st
 from chatlib.compare import MAX_TARGETS, Comparison, SharedSettings, TargetSpec, serial_key
 from chatlib.errors import ProviderError
 from ui.compare_view import repeat_all, show_columns, show_results, stream_all
+from ui.limits import rate_limit_input, session_limiter
 from ui.providers import pick_provider
 from ui.resources import run_store
 from ui.sidebar import DEFAULT_SYSTEM_PROMPT
@@ -35,6 +36,7 @@ repeat = sb.number_input("Runs per target", 1, 100, 1, key="cmp_repeat",
                               "then p50/p90/p95 per target.")
 warmup = sb.checkbox("Warm-up run first (not counted)", key="cmp_warmup")
 blind = sb.checkbox("Blind: hide names until I vote", key="cmp_blind")
+rate_limit_input(sb)
 
 st.title("⚖️ Compare")
 st.caption("One prompt, every target at once. Times are taken where each answer's bytes "
@@ -50,9 +52,17 @@ if embedded and len(specs) > embedded:
                "stream; their timings here can stretch a little (a scripted demo's 20 ms gaps "
                "measured 22 ms beside it on 2 cores).")
 
+# Requests this comparison would send to paid APIs, against the session's per-minute limit.
+paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(warmup))
+per_minute = session_limiter().per_minute
+
 prompt = st.chat_input("One prompt for every target", submit_mode="stop")
 if prompt and len(specs) < len(picks):
     st.error("Fix the targets marked in the sidebar first.", icon="⚠️")
+elif prompt and per_minute and paid_requests > per_minute:
+    st.error(f"This comparison would send {paid_requests} requests to paid providers, more "
+             f"than your limit of {per_minute} a minute: lower the runs or raise the limit.",
+             icon="⚠️")
 elif prompt:
     shared = SharedSettings(system_prompt, int(max_tokens), float(temperature))
     comparison = Comparison(prompt, specs, shared, repeat=int(repeat), warmup=warmup,

@@ -137,3 +137,38 @@ def test_embedded_model_and_scripted_demo_side_by_side(app_test, store):
     records = by_label(store)
     assert records["A"].provider == "local" and records["A"].output_source == "tokenizer"
     assert records["B"].provider == "scripted" and records["B"].status == "ok"
+
+
+def test_an_openai_target_streams_beside_a_scripted_one_and_paid_runs_are_limited(
+        compare, store, monkeypatch):
+    from tests.wire import openai_wire as ow
+    from tests.wire.server import Reply, WireServer
+
+    key = "sk-compare-0123456789abcdef"
+    with WireServer() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+        compare.sidebar.selectbox(key="t0_provider").set_value("openai").run()
+        compare.sidebar.text_input(key="t0_model_id_openai").set_value("gpt-4o-mini").run()
+        pick(compare, t1="demo-fast")
+        server.script(Reply(events=ow.stream(["Hello ", "from ", "OpenAI."], usage=(20, 3)),
+                            gap_s=0.02))
+        compare.chat_input[0].set_value("Say hello").run()
+        assert not compare.exception
+        assert compare.columns[0].markdown[0].value == "#### A · OpenAI · gpt-4o-mini"
+        assert column_text(compare.columns[0]) == "Hello from OpenAI."
+        assert "3 tokens (usage)" in compare.columns[0].caption[0].value
+        assert column_text(compare.columns[1]) == DEMO
+        [post] = server.posts
+        assert post.json["messages"][-1] == {"role": "user", "content": "Say hello"}
+        assert post.json["max_completion_tokens"] == 256 and post.json["temperature"] == 0.7
+        runs = by_label(store)
+        assert (runs["A"].provider, runs["A"].output_tokens, runs["A"].input_tokens) == ("openai", 3, 20)
+        comparison = compare.session_state["comparison"]
+        assert key not in comparison.export_json() and key not in comparison.export_markdown()
+        # 3 runs of one paid target at a limit of 2 a minute: refused before anything is sent.
+        compare.sidebar.number_input(key="paid_rpm").set_value(2).run()
+        compare.sidebar.number_input(key="cmp_repeat").set_value(3).run()
+        compare.chat_input[0].set_value("Again").run()
+        assert "would send 3 requests to paid providers" in compare.error[0].value
+        assert len(server.posts) == 1 and store.count() == 2
