@@ -1,0 +1,587 @@
+"""Latency and throughput of stored runs, per provider and model: what the stats page shows.
+
+The data path (the page runs it on each filter change; ``bench/bench_stats.py`` times it):
+
+    RunFilter ─► store.totals()        counts and token sums per provider/model/status/source
+              ─► store.select()        one row per finished run with its per-run figures
+              ─► store.iter_offsets()  packed chunk offsets of finished runs, one model at a
+                                       time ─► pooled ITL (percentiles + histogram), then the
+                                       gaps are dropped, so 100k runs never sit in memory
+    ─► StatsData ─► latency_table / runs_table / headline / chart frames (pure functions)
+
+Definitions are vLLM's (see ``DEFINITIONS`` and ``chatlib.metrics``). Only finished runs
+(status ``ok``) enter latency figures; stopped and failed runs are counted apart. Percentiles
+are numpy's (linear interpolation). "How sure": every figure comes with its ``n``, and each
+p50 of a per-run figure with a distribution-free 95 % confidence interval (order statistics
+of a binomial, valid for any distribution of independent runs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from chatlib.metrics import PERCENTILES, percentiles
+from chatlib.pricing import PriceTable
+from chatlib.store import RunStore
+
+__all__ = [
+    "DEFINITIONS", "Metric", "METRICS", "RunFilter", "time_range", "TIME_RANGES", "ItlPool",
+    "StatsData", "load_stats", "pool_gaps", "median_ci", "latency_table", "runs_table",
+    "Verdict", "headline", "bin_index", "bin_edges", "histogram", "order_statistics",
+    "exact_percentiles", "histogram_frame", "ttft_histogram", "itl_histogram",
+    "spread_frame", "over_time", "chunk_timeline", "group_label", "StatsView", "build_view",
+]
+
+DEFINITIONS = """\
+All times are measured from **t0**, taken just before the request is sent (monotonic clock,
+in the thread that reads the stream), to the arrival of each chunk of text.
+
+| Figure | Definition |
+|---|---|
+| TTFT | first chunk with non-empty text − t0 |
+| E2E latency | last text chunk − t0 |
+| ITL (inter-token latency) | every gap between successive text chunks after the first, pooled over all runs of a model (a distribution, as in vLLM) |
+| TPOT (time per output token) | (E2E − TTFT) / (output tokens − 1) |
+| Output tok/s per request | output tokens / E2E |
+| Decode tok/s | (output tokens − 1) / (last chunk − first chunk) |
+
+Output tokens are the provider's usage report when it sends one (`usage`), else a count by the
+model's own tokenizer (`tokenizer`), else a labelled `estimate`. Aggregates are count, mean,
+p50, p90, p95, p99 (numpy, linear interpolation) over **finished** runs only: stopped and failed
+runs are counted apart and never enter a latency figure. The p50's 95 % confidence interval is
+distribution-free (order statistics); ITL has none, as gaps within a run are not independent.
+Same definitions as vLLM's `benchmark_serving`."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    column: str | None  # the per-run column in the store; None for the pooled ITL
+    scale: float  # seconds -> ms is 1000
+    lower_is_better: bool
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("ttft", "TTFT (ms)", "ttft_s", 1000.0, True),
+    Metric("e2e", "E2E latency (ms)", "e2e_s", 1000.0, True),
+    Metric("tpot", "TPOT (ms)", "tpot_s", 1000.0, True),
+    Metric("itl", "ITL (ms)", None, 1000.0, True),
+    Metric("output_tps", "Output tok/s per request", "output_tps", 1.0, False),
+    Metric("decode_tps", "Decode tok/s", "decode_tps", 1.0, False),
+)
+_BY_KEY = {m.key: m for m in METRICS}
+_RUN_COLUMNS = ["created_at", "ttft_s", "e2e_s", "tpot_s", "output_tps", "decode_tps",
+                "output_tokens", "chunk_count"]
+
+
+def group_label(provider: str, model: str) -> str:
+    return f"{provider} · {model}"
+
+
+# -- filters -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to look at; an empty tuple means "all". Times are epoch seconds,
+    ``since`` inclusive and ``until`` exclusive. Hashable, so the page can cache on it."""
+
+    since: float | None = None
+    until: float | None = None
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    pages: tuple[str, ...] = ()
+
+    def where(self, *extra: str) -> tuple[str, list[Any]]:
+        """A SQL clause over ``runs`` columns and its parameters (``extra`` clauses are
+        ANDed as they are)."""
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.since is not None:
+            parts.append("created_at >= ?")
+            params.append(float(self.since))
+        if self.until is not None:
+            parts.append("created_at < ?")
+            params.append(float(self.until))
+        for column, values in (("provider", self.providers), ("model", self.models),
+                               ("status", self.statuses), ("page", self.pages)):
+            if values:
+                parts.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        parts.extend(extra)
+        return " AND ".join(parts), params
+
+
+TIME_RANGES = ("All time", "Today", "Last hour", "Last 24 hours", "Last 7 days", "Last 30 days")
+
+
+def time_range(name: str, now: datetime | None = None) -> tuple[float | None, float | None]:
+    """``(since, until)`` epoch seconds of a named range in local time ("Today" starts at
+    local midnight)."""
+    now = now or datetime.now().astimezone()
+    if name == "All time":
+        return None, None
+    if name == "Today":
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start.timestamp(), None
+    spans = {"Last hour": timedelta(hours=1), "Last 24 hours": timedelta(days=1),
+             "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
+    if name not in spans:
+        raise ValueError(f"unknown time range {name!r}")
+    return (now - spans[name]).timestamp(), None
+
+
+# -- pooled inter-token latency ---------------------------------------------------------------
+# Histogram bins found from a float's bits: for non-negative doubles the bit pattern, read as
+# an integer, grows with the value, so ``bits >> shift`` splits every power of two into
+# 2**(52 - shift) equal-ratio bins. The binning is exactly monotone (no log rounding), which
+# lets ``order_statistics`` find exact percentiles by looking inside one bin.
+BIN_LO_S, BIN_HI_S = 2.0**-14, 2.0**7  # 61 µs .. 128 s; values outside go to the end bins
+FINE_SHIFT = 45  # 128 bins per octave (edges 0.54 % apart): for exact percentiles
+CHART_SHIFT = 50  # 4 bins per octave: what the charts show
+_CHUNK = 1 << 20
+
+
+def bin_index(values: np.ndarray, shift: int = CHART_SHIFT) -> np.ndarray:
+    """The bin of each value (int32, 0 .. len(bin_edges(shift)) - 2); computed in slices
+    so a pool of 20M gaps needs no full-size temporary."""
+    base = int(np.float64(BIN_LO_S).view(np.int64)) >> shift
+    last = (int(np.float64(BIN_HI_S).view(np.int64)) >> shift) - base - 1
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty(values.size, dtype=np.int32)
+    for start in range(0, values.size, _CHUNK):
+        bits = values[start : start + _CHUNK].view(np.int64) >> shift
+        bits -= base
+        # A negative double reads as a negative integer: it joins the first bin with 0.
+        np.clip(bits, 0, last, out=bits)
+        out[start : start + bits.size] = bits
+    return out
+
+
+def bin_edges(shift: int = CHART_SHIFT) -> np.ndarray:
+    """Edges in seconds of the bins ``bin_index(values, shift)`` counts into."""
+    base = int(np.float64(BIN_LO_S).view(np.int64)) >> shift
+    top = int(np.float64(BIN_HI_S).view(np.int64)) >> shift
+    return (np.arange(base, top + 1, dtype=np.int64) << shift).view(np.float64)
+
+
+def histogram(values: np.ndarray, shift: int = CHART_SHIFT) -> np.ndarray:
+    """Counts of ``values`` in ``bin_edges(shift)`` (end bins take what falls outside)."""
+    return np.bincount(bin_index(values, shift), minlength=bin_edges(shift).size - 1)
+
+
+def order_statistics(values: np.ndarray, ranks: Iterable[int], shift: int = FINE_SHIFT,
+                     index: np.ndarray | None = None) -> dict[int, float]:
+    """The exact ``r``-th smallest value (0-based) of ``values`` for each rank: find its bin
+    from the histogram, then partition only that bin's values (O(n), no sort, no copy of
+    ``values``). ``index`` is ``bin_index(values, shift)`` when already computed."""
+    index = bin_index(values, shift) if index is None else index
+    cumulative = np.cumsum(np.bincount(index, minlength=bin_edges(shift).size - 1))
+    by_bin: dict[int, list[int]] = {}
+    for rank in set(int(r) for r in ranks):
+        by_bin.setdefault(int(np.searchsorted(cumulative, rank, side="right")), []).append(rank)
+    found: dict[int, float] = {}
+    for b, in_bin in by_bin.items():
+        below = int(cumulative[b - 1]) if b else 0
+        kth = sorted(r - below for r in in_bin)
+        part = np.partition(values[index == b], kth)
+        found.update({below + k: float(part[k]) for k in kth})
+    return found
+
+
+def exact_percentiles(values: np.ndarray, ps: Sequence[int] = PERCENTILES, shift: int = FINE_SHIFT,
+                      index: np.ndarray | None = None) -> dict[str, float | None]:
+    """Same as ``np.percentile(values, ps)`` (linear interpolation, numpy's formula) without
+    partitioning the whole array: for pools of millions of gaps."""
+    n = int(values.size)
+    if n == 0:
+        return {f"p{p}": None for p in ps}
+    plan = []
+    for p in ps:
+        q = p / 100.0
+        virtual = (n - 1) * q  # numpy's "linear" method
+        lower = min(max(int(math.floor(virtual)), 0), n - 1)
+        plan.append((p, lower, min(lower + 1, n - 1), virtual - math.floor(virtual)))
+    stats = order_statistics(values, [r for _, lo, hi, _ in plan for r in (lo, hi)], shift, index)
+    out: dict[str, float | None] = {}
+    for p, lo, hi, gamma in plan:
+        a, b = stats[lo], stats[hi]
+        diff = b - a
+        # numpy's _lerp: from the nearer end, so the result is exact at gamma 0 and 1.
+        out[f"p{p}"] = float(b - diff * (1.0 - gamma)) if gamma >= 0.5 else float(a + diff * gamma)
+    return out
+
+
+def pool_gaps(batches: Iterable[Sequence[bytes]], expected: int | None = None) -> np.ndarray:
+    """Every gap between successive chunks of each run, pooled, from the runs' packed
+    float64 offsets (``RunStore.iter_offsets`` blobs). Gaps never span two runs.
+
+    With ``expected`` (the total number of gaps, from ``RunStore.totals``) the result is
+    filled in place, so the peak memory is one array of gaps plus one batch of blobs."""
+    out = np.empty(expected, dtype=np.float64) if expected is not None else None
+    parts: list[np.ndarray] = []
+    filled = 0
+    for batch in batches:
+        blobs = [b for b in batch if len(b) >= 16]  # a run with < 2 chunks has no gap
+        if not blobs:
+            continue
+        offsets = np.frombuffer(b"".join(blobs), dtype=np.float64)
+        gaps = np.diff(offsets)
+        # Drop the differences between one run's last chunk and the next run's first.
+        ends = np.cumsum([len(b) // 8 for b in blobs])[:-1]
+        gaps = np.delete(gaps, ends - 1)
+        if out is not None and filled + gaps.size <= out.size:
+            out[filled : filled + gaps.size] = gaps
+        else:  # more than announced (or no announcement): collect instead
+            if out is not None:
+                parts.append(out[:filled].copy())
+                out = None
+            parts.append(gaps)
+        filled += gaps.size
+    if out is not None:
+        return out[:filled]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+@dataclass(frozen=True)
+class ItlPool:
+    """Pooled ITL of one model, kept as figures only: the gaps themselves are dropped."""
+
+    runs: int  # finished runs with at least two chunks
+    stats: dict[str, float | None]  # count, mean, p50... in seconds
+    counts: np.ndarray  # histogram over bin_edges(CHART_SHIFT)
+
+    @classmethod
+    def of(cls, gaps: np.ndarray, runs: int) -> ItlPool:
+        """Figures of ``gaps``: count, mean and exact percentiles, and the chart's histogram."""
+        index = bin_index(gaps, FINE_SHIFT)
+        fine = np.bincount(index, minlength=bin_edges(FINE_SHIFT).size - 1)
+        # Chart bins are whole groups of fine ones (same power-of-two edges).
+        counts = fine.reshape(-1, 1 << (CHART_SHIFT - FINE_SHIFT)).sum(axis=1)
+        stats: dict[str, float | None] = {"count": float(gaps.size),
+                                          "mean": float(gaps.mean()) if gaps.size else None}
+        stats.update(exact_percentiles(gaps, PERCENTILES, FINE_SHIFT, index))
+        return cls(runs, stats, counts)
+
+
+# -- loading ---------------------------------------------------------------------------------
+@dataclass
+class StatsData:
+    """Everything the page's figures are computed from, for one filter."""
+
+    filter: RunFilter
+    totals: pd.DataFrame  # RunStore.totals rows
+    ok_runs: pd.DataFrame  # one row per finished run: provider, model, _RUN_COLUMNS
+    itl: dict[tuple[str, str], ItlPool] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return self.totals.empty
+
+    def groups(self) -> list[tuple[str, str]]:
+        pairs = self.totals[["provider", "model"]].drop_duplicates()
+        return [(str(p), str(m)) for p, m in pairs.itertuples(index=False)]
+
+
+def load_stats(store: RunStore, flt: RunFilter) -> StatsData:
+    """Read what the page needs for ``flt`` in one consistent snapshot of the store."""
+    with store.snapshot():
+        where, params = flt.where()
+        totals = store.totals(where, params)
+        frames = []
+        itl: dict[tuple[str, str], ItlPool] = {}
+        ok = totals[totals.status == "ok"]
+        for (provider, model), part in ok.groupby(["provider", "model"], sort=True):
+            group_where, group_params = flt.where("status = 'ok'", "provider = ?", "model = ?")
+            group_params += [provider, model]
+            runs = store.select(_RUN_COLUMNS, group_where, group_params)
+            runs.insert(0, "model", model)
+            runs.insert(0, "provider", provider)
+            frames.append(runs)
+            batches = store.iter_offsets(group_where, group_params)
+            gaps = pool_gaps(([blob for _, blob in batch] for batch in batches),
+                             expected=int(part.gaps.sum()))
+            itl[(str(provider), str(model))] = ItlPool.of(gaps, int((runs.chunk_count > 1).sum()))
+            del gaps
+    ok_runs = (pd.concat(frames, ignore_index=True) if frames
+               else pd.DataFrame(columns=["provider", "model", *_RUN_COLUMNS]))
+    for column in ("provider", "model"):
+        ok_runs[column] = ok_runs[column].astype("category")
+    return StatsData(flt, totals, ok_runs, itl)
+
+
+# -- how sure: a confidence interval for the median ----------------------------------------------
+def _median_ci_rank(n: int, confidence: float) -> int:
+    """The largest k such that [x_(k), x_(n-k+1)] (1-based order statistics) covers the
+    median with probability >= ``confidence``; 0 when n is too small for any interval."""
+    tail = (1.0 - confidence) / 2.0
+    if n <= 1000:  # exact binomial(n, 1/2) tail, in integers
+        total, cumulative, k = 2**n, 0, 0
+        for j in range(n // 2 + 1):
+            cumulative += math.comb(n, j)
+            if cumulative * 1.0 / total > tail:
+                break
+            k = j + 1
+        return k
+    z = NormalDist().inv_cdf(1.0 - tail)
+    return max(0, math.floor((n - z * math.sqrt(n)) / 2.0))
+
+
+def median_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free confidence interval for the median of independent values
+    (order statistics), or ``None`` when there are too few (fewer than 6 at 95 %)."""
+    arr = np.asarray(values, dtype=float)
+    arr = np.sort(arr[~np.isnan(arr)])
+    k = _median_ci_rank(arr.size, confidence)
+    if k < 1:
+        return None
+    return float(arr[k - 1]), float(arr[arr.size - k])
+
+
+# -- tables ----------------------------------------------------------------------------------
+def latency_table(data: StatsData) -> pd.DataFrame:
+    """One row per provider, model and metric over finished runs: ``runs`` (runs with that
+    figure), ``n`` (values: runs, or gaps for ITL), mean, p50 with its 95 % CI
+    (``p50_low``/``p50_high``), p90, p95, p99, in the metric's unit (ms or tok/s)."""
+    rows = []
+    by_group = {key: part for key, part in data.ok_runs.groupby(["provider", "model"], observed=True)}
+    for provider, model in data.groups():
+        runs = by_group.get((provider, model))
+        if runs is None or runs.empty:
+            continue
+        for metric in METRICS:
+            row: dict[str, Any] = {"provider": provider, "model": model, "metric": metric.label}
+            if metric.column is None:
+                pool = data.itl.get((provider, model))
+                if pool is None:
+                    continue
+                stats, n_runs, n, ci = pool.stats, pool.runs, int(pool.stats["count"] or 0), None
+            else:
+                values = runs[metric.column].to_numpy(dtype=float)
+                values = values[~np.isnan(values)]
+                stats, n_runs, n, ci = percentiles(values), values.size, values.size, median_ci(values)
+            row.update(runs=n_runs, n=n)
+            row["mean"] = _scaled(stats["mean"], metric)
+            row["p50"] = _scaled(stats["p50"], metric)
+            row["p50_low"] = _scaled(ci[0], metric) if ci else None
+            row["p50_high"] = _scaled(ci[1], metric) if ci else None
+            for p in PERCENTILES[1:]:
+                row[f"p{p}"] = _scaled(stats[f"p{p}"], metric)
+            rows.append(row)
+    columns = ["provider", "model", "metric", "runs", "n", "mean", "p50", "p50_low", "p50_high",
+               *(f"p{p}" for p in PERCENTILES[1:])]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _scaled(value: float | None, metric: Metric) -> float | None:
+    return None if value is None else value * metric.scale
+
+
+def runs_table(data: StatsData, prices: PriceTable) -> pd.DataFrame:
+    """One row per provider and model: runs by status, token totals, where the token counts
+    came from (share of runs with a count), and the estimated cost (``None``: no price)."""
+    rows = []
+    t = data.totals
+    for (provider, model), part in t.groupby(["provider", "model"], sort=True):
+        by_status = part.groupby("status").runs.sum()
+        counted = part[part.output_counted > 0].groupby("output_source").output_counted.sum()
+        counted_total = counted.sum()
+        row: dict[str, Any] = {
+            "provider": provider, "model": model,
+            "runs": int(part.runs.sum()),
+            "ok": int(by_status.get("ok", 0)),
+            "stopped": int(by_status.get("stopped", 0)),
+            "error": int(by_status.get("error", 0)),
+            "input tokens": _int_or_none(part.input_tokens, part.input_counted),
+            "output tokens": _int_or_none(part.output_tokens, part.output_counted),
+        }
+        for source in ("usage", "tokenizer", "estimate"):
+            row[f"from {source} %"] = (100.0 * counted.get(source, 0) / counted_total
+                                       if counted_total else None)
+        price = prices.price(str(provider), str(model))
+        priced_runs = int(part.priced_runs.sum())
+        cost = (price.cost(float(part.priced_input_tokens.fillna(0).sum()),
+                           float(part.priced_output_tokens.fillna(0).sum()))
+                if price is not None and priced_runs else None)
+        row["est. cost"] = cost
+        row["est. cost per run"] = cost / priced_runs if cost is not None else None
+        row["costed runs"] = priced_runs if price is not None else 0
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _int_or_none(sums: pd.Series, counted: pd.Series) -> int | None:
+    return int(sums.fillna(0).sum()) if int(counted.sum()) else None
+
+
+# -- the headline: which model is fastest, and how sure -----------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    """The best model on one metric (by p50 over finished runs) and its runner-up. ``clear``
+    is True when their 95 % CIs do not overlap, False when they do, None when either has too
+    few runs for an interval (or there is no runner-up)."""
+
+    metric: Metric
+    best: tuple[str, str]
+    best_p50: float
+    best_ci: tuple[float, float] | None
+    best_n: int
+    runner_up: tuple[str, str] | None = None
+    runner_up_p50: float | None = None
+    runner_up_ci: tuple[float, float] | None = None
+    runner_up_n: int = 0
+
+    @property
+    def clear(self) -> bool | None:
+        if self.runner_up is None or self.best_ci is None or self.runner_up_ci is None:
+            return None
+        if self.metric.lower_is_better:
+            return self.best_ci[1] < self.runner_up_ci[0]
+        return self.best_ci[0] > self.runner_up_ci[1]
+
+
+def headline(data: StatsData, keys: Sequence[str] = ("ttft", "output_tps")) -> list[Verdict]:
+    """One verdict per metric in ``keys`` (per-run metrics only)."""
+    out = []
+    groups = list(data.ok_runs.groupby(["provider", "model"], observed=True))
+    for key in keys:
+        metric = _BY_KEY[key]
+        assert metric.column is not None, "the headline compares per-run figures"
+        ranked = []
+        for (provider, model), part in groups:
+            values = part[metric.column].to_numpy(dtype=float)
+            values = values[~np.isnan(values)]
+            if values.size:
+                p50 = float(np.percentile(values, 50)) * metric.scale
+                ci = median_ci(values)
+                ci = (ci[0] * metric.scale, ci[1] * metric.scale) if ci else None
+                ranked.append(((str(provider), str(model)), p50, ci, int(values.size)))
+        if not ranked:
+            continue
+        ranked.sort(key=lambda r: r[1] if metric.lower_is_better else -r[1])
+        best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
+        out.append(Verdict(
+            metric, best[0], best[1], best[2], best[3],
+            *(second if second else (None, None, None, 0)),
+        ))
+    return out
+
+
+# -- chart frames (small: the browser gets bins and quantiles, never 100k points) ----------------
+def histogram_frame(counts_by_group: dict[str, np.ndarray], edges: np.ndarray, scale: float = 1000.0) -> pd.DataFrame:
+    """Long frame for a histogram chart: group, bin start/end (scaled), count, share of the
+    group's values (so models with different run counts compare)."""
+    rows = []
+    for group, counts in counts_by_group.items():
+        total = counts.sum()
+        for lo, hi, c in zip(edges[:-1], edges[1:], counts):
+            if c:
+                rows.append({"model": group, "from": lo * scale, "to": hi * scale,
+                             "count": int(c), "share": float(c / total)})
+    return pd.DataFrame(rows, columns=["model", "from", "to", "count", "share"])
+
+
+def ttft_histogram(data: StatsData) -> pd.DataFrame:
+    counts = {}
+    for (provider, model), part in data.ok_runs.groupby(["provider", "model"], observed=True):
+        values = part.ttft_s.dropna().to_numpy(dtype=float)
+        counts[group_label(str(provider), str(model))] = histogram(values)
+    return histogram_frame(counts, bin_edges())
+
+
+def itl_histogram(data: StatsData) -> pd.DataFrame:
+    return histogram_frame({group_label(p, m): pool.counts for (p, m), pool in data.itl.items()},
+                           bin_edges())
+
+
+def spread_frame(data: StatsData, column: str = "output_tps", scale: float = 1.0) -> pd.DataFrame:
+    """p5, p25, p50, p75, p95 and n of a per-run figure per model (a box plot's parts)."""
+    rows = []
+    for (provider, model), part in data.ok_runs.groupby(["provider", "model"], observed=True):
+        values = part[column].dropna().to_numpy(dtype=float) * scale
+        if values.size:
+            q = np.percentile(values, [5, 25, 50, 75, 95])
+            rows.append({"model": group_label(str(provider), str(model)), "n": int(values.size),
+                         **{f"p{p}": float(v) for p, v in zip((5, 25, 50, 75, 95), q)}})
+    return pd.DataFrame(rows, columns=["model", "n", "p5", "p25", "p50", "p75", "p95"])
+
+
+def over_time(data: StatsData, column: str = "e2e_s", scale: float = 1000.0,
+              bucket_s: float | None = None) -> pd.DataFrame:
+    """p50 and n of a per-run figure per model per time bucket (an hour when the runs span
+    up to two days, else a day; local time)."""
+    runs = data.ok_runs[["provider", "model", "created_at", column]].dropna()
+    if runs.empty:
+        return pd.DataFrame(columns=["time", "model", "p50", "n"])
+    if bucket_s is None:
+        span = runs.created_at.max() - runs.created_at.min()
+        bucket_s = 3600.0 if span <= 2 * 86400 else 86400.0
+    offset = datetime.now().astimezone().utcoffset()
+    shift = offset.total_seconds() if offset else 0.0  # buckets start at local midnight/hours
+    bucket = ((runs.created_at + shift) // bucket_s) * bucket_s - shift
+    grouped = (runs.assign(bucket=bucket, value=runs[column] * scale)
+               .groupby(["provider", "model", "bucket"], observed=True).value
+               .agg(p50="median", n="size").reset_index())
+    grouped["time"] = pd.to_datetime(grouped.bucket, unit="s", utc=True).dt.tz_convert(
+        datetime.now().astimezone().tzinfo)
+    grouped["model"] = [group_label(str(p), str(m)) for p, m in zip(grouped.provider, grouped.model)]
+    return grouped[["time", "model", "p50", "n"]]
+
+
+def chunk_timeline(offsets_s: Sequence[float], texts: Sequence[str],
+                   output_tokens: int | None) -> pd.DataFrame:
+    """One row per chunk of a run: arrival (ms since t0), its text length and the running
+    output token count. Per-chunk token counts are not recorded, so the run's total is
+    spread over its chunks by characters (``tokens`` is exact at the last chunk)."""
+    chars = np.array([len(t) for t in texts], dtype=float)
+    cum_chars = np.cumsum(chars)
+    total = output_tokens if output_tokens is not None else len(texts)
+    tokens = cum_chars / cum_chars[-1] * total if len(texts) and cum_chars[-1] else np.arange(1, len(texts) + 1)
+    return pd.DataFrame({
+        "chunk": np.arange(1, len(texts) + 1),
+        "arrival (ms)": np.asarray(offsets_s, dtype=float) * 1000.0,
+        "chars": chars.astype(int),
+        "tokens (cumulative)": tokens,
+    })
+
+
+# -- everything the page shows, in one call ----------------------------------------------------
+@dataclass(frozen=True)
+class StatsView:
+    """The page's figures for one filter: small frames only (the page caches this)."""
+
+    filter: RunFilter
+    runs: int  # runs matching the filter, any status
+    latency: pd.DataFrame
+    counts: pd.DataFrame
+    verdicts: list[Verdict]
+    ttft_hist: pd.DataFrame
+    itl_hist: pd.DataFrame
+    tps_spread: pd.DataFrame
+    ttft_over_time: pd.DataFrame
+    e2e_over_time: pd.DataFrame
+
+
+def build_view(store: RunStore, flt: RunFilter, prices: PriceTable) -> StatsView:
+    """The stats page's whole data path: query, then aggregate (what the bench times)."""
+    data = load_stats(store, flt)
+    return StatsView(
+        filter=flt,
+        runs=int(data.totals.runs.sum()) if not data.empty else 0,
+        latency=latency_table(data),
+        counts=runs_table(data, prices),
+        verdicts=headline(data),
+        ttft_hist=ttft_histogram(data),
+        itl_hist=itl_histogram(data),
+        tps_spread=spread_frame(data, "output_tps"),
+        ttft_over_time=over_time(data, "ttft_s"),
+        e2e_over_time=over_time(data, "e2e_s"),
+    )
