@@ -28,6 +28,7 @@ _WATCH_JS = r"""
   const hits = {};
   const pending = new Map();
   let wsBytes = 0;  // every websocket message the page received, in bytes
+  let wsLastAt = null;  // and when the last one arrived
   const now = () => performance.timeOrigin + performance.now();
   const isAssistant = m => !!m.querySelector('[data-testid="stChatMessageAvatarAssistant"]');
   const liveText = m => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
@@ -69,6 +70,7 @@ _WATCH_JS = r"""
     return false;
   };
   const onWs = data => {
+    wsLastAt = now();
     wsBytes += data instanceof ArrayBuffer ? data.byteLength
       : typeof data === 'string' ? enc.encode(data).length : (data.size || 0);
     if (!wsPending.size || !(data instanceof ArrayBuffer)) return;
@@ -92,6 +94,7 @@ _WATCH_JS = r"""
     hits,
     wsHits,
     wsBytes: () => wsBytes,
+    wsLastAt: () => wsLastAt,
     watch(key, prompt, needle) {
       pending.set(key, {prompt, needle});
       wsPending.set(key, {prompt: enc.encode(prompt), needle: enc.encode(needle), armed: false});
@@ -130,6 +133,11 @@ class TextWatch:
         ws = hit.get("ws")
         return {"dom": hit["dom"] / 1000, "paint": hit["paint"] / 1000,
                 "ws": ws / 1000 if ws is not None else None, "bytes": int(hit["bytes"])}
+
+    def ws_last_at(self) -> float | None:
+        """When the page's JS received its latest websocket message (browser clock, s)."""
+        t = self.page.evaluate("window.__chatlabWatch.wsLastAt()")
+        return t / 1000 if t is not None else None
 
     def ws_bytes(self) -> int:
         """Websocket bytes the page's JS has received since it loaded."""

@@ -1,0 +1,115 @@
+"""Bench 8: a long chat. Time to render the page after a new prompt, 500 turns vs 10.
+
+A turn is one message of the history (a prompt or an answer), as in the chat page's
+``ChatSession.turns``. The chat is built up in the browser, prompt by prompt, with the
+scripted provider answering at once with a short markdown answer (list, bold, code) so the
+time measured is the app's and the browser's, not the provider's. At 10 and at 500 turns,
+``--samples`` more prompts are timed from the Enter key (a keydown listener in the page):
+
+- answer visible: the new answer's text is in the DOM;
+- script done: the app's script run has finished (``data-test-script-state``);
+- page quiet: no websocket frame for 1 s (includes the chat page's redraw from history
+  ~0.5 s after an answer ends).
+
+Run: ``.venv/bin/python bench/bench_browser_long_chat.py [--turns 500] [--samples 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from browser_common import bench_dir, machine_line, open_chat, require_browser, running
+from testkit.browser import chromium, send_prompt, wait_idle
+
+ANSWER = ("Noted. Here is the **short answer** you asked for:\n\n"
+          "- the first point, with `inline code`\n- the second point\n- the third point\n\n"
+          "That is all for this turn.")
+NEEDLE = "That is all for this turn."
+SCRIPTS = {"short": {"text": ANSWER, "chunk_chars": 10_000}}
+
+# When the Enter key goes down in the prompt box, and when the script run last finished.
+TIMING_JS = """(() => {
+  if (window.__benchTiming) return;
+  const t = window.__benchTiming = {enter: null, idle: null};
+  const now = () => performance.timeOrigin + performance.now();
+  document.addEventListener('keydown', e => { if (e.key === 'Enter') t.enter = now(); }, true);
+  new MutationObserver(() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app && app.dataset.testScriptState === 'notRunning') t.idle = now();
+  }).observe(document, {subtree: true, attributes: true,
+                        attributeFilter: ['data-test-script-state']});
+})();"""
+
+
+def prompt_for(i: int) -> str:
+    return f"[{i}] and one more question"
+
+
+def one_prompt(chat, i: int, measure: bool) -> dict[str, float] | None:
+    page = chat.page
+    prompt = prompt_for(i)
+    chat.watch.watch(prompt, prompt, NEEDLE)
+    if measure:
+        chat.ws.wait_quiet(page, 1.0)  # start from a page at rest
+    send_prompt(page, prompt)
+    hit = chat.watch.wait(prompt, timeout_ms=180_000)
+    wait_idle(page, 180_000)
+    if not measure:
+        return None
+    timing = page.evaluate("window.__benchTiming")
+    chat.ws.wait_quiet(page, 1.0)
+    enter = timing["enter"] / 1000  # all three on the browser's clock
+    return {"visible": hit["dom"] - enter, "done": timing["idle"] / 1000 - enter,
+            "quiet": chat.watch.ws_last_at() - enter}
+
+
+def turns_on_page(page) -> int:
+    return page.locator("[data-testid='stChatMessage']").count()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=500)
+    parser.add_argument("--short", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=5)
+    args = parser.parse_args()
+    require_browser()
+    results: dict[int, list[dict[str, float]]] = {}
+    with bench_dir() as data, chromium() as browser, running(data, SCRIPTS) as app:
+        chat = open_chat(browser, app, "short")
+        chat.page.add_init_script(TIMING_JS)
+        chat.page.evaluate(TIMING_JS)
+        i = 0
+        started = time.monotonic()
+        for target in (args.short, args.turns):
+            while turns_on_page(chat.page) < target:  # build the history up to the target
+                one_prompt(chat, i, measure=False)
+                i += 1
+            assert turns_on_page(chat.page) == target, turns_on_page(chat.page)
+            results[target] = []
+            for _ in range(args.samples):
+                results[target].append(one_prompt(chat, i, measure=True))
+                i += 1
+        built_s = time.monotonic() - started
+        chat.close()
+    print(f"Bench 8 - long chat: time from Enter to ..., median (max) of {args.samples} prompts "
+          f"({i} prompts sent in {built_s:.0f} s)")
+    print(f"{'turns before the prompt':>24} {'answer visible':>16} {'script done':>16} "
+          f"{'page quiet':>16}")
+    for target, samples in results.items():
+        cells = []
+        for key in ("visible", "done", "quiet"):
+            values = [s[key] * 1000 for s in samples]
+            cells.append(f"{statistics.median(values):>7.0f} ({max(values):>5.0f})")
+        print(f"{f'{target} ... {target + 2 * (args.samples - 1)}':>24} "
+              + " ".join(f"{c:>16}" for c in cells) + "  ms")
+    short, long = (statistics.median(s["visible"] for s in results[k])
+                   for k in (args.short, args.turns))
+    print(f"answer visible, {args.turns} turns vs {args.short}: {long / short:.1f}x")
+    print(machine_line())
+
+
+if __name__ == "__main__":
+    main()
