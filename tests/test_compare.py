@@ -1,8 +1,11 @@
 """chatlib.compare: targets stream together, each timed in its own reader; faults and slow
 targets stay in their own lane; repeat-N, blind votes, export.
 
-Timing tolerances (2-core machine shared with other jobs): median gaps within 2 ms of the
-schedule, single first-token times within 5 ms, wall times within 40% of the schedule."""
+Timing tolerances (2-core machine shared with other jobs, load average up to ~6 seen):
+recorded times within 2 ms (p50) of the moment the provider yielded each chunk; median gaps
+within 2 ms of the schedule; a single first-token time within 30 ms of its scheduled sleep
+(a loaded machine wakes the provider's sleep late; that lateness is the provider's, and
+the pump records it faithfully)."""
 
 import json
 import random
@@ -19,6 +22,7 @@ from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.record import RunRecord
 from chatlib.store import MIGRATIONS, RunStore
 from chatlib.tokens import FunctionCounter
+from chatlib.types import TextDelta
 
 CHARS = FunctionCounter("chars", len)
 SHARED = SharedSettings(system_prompt="Be brief.", max_tokens=64, temperature=0.3)
@@ -43,13 +47,42 @@ def test_targets_stream_at_once_and_each_keeps_its_own_schedule():
     a, b = comparison.targets
     ra, rb = a.last_record, b.last_record
     assert (ra.status, rb.status) == ("ok", "ok")
-    assert abs(ra.ttft_s - 0.05) < 0.005 and abs(rb.ttft_s - 0.15) < 0.005
+    assert 0.05 <= ra.ttft_s < 0.08 and 0.15 <= rb.ttft_s < 0.18
     assert abs(median_gap(ra) - 0.005) < 0.002 and abs(median_gap(rb) - 0.02) < 0.002
-    slowest = 0.15 + 19 * 0.02
-    assert slowest <= comparison.wall_s < slowest * 1.4  # concurrent, not one after another
+    # Concurrent, not one after another: both requests left together, B while A streamed.
+    assert abs(ra.created_at - rb.created_at) < 0.05
+    assert comparison.wall_s >= 0.15 + 19 * 0.02
     assert {r.id for r in saved} == {ra.id, rb.id}
     assert all(r.page == "compare" and r.group_id == comparison.id for r in saved)
     assert sorted(r.label for r in saved) == ["A", "B"]
+
+
+class EmitClock(ScriptedProvider):
+    """A scripted provider that notes when it yields each chunk, relative to the moment its
+    stream began: the truth the pump's reader timestamps are checked against."""
+
+    def stream(self, messages, settings):
+        start = time.monotonic()
+        self.emitted = []
+        for event in super().stream(messages, settings):
+            if isinstance(event, TextDelta):
+                self.emitted.append(time.monotonic() - start)
+            yield event
+
+
+def test_four_concurrent_streams_are_timestamped_as_exactly_as_one():
+    def errors(n_targets: int) -> list[float]:
+        providers = [EmitClock(Script(chunks=tuple(f"c{i} " for i in range(40)),
+                                      first_delay_s=0.02, gap_s=0.005)) for _ in range(n_targets)]
+        comparison = Comparison("hi", [TargetSpec(p, "scripted", CHARS) for p in providers],
+                                SHARED).start()
+        assert comparison.wait(10)
+        return [abs(o - e) for t, p in zip(comparison.targets, providers)
+                for o, e in zip(t.last_record.chunk_offsets_s, p.emitted)]
+
+    alone, four = errors(1), errors(4)
+    assert len(alone) == 40 and len(four) == 160
+    assert statistics.median(alone) < 0.002 and statistics.median(four) < 0.002
 
 
 def test_shared_settings_reach_every_target_identically():
@@ -116,12 +149,13 @@ def test_repeat_runs_in_sequence_per_target_and_in_parallel_across_targets():
         assert all(end <= next_start + 0.002 for (_, end), (next_start, _) in zip(spans, spans[1:]))
     assert len(saved) == 8  # warm-up runs are not recorded
     assert len(a.provider.calls) == len(b.provider.calls) == 5
-    # Two lanes of 5 runs each (~0.08 s and ~0.11 s): in parallel the wall is one lane's.
-    assert comparison.wall_s < 5 * (0.06 + 9 * 0.005) * 1.4
+    # Targets in parallel: B's first counted run began before A's last one ended.
+    first_b, last_a = comparison.targets[1].records[0], comparison.targets[0].records[-1]
+    assert first_b.created_at < last_a.created_at + last_a.e2e_s
     summary = comparison.summary().set_index("target")
     assert list(summary["ok"]) == [4, 4]
-    assert abs(summary.loc["A · Scripted demo · scripted", "TTFT ms p50"] - 30) < 5
-    assert abs(summary.loc["B · Scripted demo · scripted", "TTFT ms p50"] - 60) < 5
+    assert 30 <= summary.loc["A · Scripted demo · scripted", "TTFT ms p50"] < 45
+    assert 60 <= summary.loc["B · Scripted demo · scripted", "TTFT ms p50"] < 75
     assert {"TTFT ms p90", "TTFT ms p95", "TPOT ms p50", "tok/s p95"} <= set(summary.columns)
     assert len(comparison.run_table()) == 8
 
@@ -156,7 +190,7 @@ def test_two_embedded_targets_run_one_after_the_other(llm):
     assert first.status == second.status == "ok"
     # The second started after the first ended, so its TTFT is its own, not a queue wait.
     assert second.created_at >= first.created_at + first.e2e_s - 0.01
-    assert second.ttft_s < 2.0 and first.output_source == "tokenizer"
+    assert first.output_source == second.output_source == "tokenizer"
 
 
 def test_blind_labels_are_shuffled_and_names_revealed_after_the_vote(store):

@@ -1,6 +1,8 @@
 """AppTest of the compare page, driven with the real scripted providers (and, marked, the
-embedded model). Tolerances: median inter-chunk gaps within 2 ms of the schedule, a single
-first-token time within 5 ms (2 shared cores)."""
+embedded model). Tolerances: median inter-chunk gaps within 2 ms of the schedule; a single
+first-token time from its scheduled sleep to 30 ms later (2 cores shared with other jobs
+wake a sleep late; tests/test_compare.py checks the timestamps against the moments the
+provider yielded, to 2 ms)."""
 
 import statistics
 
@@ -44,15 +46,17 @@ def test_two_targets_stream_into_their_columns_with_figures_that_match_their_sch
     assert a.markdown[0].value == "#### A · Scripted demo · demo-fast"
     assert b.markdown[0].value == "#### B · Scripted demo · demo-markdown"
     assert column_text(a) == DEMO and column_text(b) == DEMO
-    assert "TTFT 50 ms" in a.caption[0].value and "TTFT 150 ms" in b.caption[0].value
     assert "tokens (usage)" in a.caption[0].value and "TPOT" in a.caption[0].value
     records = by_label(store)
-    for label, model in (("A", "demo-fast"), ("B", "demo-markdown")):
+    for column, label, model in ((a, "A", "demo-fast"), (b, "B", "demo-markdown")):
         run, script = records[label], DEMO_SCRIPTS[model]
         gaps = [y - x for x, y in zip(run.chunk_offsets_s, run.chunk_offsets_s[1:])]
         assert run.status == "ok" and run.page == "compare" and run.prompt == "Show me markdown"
-        assert abs(run.ttft_s - script.first_delay_s) < 0.005
+        assert script.first_delay_s <= run.ttft_s < script.first_delay_s + 0.03
         assert abs(statistics.median(gaps) - script.gap_s) < 0.002
+        # The column shows the recorded figures.
+        assert f"TTFT {run.ttft_s * 1000:.0f} ms" in column.caption[0].value
+        assert f"total {run.e2e_s:.2f} s" in column.caption[0].value
     assert records["A"].group_id == records["B"].group_id
     # They ran at the same time: B started before A had finished.
     assert records["B"].created_at < records["A"].created_at + records["A"].e2e_s
@@ -102,7 +106,7 @@ def test_repeat_n_records_every_counted_run_and_shows_percentiles(compare, store
     assert set(runs.page) == {"compare"} and runs.group_id.nunique() == 1
     table = compare.dataframe[0].value
     assert list(table.ok) == [3, 3]
-    assert abs(table["TTFT ms p50"][0] - 50) < 5 and "TPOT ms p95" in table.columns
+    assert 50 <= table["TTFT ms p50"][0] < 80 and "TPOT ms p95" in table.columns
     assert "3 of 3 runs" in compare.columns[0].get("progress")[0].proto.text
 
 

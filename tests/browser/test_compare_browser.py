@@ -19,8 +19,9 @@ pytestmark = pytest.mark.browser
 SLOW_SCRIPTS = {
     "slow-a": {"text": "alpha " * 200, "chunk_chars": 6, "first_delay_s": 0.1, "gap_s": 0.03},
     "slow-b": {"text": "beta " * 200, "chunk_chars": 5, "first_delay_s": 0.2, "gap_s": 0.03},
-    # About 12 s: outlasts a 32-token answer of the embedded model even on a loaded machine.
-    "slow-c": {"text": "gamma " * 400, "chunk_chars": 6, "first_delay_s": 0.1, "gap_s": 0.03},
+    # About 36 s: outlasts a 32-token answer of the embedded model even on a loaded machine
+    # (the test stops it once the embedded model has finished).
+    "slow-c": {"text": "gamma " * 1200, "chunk_chars": 6, "first_delay_s": 0.1, "gap_s": 0.03},
 }
 COLUMNS = "[data-testid='stColumn']"
 CAPTION = "[data-testid='stCaptionContainer']"
@@ -96,13 +97,14 @@ def test_embedded_model_and_scripted_demo_stream_side_by_side_with_live_figures(
     page.wait_for_selector(f"{COLUMNS} >> nth=1", timeout=10_000)
     samples = []
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # until the embedded model has finished its answer
         samples.append(columns(page))
-        if len(samples[-1]) == 2 and all(c.startswith("✅") for _, c in samples[-1]):
+        if len(samples[-1]) == 2 and samples[-1][0][1].startswith("✅"):
             break
         time.sleep(0.1)
-    wait_idle(page, 30_000)
-    # At some moment both columns were streaming at once, each with live figures...
+    else:
+        pytest.fail(f"the embedded model did not finish: {samples[-1]}")
+    # At some moments both columns were streaming at once, each with live figures...
     both_live = [s for s in samples if len(s) == 2 and all(c.startswith("🔴 TTFT") for _, c in s)]
     assert len(both_live) >= 2, samples[-5:]
     assert "tokens so far (tokenizer)" in both_live[0][0][1]
@@ -112,13 +114,17 @@ def test_embedded_model_and_scripted_demo_stream_side_by_side_with_live_figures(
     assert len(last[0][0]) > len(first[0][0]) and len(last[1][0]) > len(first[1][0])
     final = columns(page)
     assert final[0][1].startswith("✅ TTFT") and "(tokenizer)" in final[0][1]
-    assert final[1][1].startswith("✅ TTFT") and "(usage)" in final[1][1]
-    runs = eventually(lambda: len(last_comparison(app_store)) == 2 and last_comparison(app_store))
+    if final[1][1].startswith("🔴"):  # the long scripted answer streams on: stop it
+        page.locator("[data-testid='stChatInputStopButton']").click()
+    wait_idle(page, 60_000)
+    runs = eventually(lambda: (r := last_comparison(app_store)) and len(r) == 2
+                      and r["A"].prompt == "Write a short poem about the sea." and r)
     a, b = runs["A"], runs["B"]
-    assert (a.provider, a.status, b.provider, b.status) == ("local", "ok", "scripted", "ok")
-    # Their streams overlapped in time (wall clock at t0 plus the E2E latency).
+    assert (a.provider, a.status, b.provider) == ("local", "ok", "scripted")
+    assert b.status in ("stopped", "ok")  # "ok" only on a machine so loaded it ran 36 s first
+    assert a.output_tokens <= 32 and b.response.startswith("gamma gamma")
+    # Their streams overlapped in time (wall clock at t0 plus the time of the last chunk).
     assert b.created_at < a.created_at + a.e2e_s and a.created_at < b.created_at + b.e2e_s
-    assert page.get_by_role("button", name="A is better").is_visible()
 
 
 def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
@@ -150,9 +156,9 @@ def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
     assert b_text.startswith("beta beta") and len(b_text) < len("beta " * 200)
     # The next rerun draws the stopped comparison from its plain object, partials marked.
     page.get_by_text("Warm-up run first").click()
+    expect(page.get_by_text("Stopped: no vote on a stopped comparison.")).to_be_visible()
     wait_idle(page)
     after = columns(page)
     assert all(c.startswith("⏹ Stopped") for _, c in after), after
     for (text, _), stored in zip(after, (a_text, b_text)):
         assert " ".join(stored.split()) in " ".join(text.split())
-    assert page.get_by_text("Stopped: no vote on a stopped comparison.").is_visible()
