@@ -19,7 +19,8 @@ of a binomial, valid for any distribution of independent runs).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import NormalDist
@@ -151,12 +152,12 @@ _CHUNK = 1 << 20
 
 
 def bin_index(values: np.ndarray, shift: int = CHART_SHIFT) -> np.ndarray:
-    """The bin of each value (int32, 0 .. len(bin_edges(shift)) - 2); computed in slices
+    """The bin of each value (int16, 0 .. len(bin_edges(shift)) - 2); computed in slices
     so a pool of 20M gaps needs no full-size temporary."""
     base = int(np.float64(BIN_LO_S).view(np.int64)) >> shift
     last = (int(np.float64(BIN_HI_S).view(np.int64)) >> shift) - base - 1
     values = np.ascontiguousarray(values, dtype=np.float64)
-    out = np.empty(values.size, dtype=np.int32)
+    out = np.empty(values.size, dtype=np.int16)  # 2,688 fine bins at most
     for start in range(0, values.size, _CHUNK):
         bits = values[start : start + _CHUNK].view(np.int64) >> shift
         bits -= base
@@ -236,16 +237,17 @@ def pool_gaps(batches: Iterable[Sequence[bytes]], expected: int | None = None) -
         offsets = np.frombuffer(b"".join(blobs), dtype=np.float64)
         gaps = np.diff(offsets)
         # Drop the differences between one run's last chunk and the next run's first.
-        ends = np.cumsum([len(b) // 8 for b in blobs])[:-1]
-        gaps = np.delete(gaps, ends - 1)
-        if out is not None and filled + gaps.size <= out.size:
-            out[filled : filled + gaps.size] = gaps
+        keep = np.ones(gaps.size, dtype=bool)
+        keep[np.cumsum([len(b) // 8 for b in blobs])[:-1] - 1] = False
+        count = gaps.size - len(blobs) + 1
+        if out is not None and filled + count <= out.size:
+            np.compress(keep, gaps, out=out[filled : filled + count])
         else:  # more than announced (or no announcement): collect instead
             if out is not None:
                 parts.append(out[:filled].copy())
                 out = None
-            parts.append(gaps)
-        filled += gaps.size
+            parts.append(gaps[keep])
+        filled += count
     if out is not None:
         return out[:filled]
     return np.concatenate(parts) if parts else np.empty(0)
@@ -291,26 +293,44 @@ class StatsData:
         return [(str(p), str(m)) for p, m in pairs.itertuples(index=False)]
 
 
-def load_stats(store: RunStore, flt: RunFilter) -> StatsData:
-    """Read what the page needs for ``flt`` in one consistent snapshot of the store."""
+def load_stats(store: RunStore, flt: RunFilter, workers: int = 2) -> StatsData:
+    """Read what the page needs for ``flt``. Counts and per-run figures come from one
+    snapshot of the store; each model's ITL pool is read by ``workers`` threads meanwhile
+    (SQLite releases the GIL while it steps, so two cores read twice the offsets), each in
+    its own snapshot: a run that lands during the read may show in one and not the other."""
+    where, params = flt.where()
     with store.snapshot():
-        where, params = flt.where()
         totals = store.totals(where, params)
-        frames = []
-        itl: dict[tuple[str, str], ItlPool] = {}
         ok = totals[totals.status == "ok"]
-        for (provider, model), part in ok.groupby(["provider", "model"], sort=True):
-            group_where, group_params = flt.where("status = 'ok'", "provider = ?", "model = ?")
-            group_params += [provider, model]
-            runs = store.select(_RUN_COLUMNS, group_where, group_params)
-            runs.insert(0, "model", model)
-            runs.insert(0, "provider", provider)
-            frames.append(runs)
-            batches = store.iter_offsets(group_where, group_params)
-            gaps = pool_gaps(([blob for _, blob in batch] for batch in batches),
-                             expected=int(part.gaps.sum()))
-            itl[(str(provider), str(model))] = ItlPool.of(gaps, int((runs.chunk_count > 1).sum()))
-            del gaps
+        groups = [(str(p), str(m), int(g)) for p, m, g in zip(ok.provider, ok.model, ok.gaps)]
+
+        def group_where(provider: str, model: str) -> tuple[str, list[Any]]:
+            clause, values = flt.where("status = 'ok'", "provider = ?", "model = ?")
+            return clause, [*values, provider, model]
+
+        def pool(provider: str, model: str, expected: int) -> ItlPool:
+            # Figures only leave the worker: at most `workers` models' gaps are alive at once.
+            runs = 0
+
+            def blobs() -> Iterator[list[bytes]]:
+                nonlocal runs
+                with store.snapshot():
+                    for batch in store.iter_offsets(*group_where(provider, model), batch=2000):
+                        part = [blob for _, blob in batch]
+                        runs += sum(len(b) >= 16 for b in part)  # runs with a gap
+                        yield part
+
+            return ItlPool.of(pool_gaps(blobs(), expected), runs)
+
+        frames = []
+        with ThreadPoolExecutor(max(1, workers)) as executor:
+            pools = {(p, m): executor.submit(pool, p, m, g) for p, m, g in groups}
+            for provider, model, _ in groups:
+                runs = store.select(_RUN_COLUMNS, *group_where(provider, model))
+                runs.insert(0, "model", model)
+                runs.insert(0, "provider", provider)
+                frames.append(runs)
+            itl = {key: future.result() for key, future in pools.items()}
     ok_runs = (pd.concat(frames, ignore_index=True) if frames
                else pd.DataFrame(columns=["provider", "model", *_RUN_COLUMNS]))
     for column in ("provider", "model"):
@@ -327,7 +347,7 @@ def _median_ci_rank(n: int, confidence: float) -> int:
         total, cumulative, k = 2**n, 0, 0
         for j in range(n // 2 + 1):
             cumulative += math.comb(n, j)
-            if cumulative * 1.0 / total > tail:
+            if cumulative / total > tail:  # exact int division, no float overflow
                 break
             k = j + 1
         return k
@@ -392,8 +412,9 @@ def runs_table(data: StatsData, prices: PriceTable) -> pd.DataFrame:
     t = data.totals
     for (provider, model), part in t.groupby(["provider", "model"], sort=True):
         by_status = part.groupby("status").runs.sum()
-        counted = part[part.output_counted > 0].groupby("output_source").output_counted.sum()
-        counted_total = counted.sum()
+        counted = {source: int(part[f"output_from_{source}"].fillna(0).sum())
+                   for source in ("usage", "tokenizer", "estimate")}
+        counted_total = sum(counted.values())
         row: dict[str, Any] = {
             "provider": provider, "model": model,
             "runs": int(part.runs.sum()),
@@ -404,7 +425,7 @@ def runs_table(data: StatsData, prices: PriceTable) -> pd.DataFrame:
             "output tokens": _int_or_none(part.output_tokens, part.output_counted),
         }
         for source in ("usage", "tokenizer", "estimate"):
-            row[f"from {source} %"] = (100.0 * counted.get(source, 0) / counted_total
+            row[f"from {source} %"] = (100.0 * counted[source] / counted_total
                                        if counted_total else None)
         price = prices.price(str(provider), str(model))
         priced_runs = int(part.priced_runs.sum())
@@ -570,9 +591,9 @@ class StatsView:
     e2e_over_time: pd.DataFrame
 
 
-def build_view(store: RunStore, flt: RunFilter, prices: PriceTable) -> StatsView:
+def build_view(store: RunStore, flt: RunFilter, prices: PriceTable, workers: int = 2) -> StatsView:
     """The stats page's whole data path: query, then aggregate (what the bench times)."""
-    data = load_stats(store, flt)
+    data = load_stats(store, flt, workers)
     return StatsView(
         filter=flt,
         runs=int(data.totals.runs.sum()) if not data.empty else 0,

@@ -307,12 +307,18 @@ class RunStore:
         )
 
     def totals(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
-        """Counts and token sums of the runs matching ``where``, one row per provider, model,
-        status and token source: what the stats page's counts and costs are made of.
-        ``gaps`` is how many inter-chunk gaps those runs hold; the ``priced_*`` columns only
-        cover runs whose input and output counts are both known."""
+        """Counts and token sums of the runs matching ``where``, one row per provider, model
+        and status: what the stats page's counts and costs are made of. ``gaps`` is how many
+        inter-chunk gaps those runs hold; ``priced_*`` only cover runs whose input and output
+        counts are both known; ``output_from_<source>`` counts runs by where their output
+        count came from (likewise ``input_from_<source>``). Grouped in the covering index's
+        order, so SQLite needs no sort."""
+        by_source = ", ".join(
+            f"SUM({side}_source = '{source}') AS {side}_from_{source}"
+            for side in ("output", "input") for source in ("usage", "tokenizer", "estimate")
+        )
         return pd.read_sql_query(
-            f"""SELECT provider, model, status, input_source, output_source,
+            f"""SELECT provider, model, status,
                        COUNT(*) AS runs,
                        SUM(input_tokens) AS input_tokens, COUNT(input_tokens) AS input_counted,
                        SUM(output_tokens) AS output_tokens, COUNT(output_tokens) AS output_counted,
@@ -322,9 +328,10 @@ class RunStore:
                            AS priced_input_tokens,
                        SUM(CASE WHEN input_tokens IS NOT NULL THEN output_tokens END)
                            AS priced_output_tokens,
+                       {by_source},
                        MIN(created_at) AS first_at, MAX(created_at) AS last_at
                 FROM runs {f"WHERE {where}" if where else ""}
-                GROUP BY provider, model, status, input_source, output_source
+                GROUP BY provider, model, status
                 ORDER BY provider, model, status""",
             self._connect(), params=list(params),
         )
