@@ -26,6 +26,8 @@ PROVIDERS |= {
     "openai-compatible": "OpenAI-compatible server (Ollama, vLLM, …)",
     "anthropic": "Anthropic",
 }
+# A recorded answer re-streamed on its recorded timing (widgets: ui.replay_picker).
+PROVIDERS["replay"] = "Replay a recorded run (offline)"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ def pick_provider(box: DeltaGenerator, key: str) -> ProviderPick | ProviderError
             if isinstance(picked, ProviderError):
                 return picked
             return ProviderPick(*picked, extra)
+        if kind == "replay":
+            from ui.replay_picker import pick_replay
+
+            return pick_replay(box, key)
         if kind == "local":
             path = box.text_input(
                 "GGUF model file", value=str(default_gguf_path() or ""), key=f"{key}gguf_path",
