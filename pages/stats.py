@@ -1,0 +1,181 @@
+"""Stats page: how fast each provider and model really is, from every recorded run."""
+
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+import time
+
+import pandas as pd
+import streamlit as st
+
+from chatlib.export import export_csv, export_frame, export_json, redact_settings
+from chatlib.metrics import run_metrics
+from chatlib.pricing import default_prices
+from chatlib.stats import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Verdict, build_view,
+                           chunk_timeline, group_label, time_range)
+from ui import stats_charts as charts
+from ui.resources import run_store
+
+store = run_store()
+prices = default_prices()
+st.title("📊 Stats")
+
+if store.count() == 0:
+    st.info("No runs recorded yet. Every answer you get on the Chat or Compare page is timed "
+            "where its bytes arrive and kept here: time to first token, tokens per second, every "
+            "gap between chunks. Ask something, then come back.", icon="ℹ️")
+    if st.button("Go to chat", icon="💬", type="primary"):
+        st.switch_page("pages/chat.py")
+    st.stop()
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing the figures…")
+def cached_view(db_path: str, version: int, flt: RunFilter) -> StatsView:
+    # db_path and version (the run count: runs are only ever added) key the cache.
+    return build_view(run_store(), flt, prices)
+
+
+# -- filters ---------------------------------------------------------------------------------
+sb = st.sidebar
+sb.header("Filters")
+range_name = sb.selectbox("Time range", [*TIME_RANGES, "Custom dates"], key="stats_range")
+if range_name == "Custom dates":
+    picked = sb.date_input("Dates", (date.today() - timedelta(days=7), date.today()),
+                           key="stats_dates")
+    first, last = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (picked, picked)
+    since = datetime.combine(first, dtime.min).astimezone().timestamp()
+    until = datetime.combine(last + timedelta(days=1), dtime.min).astimezone().timestamp()
+else:
+    since, until = time_range(range_name)
+pairs = store.provider_models()
+providers = sb.multiselect("Provider", sorted({p for p, _ in pairs}), key="stats_providers",
+                           placeholder="All providers")
+models = sb.multiselect("Model", sorted({m for p, m in pairs if not providers or p in providers}),
+                        key="stats_models", placeholder="All models")
+statuses = sb.multiselect("Status", ["ok", "stopped", "error"], key="stats_statuses",
+                          placeholder="All statuses")
+pages = sb.multiselect("Source page", ["chat", "compare"], key="stats_pages",
+                       placeholder="Chat and compare")
+flt = RunFilter(since, until, tuple(providers), tuple(models), tuple(statuses), tuple(pages))
+
+with st.expander("How these figures are defined (same as vLLM's benchmark)"):
+    st.markdown(DEFINITIONS)
+
+view = cached_view(str(store.path), store.count(), flt)
+if view.runs == 0:
+    st.warning("No run matches these filters. Widen the time range or clear a filter.", icon="🔍")
+    st.stop()
+
+
+# -- the headline: fastest first token, best tokens/s, and how sure ------------------------------
+def verdict_text(v: Verdict, unit: str) -> str:
+    def ci(c: tuple[float, float] | None) -> str:
+        return f"95 % CI {c[0]:.1f}–{c[1]:.1f} {unit}" if c else "too few runs for a CI"
+
+    text = f"**{group_label(*v.best)}** · {ci(v.best_ci)} · n = {v.best_n}"
+    if v.runner_up is None:
+        return text + "  \nOnly one model in this selection."
+    other = (f"{group_label(*v.runner_up)} ({v.runner_up_p50:.1f} {unit}, {ci(v.runner_up_ci)}, "
+             f"n = {v.runner_up_n})")
+    if v.clear is True:
+        return text + f"  \n✅ Clearly ahead of {other}: the intervals do not overlap."
+    if v.clear is False:
+        return text + f"  \n⚖️ Not clearly ahead of {other}: the intervals overlap; more runs would tell."
+    return text + f"  \nNext: {other}. Needs ≥ 6 finished runs per model to say how sure."
+
+
+titles = {"ttft": ("Fastest first token (p50 TTFT)", "ms"),
+          "output_tps": ("Best output tokens/s (p50 per request)", "tok/s")}
+head = st.columns(max(1, len(view.verdicts)))
+for col, verdict in zip(head, view.verdicts):
+    title, unit = titles[verdict.metric.key]
+    col.metric(title, f"{verdict.best_p50:.1f} {unit}")
+    col.markdown(verdict_text(verdict, unit))
+if not view.verdicts:
+    st.info("No finished run in this selection: latency figures need runs with status ok.")
+st.caption(f"{view.runs:,} runs match the filters. Latency figures use finished runs only; "
+           "stopped and failed runs are counted in the second table.")
+
+# -- tables ----------------------------------------------------------------------------------
+st.subheader("Latency and throughput (finished runs)")
+latency = view.latency.copy()
+latency.insert(latency.columns.get_loc("p50") + 1, "p50 95% CI", [
+    f"{lo:.1f} – {hi:.1f}" if pd.notna(lo) and pd.notna(hi) else "—"
+    for lo, hi in zip(latency.pop("p50_low"), latency.pop("p50_high"))])
+number = st.column_config.NumberColumn(format="%.1f")
+st.dataframe(latency, hide_index=True, key="stats_latency",
+             column_config={c: number for c in ("mean", "p50", "p90", "p95", "p99")})
+
+st.subheader("Runs, tokens and cost")
+st.dataframe(view.counts, hide_index=True, key="stats_counts", column_config={
+    "from usage %": st.column_config.NumberColumn(format="%.0f%%"),
+    "from tokenizer %": st.column_config.NumberColumn(format="%.0f%%"),
+    "from estimate %": st.column_config.NumberColumn(format="%.0f%%"),
+    "est. cost": st.column_config.NumberColumn(format="$%.4f"),
+    "est. cost per run": st.column_config.NumberColumn(format="$%.6f"),
+})
+st.caption(f"Token counts: `usage` = the provider's own report, `tokenizer` = the model's "
+           f"tokenizer run here, `estimate` = a labelled approximation. Cost: "
+           f"{prices.label()}, for runs whose input and output counts are known; a model "
+           f"missing from `chatlib/data/prices.json` shows no cost, not zero.")
+
+# -- charts ----------------------------------------------------------------------------------
+tabs = st.tabs(["TTFT distribution", "Tokens/s per model", "ITL histogram", "Over time"])
+with tabs[0]:
+    st.altair_chart(charts.distribution(view.ttft_hist, "TTFT per run"), width="stretch")
+with tabs[1]:
+    st.altair_chart(charts.spread(view.tps_spread, "Output tokens/s per request (p5 · p25–p75 · p95, tick = p50)",
+                                  "tok/s"), width="stretch")
+with tabs[2]:
+    st.altair_chart(charts.distribution(view.itl_hist, "Every gap between chunks, pooled"),
+                    width="stretch")
+with tabs[3]:
+    st.altair_chart(charts.over_time(view.ttft_over_time, "TTFT over time", "ms"),
+                    width="stretch")
+    st.altair_chart(charts.over_time(view.e2e_over_time, "E2E latency over time", "ms"),
+                    width="stretch")
+
+# -- one run ---------------------------------------------------------------------------------
+st.subheader("Run detail")
+where, params = flt.where()
+recent = store.recent(200, where, params)
+labels = {
+    row.id: (f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row.created_at))} · "
+             f"{row.provider}/{row.model} · {row.status} · {' '.join(str(row.preview or '').split()[:6])}")
+    for row in recent.itertuples(index=False)
+}
+run_id = st.selectbox("Run (newest 200 matching the filters)", list(labels),
+                      format_func=labels.__getitem__, key="stats_run")
+record = store.get(run_id) if run_id else None
+if record is not None:
+    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+    cells = st.columns(5)
+    cells[0].metric("Status", record.status)
+    cells[1].metric("TTFT", "—" if m.ttft_s is None else f"{m.ttft_s * 1000:.1f} ms")
+    cells[2].metric("E2E", "—" if m.e2e_s is None else f"{m.e2e_s * 1000:.1f} ms")
+    cells[3].metric("Output tokens", "—" if record.output_tokens is None else record.output_tokens,
+                    help=f"source: {record.output_source or 'unknown'}")
+    cells[4].metric("Tokens/s", "—" if m.output_tps is None else f"{m.output_tps:.1f}")
+    if record.error:
+        st.error(record.error, icon="⚠️")
+    if record.chunk_offsets_s:
+        st.altair_chart(charts.timeline(chunk_timeline(record.chunk_offsets_s, record.chunk_texts,
+                                                       record.output_tokens)),
+                        width="stretch")
+    else:
+        st.caption("This run received no text.")
+    with st.expander("Settings and prompt"):
+        st.json(redact_settings(record.settings))
+        st.text(record.prompt)
+
+# -- export ----------------------------------------------------------------------------------
+st.subheader("Export")
+st.caption(f"The {view.runs:,} runs matching the filters, each with every chunk's arrival "
+           "(seconds since t0, full precision), so any figure here can be recomputed elsewhere.")
+left, right, _ = st.columns([1, 1, 3])
+stamp = time.strftime("%Y%m%d-%H%M%S")
+left.download_button("Export CSV", lambda: export_csv(export_frame(store, where, params)),
+                     f"chatlab-runs-{stamp}.csv", "text/csv", on_click="ignore", icon="📄")
+right.download_button("Export JSON",
+                      lambda: export_json(export_frame(store, where, params), flt, DEFINITIONS),
+                      f"chatlab-runs-{stamp}.json", "application/json", on_click="ignore",
+                      icon="🧾")
