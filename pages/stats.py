@@ -135,6 +135,12 @@ with tabs[3]:
                     width="stretch")
 
 # -- one run ---------------------------------------------------------------------------------
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
 st.subheader("Run detail")
 where, params = flt.where()
 recent = store.recent(200, where, params)
@@ -150,8 +156,8 @@ if record is not None:
     m = run_metrics(record.chunk_offsets_s, record.output_tokens)
     cells = st.columns(5)
     cells[0].metric("Status", record.status)
-    cells[1].metric("TTFT", "—" if m.ttft_s is None else f"{m.ttft_s * 1000:.1f} ms")
-    cells[2].metric("E2E", "—" if m.e2e_s is None else f"{m.e2e_s * 1000:.1f} ms")
+    cells[1].metric("TTFT", ms(m.ttft_s))
+    cells[2].metric("E2E", ms(m.e2e_s))
     cells[3].metric("Output tokens", "—" if record.output_tokens is None else record.output_tokens,
                     help=f"source: {record.output_source or 'unknown'}")
     cells[4].metric("Tokens/s", "—" if m.output_tps is None else f"{m.output_tps:.1f}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-_MODEL = alt.Color("model:N", title="provider · model", legend=alt.Legend(orient="bottom", columns=2))
+_MODEL = alt.Color("model:N", title="provider · model",
+                   legend=alt.Legend(orient="bottom", columns=2, labelLimit=360))
 
 
 def distribution(frame: pd.DataFrame, title: str, unit: str = "ms") -> alt.Chart:
@@ -29,7 +30,8 @@ def distribution(frame: pd.DataFrame, title: str, unit: str = "ms") -> alt.Chart
 
 def spread(frame: pd.DataFrame, title: str, unit: str) -> alt.LayerChart:
     """A box per model from precomputed quantiles: whiskers p5–p95, box p25–p75, tick p50."""
-    base = alt.Chart(frame, title=title).encode(y=alt.Y("model:N", title=None))
+    base = alt.Chart(frame, title=title).encode(
+        y=alt.Y("model:N", title=None, axis=alt.Axis(labelLimit=320)))
     whisker = base.mark_rule().encode(x=alt.X("p5:Q", title=unit), x2="p95:Q")
     box = base.mark_bar(size=14).encode(x="p25:Q", x2="p75:Q", color=alt.Color("model:N", legend=None))
     median = base.mark_tick(color="black", size=14, thickness=2).encode(
@@ -60,7 +62,8 @@ def timeline(frame: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame, title="Chunk timeline")
         .mark_line(point=True, interpolate="step-after")
         .encode(
-            x=alt.X("arrival (ms):Q", title="arrival since t0 (ms)"),
+            # From 0: the wait for the first token is part of the picture.
+            x=alt.X("arrival (ms):Q", title="arrival since t0 (ms)", scale=alt.Scale(zero=True)),
             y=alt.Y("tokens (cumulative):Q", title="output tokens (cumulative)"),
             tooltip=["chunk:Q", alt.Tooltip("arrival (ms):Q", format=".1f"), "chars:Q",
                      alt.Tooltip("tokens (cumulative):Q", format=".1f")],
