@@ -51,6 +51,27 @@ def send_prompt(page: Any, text: str) -> None:
     box.press("Enter")
 
 
+def open_options(page: Any, box: Any) -> Any:
+    """Open the combobox ``box`` (a selectbox or multiselect) and return the locator of its
+    options, once they show."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    options = page.get_by_role("option")
+    for attempt in range(3):
+        box.click()
+        try:
+            options.first.wait_for(timeout=5_000)
+            return options
+        except PlaywrightTimeout:
+            # A rerun redrew the widget as it opened (e.g. the provider had just changed,
+            # and with it the models): close whatever is open and try again.
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    return options
+
+
 def select_option(page: Any, label: str, option: str, within: Any = None) -> None:
     """Pick ``option`` in the Streamlit selectbox labelled ``label`` (a react-aria combobox),
     optionally inside the locator ``within``, and wait for the rerun it causes."""
@@ -58,14 +79,12 @@ def select_option(page: Any, label: str, option: str, within: Any = None) -> Non
 
     box = (within or page).get_by_role("combobox", name=label)
     for attempt in range(3):
-        box.click()
         try:
+            open_options(page, box)
             page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
             break
         except PlaywrightTimeout:
-            # A rerun redrew the selectbox as it opened (e.g. the provider had just
-            # changed, and with it the models): close the stale list and try again.
-            if attempt == 2:
+            if attempt == 2:  # the list showed, but not this option (yet): a stale list
                 raise
             page.keyboard.press("Escape")
             wait_idle(page)

@@ -10,7 +10,9 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import chat_messages, exception_texts, send_prompt, use_scripted_model, wait_idle
+from testkit.browser import (
+    chat_messages, exception_texts, open_options, send_prompt, use_scripted_model, wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +35,7 @@ def make_runs(page) -> None:
 def pick_in_multiselect(page, label: str, options: list[str]) -> None:
     box = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name=label)
     for option in options:
-        box.click()
+        open_options(page, box)
         page.get_by_role("option", name=option, exact=True).click()
         wait_idle(page)
     page.keyboard.press("Escape")
@@ -49,9 +51,10 @@ def test_stats_page_shows_the_runs_just_made(page, scripts, app_store):
     })
     make_runs(page)
     page.get_by_role("link", name="Stats").click()
-    wait_idle(page, 60_000)
+    page.wait_for_url("**/stats")
     main = page.locator("[data-testid='stMain']")
-    expect(main).to_contain_text("Latency and throughput")
+    expect(main).to_contain_text("Latency and throughput", timeout=60_000)
+    wait_idle(page, 60_000)
 
     pick_in_multiselect(page, "Model", [OK_MODEL, FAULT_MODEL])
     expect(main).to_contain_text("3 runs match the filters.")
@@ -61,10 +64,9 @@ def test_stats_page_shows_the_runs_just_made(page, scripts, app_store):
 
     # Run detail: our three runs are offered; the failed one shows its error.
     run_box = main.get_by_role("combobox", name="Run (newest 200 matching the filters)")
-    run_box.click()
-    options = page.get_by_role("option")
+    options = open_options(page, run_box)
+    expect(options).to_have_count(3)
     texts = options.all_inner_texts()
-    assert len(texts) == 3, texts
     assert sum(f"scripted/{OK_MODEL} · ok" in t for t in texts) == 2
     options.filter(has_text=f"scripted/{FAULT_MODEL} · error").click()
     wait_idle(page)
