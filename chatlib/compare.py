@@ -21,6 +21,7 @@ warm-up runs are not recorded.
 from __future__ import annotations
 
 import json
+import math
 import random
 import string
 import threading
@@ -34,6 +35,7 @@ import pandas as pd
 
 from chatlib.conversation import fit_to_budget
 from chatlib.metrics import percentiles, run_metrics
+from chatlib.pricing import PriceTable, default_prices
 from chatlib.providers.base import Provider
 from chatlib.providers.local import LocalProvider
 from chatlib.pump import StreamPump
@@ -52,6 +54,8 @@ __all__ = [
     "MAX_TARGETS",
     "SUMMARY_PERCENTILES",
     "serial_key",
+    "run_cost",
+    "format_cost",
 ]
 
 MAX_TARGETS = 4
@@ -64,6 +68,25 @@ _NO_BUDGET = 10**9
 def serial_key(provider: Provider) -> str | None:
     """Targets with the same key run one after another (see the module docstring)."""
     return "embedded" if isinstance(provider, LocalProvider) else None
+
+
+def run_cost(record: RunRecord, prices: PriceTable | None = None) -> float | None:
+    """Estimated cost of one run from the dated price table (``None``: the table has no
+    price for that model, or a token count is unknown; never a silent zero)."""
+    table = prices or default_prices()
+    return table.cost(record.provider, record.model, record.input_tokens, record.output_tokens)
+
+
+def format_cost(cost: float | None, currency: str = "USD") -> str | None:
+    """"≈ $0.00042" for the UI; ``None`` when there is no estimate."""
+    if cost is None:
+        return None
+    sign = "$" if currency == "USD" else f"{currency} "
+    if cost == 0:
+        return f"{sign}0"
+    # Two significant digits however small, never scientific notation.
+    decimals = max(4, 1 - math.floor(math.log10(cost)))
+    return f"≈ {sign}{cost:.{decimals}f}"
 
 
 @dataclass(frozen=True)
@@ -382,6 +405,10 @@ class Comparison:
             row["E2E s p50"] = e2e["p50"]
             sources = sorted({r.output_source for r in ok if r.output_source})
             row["tokens from"] = ", ".join(sources)
+            costs = [run_cost(r) for r in records]
+            known = [c for c in costs if c is not None]
+            # Every run is billed, finished or not; no price for any run: no figure.
+            row["est. cost, all runs"] = sum(known) if known else None
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -443,6 +470,7 @@ class Comparison:
                 runs.append({
                     **record.to_dict(),
                     "text": record.text,
+                    "cost_estimate": run_cost(record),
                     "metrics": {
                         "ttft_s": m.ttft_s, "e2e_s": m.e2e_s, "tpot_s": m.tpot_s,
                         "output_tps": m.output_tps, "decode_tps": m.decode_tps,
@@ -470,6 +498,7 @@ class Comparison:
             "warmup": self.use_warmup,
             "blind": self.blind,
             "wall_s": self.wall_s,
+            "prices": default_prices().label(),
             "vote": None if self.vote is None else {
                 "choice": self.vote.choice, "created_at": self.vote.created_at,
             },
@@ -501,7 +530,8 @@ class Comparison:
         if s.system_prompt:
             lines += ["System prompt:", "", "> " + s.system_prompt.replace("\n", "\n> "), ""]
         lines += ["## Figures", "", _markdown_table(self.summary()), ""]
-        lines += ["Times in ms (TTFT, TPOT) and s (E2E), p50/p90/p95 over finished runs.", ""]
+        lines += ["Times in ms (TTFT, TPOT) and s (E2E), p50/p90/p95 over finished runs; "
+                  f"costs: {default_prices().label()}.", ""]
         for target in self.targets:
             record = target.last_record
             lines += [f"## {self.title(target)}", ""]

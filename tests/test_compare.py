@@ -275,3 +275,23 @@ def test_stop_during_repeat_runs_starts_no_further_run():
         assert set(statuses[:-1]) == {"ok"} and statuses[-1] in ("ok", "stopped")
     assert len(saved) == sum(len(t.runs) for t in comparison.targets)
     assert comparison.summary()["ok"].min() >= 1
+
+
+def test_cost_estimates_come_from_the_dated_price_table():
+    from chatlib.compare import format_cost, run_cost
+
+    def record(provider: str, model: str, tokens_in, tokens_out) -> RunRecord:
+        return RunRecord(provider=provider, model=model, settings={}, status="ok", created_at=0,
+                         input_tokens=tokens_in, output_tokens=tokens_out)
+
+    # gpt-4o-mini: $0.15 / $0.60 per 1M tokens in chatlib/data/prices.json
+    assert run_cost(record("openai", "gpt-4o-mini", 20, 3)) == pytest.approx(4.8e-6)
+    assert run_cost(record("scripted", "demo-fast", 20, 3)) == 0
+    assert run_cost(record("openai-compatible", "llama3", 20, 3)) is None  # unknown: no figure
+    assert run_cost(record("openai", "gpt-4o-mini", None, 3)) is None
+    assert [format_cost(c) for c in (None, 0, 4.8e-6, 0.0123)] == [
+        None, "$0", "≈ $0.0000048", "≈ $0.0123"]
+    comparison = Comparison("hi", [scripted(2, 0, 0), scripted(2, 0, 0)], SHARED).start()
+    comparison.wait(5)
+    assert list(comparison.summary()["est. cost, all runs"]) == [0, 0]
+    assert json.loads(comparison.export_json())["targets"][0]["runs"][0]["cost_estimate"] == 0

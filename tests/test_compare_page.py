@@ -162,6 +162,8 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_paid_runs_are_limite
         assert compare.columns[0].markdown[0].value == "#### A · OpenAI · gpt-4o-mini"
         assert column_text(compare.columns[0]) == "Hello from OpenAI."
         assert "3 tokens (usage)" in compare.columns[0].caption[0].value
+        assert "cost ≈ $0.0000048" in compare.columns[0].caption[0].value  # 20 in, 3 out
+        assert "cost $0" in compare.columns[1].caption[0].value
         assert column_text(compare.columns[1]) == DEMO
         [post] = server.posts
         assert post.json["messages"][-1] == {"role": "user", "content": "Say hello"}

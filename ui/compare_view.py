@@ -15,8 +15,9 @@ import altair as alt
 import streamlit as st
 
 from chatlib.chat import run_summary
-from chatlib.compare import TIE, Comparison, LiveStats, Target
+from chatlib.compare import TIE, Comparison, LiveStats, Target, format_cost, run_cost
 from chatlib.metrics import run_metrics
+from chatlib.pricing import default_prices
 from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
 from ui.resources import run_store
@@ -44,10 +45,9 @@ def live_line(stats: LiveStats, elapsed_s: float | None = None) -> str:
 
 
 def cost_note(record: RunRecord) -> str | None:
-    """COST CALL SITE (issue 4): the compare page's one place for a run's cost estimate.
-    ``chatlib/pricing.py`` does not exist yet; once it does, return its labelled estimate
-    for ``record`` here (e.g. "≈ $0.0012"), and every column, export and summary shows it."""
-    return None
+    """The run's estimated cost for the figures line (the dated table's list prices)."""
+    text = format_cost(run_cost(record), default_prices().currency)
+    return None if text is None else f"cost {text}"
 
 
 def figures_line(record: RunRecord) -> str:
@@ -202,12 +202,15 @@ def show_columns(comparison: Comparison) -> None:
 def show_statistics(comparison: Comparison) -> None:
     """Repeat-N: p50/p90/p95 per target and every run as a point."""
     st.subheader("Statistics")
-    st.caption("Over finished runs only; stopped and failed runs are counted apart. "
-               "TTFT and TPOT in ms, E2E in s. Token counts: see *tokens from*.")
+    st.caption("Latency over finished runs only (stopped and failed runs are counted apart); "
+               "TTFT and TPOT in ms, E2E in s; token counts: see *tokens from*; the cost "
+               "covers every run, finished or not.")
     summary = comparison.summary()
     formats = {c: st.column_config.NumberColumn(c, format="%.1f")
                for c in summary.columns if " p" in c}
     formats["target"] = st.column_config.TextColumn("target", width="medium")
+    formats["est. cost, all runs"] = st.column_config.NumberColumn(
+        "est. cost, all runs", format="%.6f", help=default_prices().label())
     st.dataframe(summary, hide_index=True, width="stretch", column_config=formats)
     runs = comparison.run_table()
     if runs.empty:
@@ -280,5 +283,6 @@ def show_results(comparison: Comparison) -> None:
     elif comparison.stopped and comparison.vote is None:
         st.caption("Stopped: no vote on a stopped comparison.")
     if comparison.wall_s is not None:
-        st.caption(f"Wall time of the comparison: {comparison.wall_s:.2f} s.")
+        st.caption(f"Wall time of the comparison: {comparison.wall_s:.2f} s. "
+                   f"Costs: {default_prices().label()}.")
     show_export(comparison)
