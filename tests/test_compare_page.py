@@ -178,3 +178,17 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_paid_runs_are_limite
         compare.chat_input[0].set_value("Again").run()
         assert "would send 3 requests to paid providers" in compare.error[0].value
         assert len(server.posts) == 1 and store.count() == 2
+
+
+def test_a_recorded_run_can_be_replayed_as_a_target(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.chat_input[0].set_value("record me").run()
+    compare.sidebar.selectbox(key="t1_provider").set_value("replay").run()
+    assert not compare.exception
+    compare.chat_input[0].set_value("replay beside a live one").run()
+    assert not compare.exception
+    assert compare.columns[1].markdown[0].value.startswith("#### B · ")
+    assert column_text(compare.columns[1]) == DEMO
+    runs = store.runs()
+    latest = runs[runs.group_id == runs.group_id.iloc[-1]]
+    assert sorted(latest.provider) == ["replay", "scripted"]
