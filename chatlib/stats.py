@@ -4,9 +4,10 @@ The data path (the page runs it on each filter change; ``bench/bench_stats.py`` 
 
     RunFilter ─► store.totals()        counts and token sums per provider/model/status/source
               ─► store.select()        one row per finished run with its per-run figures
-              ─► store.iter_offsets()  packed chunk offsets of finished runs, one model at a
-                                       time ─► pooled ITL (percentiles + histogram), then the
-                                       gaps are dropped, so 100k runs never sit in memory
+              ─► store.iter_offsets()  packed chunk offsets of finished runs, one model per
+                                       reader thread (two) ─► pooled ITL (exact percentiles +
+                                       histogram, chatlib.distributions), then the gaps are
+                                       dropped, so 100k runs' gaps never sit in memory at once
     ─► StatsData ─► latency_table / runs_table / headline / chart frames (pure functions)
 
 Definitions are vLLM's (see ``DEFINITIONS`` and ``chatlib.metrics``). Only finished runs
@@ -18,26 +19,25 @@ of a binomial, valid for any distribution of independent runs).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from chatlib.distributions import (CHART_SHIFT, FINE_SHIFT, bin_edges, bin_index,
+                                   exact_percentiles, histogram, median_ci, pool_gaps)
 from chatlib.metrics import PERCENTILES, percentiles
 from chatlib.pricing import PriceTable
 from chatlib.store import RunStore
 
 __all__ = [
     "DEFINITIONS", "Metric", "METRICS", "RunFilter", "time_range", "TIME_RANGES", "ItlPool",
-    "StatsData", "load_stats", "pool_gaps", "median_ci", "latency_table", "runs_table",
-    "Verdict", "headline", "bin_index", "bin_edges", "histogram", "order_statistics",
-    "exact_percentiles", "histogram_frame", "ttft_histogram", "itl_histogram",
+    "StatsData", "load_stats", "latency_table", "runs_table", "Verdict", "headline",
+    "histogram_frame", "ttft_histogram", "itl_histogram",
     "spread_frame", "over_time", "chunk_timeline", "group_label", "StatsView", "build_view",
 ]
 
@@ -137,122 +137,11 @@ def time_range(name: str, now: datetime | None = None) -> tuple[float | None, fl
              "Last 7 days": timedelta(days=7), "Last 30 days": timedelta(days=30)}
     if name not in spans:
         raise ValueError(f"unknown time range {name!r}")
-    return (now - spans[name]).timestamp(), None
+    # To the minute: reruns within a minute ask for the same runs (and hit the page's cache).
+    return (now - spans[name]).replace(second=0, microsecond=0).timestamp(), None
 
 
 # -- pooled inter-token latency ---------------------------------------------------------------
-# Histogram bins found from a float's bits: for non-negative doubles the bit pattern, read as
-# an integer, grows with the value, so ``bits >> shift`` splits every power of two into
-# 2**(52 - shift) equal-ratio bins. The binning is exactly monotone (no log rounding), which
-# lets ``order_statistics`` find exact percentiles by looking inside one bin.
-BIN_LO_S, BIN_HI_S = 2.0**-14, 2.0**7  # 61 µs .. 128 s; values outside go to the end bins
-FINE_SHIFT = 45  # 128 bins per octave (edges 0.54 % apart): for exact percentiles
-CHART_SHIFT = 50  # 4 bins per octave: what the charts show
-_CHUNK = 1 << 20
-
-
-def bin_index(values: np.ndarray, shift: int = CHART_SHIFT) -> np.ndarray:
-    """The bin of each value (int16, 0 .. len(bin_edges(shift)) - 2); computed in slices
-    so a pool of 20M gaps needs no full-size temporary."""
-    base = int(np.float64(BIN_LO_S).view(np.int64)) >> shift
-    last = (int(np.float64(BIN_HI_S).view(np.int64)) >> shift) - base - 1
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    out = np.empty(values.size, dtype=np.int16)  # 2,688 fine bins at most
-    for start in range(0, values.size, _CHUNK):
-        bits = values[start : start + _CHUNK].view(np.int64) >> shift
-        bits -= base
-        # A negative double reads as a negative integer: it joins the first bin with 0.
-        np.clip(bits, 0, last, out=bits)
-        out[start : start + bits.size] = bits
-    return out
-
-
-def bin_edges(shift: int = CHART_SHIFT) -> np.ndarray:
-    """Edges in seconds of the bins ``bin_index(values, shift)`` counts into."""
-    base = int(np.float64(BIN_LO_S).view(np.int64)) >> shift
-    top = int(np.float64(BIN_HI_S).view(np.int64)) >> shift
-    return (np.arange(base, top + 1, dtype=np.int64) << shift).view(np.float64)
-
-
-def histogram(values: np.ndarray, shift: int = CHART_SHIFT) -> np.ndarray:
-    """Counts of ``values`` in ``bin_edges(shift)`` (end bins take what falls outside)."""
-    return np.bincount(bin_index(values, shift), minlength=bin_edges(shift).size - 1)
-
-
-def order_statistics(values: np.ndarray, ranks: Iterable[int], shift: int = FINE_SHIFT,
-                     index: np.ndarray | None = None) -> dict[int, float]:
-    """The exact ``r``-th smallest value (0-based) of ``values`` for each rank: find its bin
-    from the histogram, then partition only that bin's values (O(n), no sort, no copy of
-    ``values``). ``index`` is ``bin_index(values, shift)`` when already computed."""
-    index = bin_index(values, shift) if index is None else index
-    cumulative = np.cumsum(np.bincount(index, minlength=bin_edges(shift).size - 1))
-    by_bin: dict[int, list[int]] = {}
-    for rank in set(int(r) for r in ranks):
-        by_bin.setdefault(int(np.searchsorted(cumulative, rank, side="right")), []).append(rank)
-    found: dict[int, float] = {}
-    for b, in_bin in by_bin.items():
-        below = int(cumulative[b - 1]) if b else 0
-        kth = sorted(r - below for r in in_bin)
-        part = np.partition(values[index == b], kth)
-        found.update({below + k: float(part[k]) for k in kth})
-    return found
-
-
-def exact_percentiles(values: np.ndarray, ps: Sequence[int] = PERCENTILES, shift: int = FINE_SHIFT,
-                      index: np.ndarray | None = None) -> dict[str, float | None]:
-    """Same as ``np.percentile(values, ps)`` (linear interpolation, numpy's formula) without
-    partitioning the whole array: for pools of millions of gaps."""
-    n = int(values.size)
-    if n == 0:
-        return {f"p{p}": None for p in ps}
-    plan = []
-    for p in ps:
-        q = p / 100.0
-        virtual = (n - 1) * q  # numpy's "linear" method
-        lower = min(max(int(math.floor(virtual)), 0), n - 1)
-        plan.append((p, lower, min(lower + 1, n - 1), virtual - math.floor(virtual)))
-    stats = order_statistics(values, [r for _, lo, hi, _ in plan for r in (lo, hi)], shift, index)
-    out: dict[str, float | None] = {}
-    for p, lo, hi, gamma in plan:
-        a, b = stats[lo], stats[hi]
-        diff = b - a
-        # numpy's _lerp: from the nearer end, so the result is exact at gamma 0 and 1.
-        out[f"p{p}"] = float(b - diff * (1.0 - gamma)) if gamma >= 0.5 else float(a + diff * gamma)
-    return out
-
-
-def pool_gaps(batches: Iterable[Sequence[bytes]], expected: int | None = None) -> np.ndarray:
-    """Every gap between successive chunks of each run, pooled, from the runs' packed
-    float64 offsets (``RunStore.iter_offsets`` blobs). Gaps never span two runs.
-
-    With ``expected`` (the total number of gaps, from ``RunStore.totals``) the result is
-    filled in place, so the peak memory is one array of gaps plus one batch of blobs."""
-    out = np.empty(expected, dtype=np.float64) if expected is not None else None
-    parts: list[np.ndarray] = []
-    filled = 0
-    for batch in batches:
-        blobs = [b for b in batch if len(b) >= 16]  # a run with < 2 chunks has no gap
-        if not blobs:
-            continue
-        offsets = np.frombuffer(b"".join(blobs), dtype=np.float64)
-        gaps = np.diff(offsets)
-        # Drop the differences between one run's last chunk and the next run's first.
-        keep = np.ones(gaps.size, dtype=bool)
-        keep[np.cumsum([len(b) // 8 for b in blobs])[:-1] - 1] = False
-        count = gaps.size - len(blobs) + 1
-        if out is not None and filled + count <= out.size:
-            np.compress(keep, gaps, out=out[filled : filled + count])
-        else:  # more than announced (or no announcement): collect instead
-            if out is not None:
-                parts.append(out[:filled].copy())
-                out = None
-            parts.append(gaps[keep])
-        filled += count
-    if out is not None:
-        return out[:filled]
-    return np.concatenate(parts) if parts else np.empty(0)
-
-
 @dataclass(frozen=True)
 class ItlPool:
     """Pooled ITL of one model, kept as figures only: the gaps themselves are dropped."""
@@ -296,8 +185,8 @@ class StatsData:
 def load_stats(store: RunStore, flt: RunFilter, workers: int = 2) -> StatsData:
     """Read what the page needs for ``flt``. Counts and per-run figures come from one
     snapshot of the store; each model's ITL pool is read by ``workers`` threads meanwhile
-    (SQLite releases the GIL while it steps, so two cores read twice the offsets), each in
-    its own snapshot: a run that lands during the read may show in one and not the other."""
+    (SQLite releases the GIL while it steps, so two cores read offsets side by side), each
+    in its own snapshot: a run that lands during the read may show in one and not the other."""
     where, params = flt.where()
     with store.snapshot():
         totals = store.totals(where, params)
@@ -336,34 +225,6 @@ def load_stats(store: RunStore, flt: RunFilter, workers: int = 2) -> StatsData:
     for column in ("provider", "model"):
         ok_runs[column] = ok_runs[column].astype("category")
     return StatsData(flt, totals, ok_runs, itl)
-
-
-# -- how sure: a confidence interval for the median ----------------------------------------------
-def _median_ci_rank(n: int, confidence: float) -> int:
-    """The largest k such that [x_(k), x_(n-k+1)] (1-based order statistics) covers the
-    median with probability >= ``confidence``; 0 when n is too small for any interval."""
-    tail = (1.0 - confidence) / 2.0
-    if n <= 1000:  # exact binomial(n, 1/2) tail, in integers
-        total, cumulative, k = 2**n, 0, 0
-        for j in range(n // 2 + 1):
-            cumulative += math.comb(n, j)
-            if cumulative / total > tail:  # exact int division, no float overflow
-                break
-            k = j + 1
-        return k
-    z = NormalDist().inv_cdf(1.0 - tail)
-    return max(0, math.floor((n - z * math.sqrt(n)) / 2.0))
-
-
-def median_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float] | None:
-    """A distribution-free confidence interval for the median of independent values
-    (order statistics), or ``None`` when there are too few (fewer than 6 at 95 %)."""
-    arr = np.asarray(values, dtype=float)
-    arr = np.sort(arr[~np.isnan(arr)])
-    k = _median_ci_rank(arr.size, confidence)
-    if k < 1:
-        return None
-    return float(arr[k - 1]), float(arr[arr.size - k])
 
 
 # -- tables ----------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from chatlib.pricing import load_prices
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
+from chatlib.distributions import exact_percentiles, median_ci, pool_gaps
 from chatlib.stats import (
-    DEFINITIONS, RunFilter, build_view, chunk_timeline, exact_percentiles, headline,
-    latency_table, load_stats, median_ci, pool_gaps, runs_table, time_range,
+    DEFINITIONS, RunFilter, build_view, chunk_timeline, headline, latency_table, load_stats,
+    runs_table, time_range,
 )
 from chatlib.types import Message, Settings
 
@@ -209,6 +210,8 @@ def test_time_ranges_are_in_local_time():
     assert time_range("All time", now) == (None, None)
     assert time_range("Today", now)[0] == datetime(2026, 11, 24, tzinfo=timezone.utc).timestamp()
     assert time_range("Last hour", now)[0] == now.timestamp() - 3600
+    # Relative ranges start on a whole minute, so reruns within it share the page's cache.
+    assert time_range("Last hour", now.replace(second=42))[0] == now.timestamp() - 3600
     with pytest.raises(ValueError):
         time_range("Yesterday-ish", now)
 
@@ -237,7 +240,7 @@ def exact_rank(n: int) -> int:
 
 @pytest.mark.parametrize("n", [6, 10, 999, 1000, 1001, 1500, 5000, 20_000])
 def test_median_ci_rank_is_exact_up_to_1000_and_never_narrower_than_exact_above(n):
-    from chatlib.stats import _median_ci_rank
+    from chatlib.distributions import _median_ci_rank
 
     mine, exact = _median_ci_rank(n, 0.95), exact_rank(n)
     assert mine == exact if n <= 1000 else exact - 1 <= mine <= exact
