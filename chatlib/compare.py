@@ -167,7 +167,9 @@ class Target:
         self.provider = spec.provider
         self.counter = spec.counter
         self.settings = shared.for_model(spec.model, spec.extra)
-        fit = fit_to_budget([Message("user", prompt)], _NO_BUDGET, spec.counter, shared.system_prompt)
+        fit = fit_to_budget(
+            [Message("user", prompt)], _NO_BUDGET, spec.counter, shared.system_prompt
+        )
         self.messages = fit.messages
         self.input_tokens = fit.tokens
         self.runs: list[_LivePump] = []  # counted runs, in order

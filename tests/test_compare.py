@@ -91,10 +91,13 @@ def test_shared_settings_reach_every_target_identically():
     comparison.wait(5)
     sent = [spec.provider.calls[0] for spec in (first, second)]
     for messages, settings in sent:
-        assert [(m.role, m.content) for m in messages] == [("system", "Be brief."), ("user", "Tell me")]
-        assert (settings.max_tokens, settings.temperature, settings.system_prompt) == (64, 0.3, "Be brief.")
+        assert [(m.role, m.content) for m in messages] == [
+            ("system", "Be brief."), ("user", "Tell me")]
+        assert (settings.max_tokens, settings.temperature, settings.system_prompt) == (
+            64, 0.3, "Be brief.")
     record = comparison.targets[0].last_record
-    assert record.prompt == "Tell me" and record.input_tokens > 0 and record.input_source == "tokenizer"
+    assert record.prompt == "Tell me" and record.input_tokens > 0
+    assert record.input_source == "tokenizer"
 
 
 def test_a_failing_target_leaves_the_other_complete():
@@ -211,7 +214,8 @@ def test_blind_labels_are_shuffled_and_names_revealed_after_the_vote(store):
     vote = comparison.cast_vote("B")
     store.add_vote(vote.comparison_id, vote.choice, blind=vote.blind, prompt=vote.prompt,
                    targets=vote.targets, created_at=vote.created_at)
-    assert comparison.revealed and comparison.title(comparison.targets[1]).startswith("B · Provider")
+    assert comparison.revealed
+    assert comparison.title(comparison.targets[1]).startswith("B · Provider")
     votes = store.votes()
     assert list(votes.choice) == ["B"] and list(votes.blind) == [1]
     mapping = json.loads(votes.targets_json[0])

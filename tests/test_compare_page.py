@@ -38,7 +38,8 @@ def by_label(store):
     return {row.label: store.get(row.id) for row in runs.itertuples()}
 
 
-def test_two_targets_stream_into_their_columns_with_figures_that_match_their_schedules(compare, store):
+def test_two_targets_stream_into_their_columns_with_figures_that_match_their_schedules(
+        compare, store):
     pick(compare, t0="demo-fast", t1="demo-markdown")
     compare.chat_input[0].set_value("Show me markdown").run()
     assert not compare.exception
@@ -169,7 +170,8 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_paid_runs_are_limite
         assert post.json["messages"][-1] == {"role": "user", "content": "Say hello"}
         assert post.json["max_completion_tokens"] == 256 and post.json["temperature"] == 0.7
         runs = by_label(store)
-        assert (runs["A"].provider, runs["A"].output_tokens, runs["A"].input_tokens) == ("openai", 3, 20)
+        a = runs["A"]
+        assert (a.provider, a.output_tokens, a.input_tokens) == ("openai", 3, 20)
         comparison = compare.session_state["comparison"]
         assert key not in comparison.export_json() and key not in comparison.export_markdown()
         # 3 runs of one paid target at a limit of 2 a minute: refused before anything is sent.

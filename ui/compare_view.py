@@ -38,7 +38,8 @@ def live_line(stats: LiveStats, elapsed_s: float | None = None) -> str:
     if stats.ttft_s is None:
         waited = f" {elapsed_s:.1f} s" if elapsed_s is not None else ""
         return f"⏳ Waiting for the first token…{waited}"
-    parts = [f"TTFT {stats.ttft_s * 1000:.0f} ms", f"{stats.tokens} tokens so far ({stats.token_source})"]
+    parts = [f"TTFT {stats.ttft_s * 1000:.0f} ms",
+             f"{stats.tokens} tokens so far ({stats.token_source})"]
     if stats.tokens_per_s is not None:
         parts.append(f"{stats.tokens_per_s:.1f} tok/s")
     return "🔴 " + " · ".join(parts)
