@@ -296,6 +296,7 @@ def runs_table(data: StatsData, prices: PriceTable) -> pd.DataFrame:
         row["est. cost"] = cost
         row["est. cost per run"] = cost / priced_runs if cost is not None else None
         row["costed runs"] = priced_runs if price is not None else 0
+        row["chunks"] = int(part.gaps.sum()) + int(part.runs.sum())  # about: runs + gaps
         rows.append(row)
     return pd.DataFrame(rows)
 

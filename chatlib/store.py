@@ -296,6 +296,23 @@ class RunStore:
         while rows := cursor.fetchmany(batch):
             yield rows
 
+    def iter_rows(
+        self, columns: Sequence[str], where: str = "", params: Iterable[Any] = (),
+        batch: int = 1000,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of ``columns`` (of ``runs``) plus the packed offsets blob last, for the runs
+        matching ``where``, oldest first, ``batch`` at a time (exports of any size)."""
+        known = {row[1] for row in self._connect().execute("PRAGMA table_info(runs)")}
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"unknown runs columns {unknown}")
+        sql = (f"SELECT {', '.join(f'runs.{c}' for c in columns)}, chunks.offsets "
+               "FROM runs JOIN chunks ON chunks.run_id = runs.id"
+               + (f" WHERE {where}" if where else "") + " ORDER BY runs.created_at")
+        cursor = self._connect().execute(sql, list(params))
+        while rows := cursor.fetchmany(batch):
+            yield rows
+
     def recent(self, limit: int = 200, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
         """The newest runs matching ``where`` first, with the start of each answer (pickers)."""
         return pd.read_sql_query(

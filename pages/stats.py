@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from chatlib.export import export_csv, export_frame, export_json, redact_settings
+from chatlib.export import export_csv, export_json, redact_settings
 from chatlib.metrics import run_metrics
 from chatlib.pricing import default_prices
 from chatlib.stats import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Verdict, build_view,
@@ -177,11 +177,14 @@ if record is not None:
 st.subheader("Export")
 st.caption(f"The {view.runs:,} runs matching the filters, each with every chunk's arrival "
            "(seconds since t0, full precision), so any figure here can be recomputed elsewhere.")
+chunks = int(view.counts.chunks.sum()) if "chunks" in view.counts else 0
+if chunks > 2_000_000:  # ~20 bytes per offset in the file
+    st.caption(f"⚠️ About {chunks * 20 / 1e6:,.0f} MB: narrow the filters for a smaller file.")
 left, right, _ = st.columns([1, 1, 3])
 stamp = time.strftime("%Y%m%d-%H%M%S")
-left.download_button("Export CSV", lambda: export_csv(export_frame(store, where, params)),
+# Built when clicked (a callable), not on every rerun of the page.
+left.download_button("Export CSV", lambda: export_csv(store, where, params),
                      f"chatlab-runs-{stamp}.csv", "text/csv", on_click="ignore", icon="📄")
-right.download_button("Export JSON",
-                      lambda: export_json(export_frame(store, where, params), flt, DEFINITIONS),
+right.download_button("Export JSON", lambda: export_json(store, where, params, flt, DEFINITIONS),
                       f"chatlab-runs-{stamp}.json", "application/json", on_click="ignore",
                       icon="🧾")

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from chatlib.export import export_csv, export_frame, export_json, redact_settings
+from chatlib.export import EXPORT_COLUMNS, export_csv, export_json, redact_settings
 from chatlib.pricing import load_prices
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.pump import StreamPump
@@ -302,13 +302,18 @@ def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     flt = RunFilter()
     view = build_view(store, flt, PRICES)
     where, params = flt.where()
-    frame = export_frame(store, where, params)
-    blob = export_json(frame, flt, DEFINITIONS)
+    blob = export_json(store, where, params, flt, DEFINITIONS)
     doc = json.loads(blob)
     assert b"sk-live-123" not in blob and b"Bearer x" not in blob
     assert doc["format"] == "chatlab-runs/1" and len(doc["runs"]) == 92
-    csv_rows = list(csv.DictReader(io.StringIO(export_csv(frame).decode())))
-    assert b"sk-live-123" not in export_csv(frame)
+    assert list(doc["runs"][0]) == list(EXPORT_COLUMNS) and doc["definitions"] == DEFINITIONS
+    assert [r["created_at"] for r in doc["runs"]] == sorted(r.created_at for r in records)
+    failed = next(r for r in doc["runs"] if r["status"] == "error")
+    assert failed["chunk_offsets_s"] == [] and failed["error"] == "nope" and failed["ttft_s"] is None
+    raw_csv = export_csv(store, where, params)
+    assert b"sk-live-123" not in raw_csv
+    csv_rows = list(csv.DictReader(io.StringIO(raw_csv.decode())))
+    assert len(csv_rows) == 92 and list(csv_rows[0]) == list(EXPORT_COLUMNS)
     for source in (doc["runs"], csv_rows):
         # Recomputed here from raw offsets and counts only, with plain numpy.
         ok = [r for r in source if r["status"] == "ok" and r["model"] == "fast"]
