@@ -161,6 +161,12 @@ if record is not None:
     cells[3].metric("Output tokens", "—" if record.output_tokens is None else record.output_tokens,
                     help=f"source: {record.output_source or 'unknown'}")
     cells[4].metric("Tokens/s", "—" if m.output_tps is None else f"{m.output_tps:.1f}")
+    cost = prices.cost(record.provider, record.model, record.input_tokens, record.output_tokens)
+    st.caption(f"{record.input_tokens if record.input_tokens is not None else '?'} input tokens "
+               f"({record.input_source or 'unknown'}), {record.output_tokens if record.output_tokens is not None else '?'} "
+               f"output ({record.output_source or 'unknown'}) · est. cost: "
+               + (f"${cost:.6f} ({prices.label()})" if cost is not None
+                  else "none (no price for this model, or a count is unknown)"))
     if record.error:
         st.error(record.error, icon="⚠️")
     if record.chunk_offsets_s:

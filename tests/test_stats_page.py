@@ -133,3 +133,12 @@ def test_run_detail_shows_the_error_and_settings_without_a_key(app_test, seeded)
     shown = json.dumps(at.json[0].value)
     assert "sk-never-shown" not in shown and "[redacted]" in shown
     assert at.metric[2].label == "Status" and at.metric[2].value == "error"
+    assert any("est. cost: none" in c.value for c in at.caption)  # vllm · fast: no price
+
+
+def test_run_detail_estimates_the_cost_of_a_priced_run(app_test, store):
+    store.add(rec("openai", "gpt-4o", 0.2, input_tokens=1000, n=500, output_tokens=500))
+    at = open_stats(app_test)
+    line = next(c.value for c in at.caption if "est. cost" in c.value)
+    # $2.50 / $10.00 per 1M tokens: 1000 in, 500 out.
+    assert "$0.007500" in line and "estimate from list prices as of" in line
