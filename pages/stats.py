@@ -41,7 +41,9 @@ range_name = sb.selectbox("Time range", [*TIME_RANGES, "Custom dates"], key="sta
 if range_name == "Custom dates":
     picked = sb.date_input("Dates", (date.today() - timedelta(days=7), date.today()),
                            key="stats_dates")
-    first, last = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (picked, picked)
+    # A range while it is being picked is a 1-tuple (or empty): treat it as one day.
+    days = (picked or (date.today(),)) if isinstance(picked, tuple) else (picked,)
+    first, last = days[0], days[-1]
     since = datetime.combine(first, dtime.min).astimezone().timestamp()
     until = datetime.combine(last + timedelta(days=1), dtime.min).astimezone().timestamp()
 else:

@@ -3,6 +3,7 @@ detail, the definitions, and the empty state."""
 
 import json
 import time
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ SLOW_TTFT = [0.30 + 0.002 * i for i in range(8)]
 def rec(provider, model, ttft, status="ok", n=5, gap=0.01, **kw) -> RunRecord:
     offsets = [ttft + gap * i for i in range(n)]
     fields = dict(provider=provider, model=model, settings={"model": model, "max_tokens": 64},
-                  status=status, created_at=kw.pop("created_at", NOW - 120),
+                  status=status, created_at=kw.pop("created_at", NOW - 5),
                   chunk_offsets_s=offsets, chunk_texts=["tok "] * n, output_tokens=n,
                   output_source="usage", input_tokens=12, input_source="usage", prompt="seeded")
     fields.update(kw)
@@ -31,7 +32,7 @@ def seeded(store):
     store.add(rec("vllm", "fast", 9.0, status="stopped"))
     store.add(rec("vllm", "fast", 9.0, status="error", error="Seeded failure: overloaded.",
                   settings={"model": "fast", "extra": {"api_key": "sk-never-shown"}},
-                  created_at=NOW - 60))
+                  created_at=NOW - 3))
     store.add(rec("local", "slow", 0.5, created_at=NOW - 10 * 86400))  # old
     return store
 
@@ -108,6 +109,15 @@ def test_filters_narrow_every_figure(app_test, seeded):
     at.sidebar.selectbox(key="stats_range").set_value("Last hour").run()
     assert cell(latency(at), "slow", "TTFT (ms)", "runs") == 8  # the 10-day-old run is out
 
+    at.sidebar.selectbox(key="stats_range").set_value("Custom dates").run()
+    today = date.today()
+    at.sidebar.date_input(key="stats_dates").set_value((today - timedelta(days=20),
+                                                         today - timedelta(days=5))).run()
+    assert cell(latency(at), "slow", "TTFT (ms)", "runs") == 1  # only the old run
+    at.sidebar.date_input(key="stats_dates").set_value((today,)).run()  # mid-pick: today
+    assert cell(latency(at), "slow", "TTFT (ms)", "runs") == 8
+
+    at.sidebar.selectbox(key="stats_range").set_value("All time").run()
     at.sidebar.multiselect(key="stats_providers").set_value([]).run()
     at.sidebar.multiselect(key="stats_statuses").set_value(["error", "stopped"]).run()
     assert not at.exception
