@@ -46,6 +46,7 @@ def test_chat_with_a_custom_openai_compatible_server(app_test, server, store):
     assert not at.exception
     model_box = at.sidebar.selectbox(key="model_openai-compatible")
     assert model_box.options == ["gpt-4o-mini", "local-model"]  # the server's /models
+    assert model_box.value == "gpt-4o-mini"  # the first listed model, chosen for the user
     model_box.set_value("local-model").run()
 
     server.script(Reply(events=ow.stream(["Hello ", "from ", "the server."], usage=None)))

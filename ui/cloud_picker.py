@@ -78,9 +78,10 @@ def pick_cloud(
     choice = resolve_key(preset, typed, secrets)
     if preset.needs_key or choice.value:
         box.caption(choice.describe())
-    read_timeout = float(box.number_input(
+    read_timeout = float(box.expander("Connection").number_input(
         "Read timeout (s)", 1, 600, 120, key=f"{key}read_timeout",
-        help="How long to wait for the next bytes (the first token included) before giving up.",
+        help="How long to wait for the next bytes (the first token included) before giving "
+        "up. Failures before the first token are retried up to 3 times.",
     ))
     try:
         fingerprint, provider = _provider(key, preset, base_url, choice, read_timeout)
@@ -105,8 +106,9 @@ def _key_field(box: DeltaGenerator, key: str, preset: Preset) -> str:
     widget = f"{key}api_key_{preset.id}"
     typed_keys = st.session_state.get(_TYPED_KEYS, {})
     names = " / ".join(preset.key_names) or "none needed for a local server"
+    label = "API key" if preset.id == "openai-compatible" else f"{preset.label} API key"
     return box.text_input(
-        f"{preset.label} API key" + ("" if preset.needs_key else " (optional)"),
+        label + ("" if preset.needs_key else " (optional)"),
         typed_keys.get(preset.id, ""), type="password", key=widget,
         on_change=_remember_typed_key, args=(widget, preset.id),
         help=f"Environment variable: {names}. Or .streamlit/secrets.toml. A key typed here "
@@ -154,10 +156,12 @@ def _model_options(
 
 
 def _model_field(box: DeltaGenerator, key: str, preset: Preset, options: list[str]) -> str:
-    chosen = box.selectbox(
-        "Model", options, key=f"{key}model_{preset.id}", index=0 if options else None,
-        placeholder="Type a model id below",
-    )
+    widget = f"{key}model_{preset.id}"
+    if options and st.session_state.get(widget) not in options:
+        # The list changed (the server answered, the URL changed): the widget keeps its old
+        # value by key, so point it at the first model again.
+        st.session_state[widget] = options[0]
+    chosen = box.selectbox("Model", options, key=widget, placeholder="Type a model id below")
     typed = box.text_input(
         "Other model id", key=f"{key}model_id_{preset.id}", placeholder="any id the server knows",
         help="Overrides the list above.",

@@ -177,6 +177,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     wire: WireServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client dropping an idle keep-alive connection is normal (a pool being closed);
+        # anything else is printed as the stdlib does.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
 
 class WireServer:
     """Serve scripted replies on 127.0.0.1; use as a context manager (or ``close()``)."""
