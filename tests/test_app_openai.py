@@ -130,3 +130,26 @@ def test_chat_through_anthropic_with_a_typed_key(app_test, store):
         run = store.get(store.runs().id[0])
         assert run.provider == "anthropic" and run.input_tokens == 40 and run.status == "ok"
         assert srv.posts[0].json["max_tokens"] == 256
+
+
+def test_compare_a_scripted_target_with_a_server_and_share_the_typed_key(app_test, server,
+                                                                         store):
+    """The picker inside a compare target (an expander), and a key typed on the chat page
+    serving the compare page too (same session, never stored)."""
+    at = app_test().run()
+    at.sidebar.selectbox(key="provider").set_value("openai-compatible").run()
+    at.sidebar.text_input(key="api_key_ollama").set_value(KEY).run()
+    at.switch_page("pages/compare.py").run()
+    at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
+    at.sidebar.selectbox(key="t0_model").set_value("demo-fast").run()
+    at.sidebar.selectbox(key="t1_provider").set_value("openai-compatible").run()
+    assert at.sidebar.text_input(key="t1_api_key_ollama").value == KEY
+    at.sidebar.text_input(key="t1_base_url_ollama").set_value(server.url + "/v1").run()
+    assert not at.exception and at.sidebar.error.len == 0
+    server.script(Reply(events=ow.stream(["Side ", "by ", "side."], usage=(9, 3))))
+    at.chat_input[0].set_value("Compare us").run()
+    assert not at.exception
+    assert "Side by side." in "".join(m.value for m in at.columns[1].markdown)
+    assert server.posts[0].headers["authorization"] == f"Bearer {KEY}"
+    runs = {r.provider: r for r in store.runs().itertuples()}
+    assert set(runs) == {"scripted", "ollama"} and runs["ollama"].status == "ok"

@@ -96,7 +96,8 @@ def test_keys_come_from_typed_then_secrets_then_env_and_never_cross_presets():
         assert resolve_key(PRESETS[local], "", {}, env).value is None  # no OpenAI key leaks
     assert resolve_key(PRESETS["gemini"], "", {}, {"GOOGLE_API_KEY": "g"}).value == "g"
     assert "sk-env" not in repr(resolve_key(openai, "", {}, env))
-    assert resolve_key(openai, "", {}, env).describe() == "Key from the environment (OPENAI_API_KEY)."
+    assert resolve_key(openai, "", {}, env).describe() == \
+        "Key from the environment (OPENAI_API_KEY)."
     assert resolve_key(openai, "", {"OPENAI_API_KEY": "s"}, env).describe() == \
         "Key from secrets.toml (OPENAI_API_KEY)."
 

@@ -78,7 +78,8 @@ def pick_cloud(
     choice = resolve_key(preset, typed, secrets)
     if preset.needs_key or choice.value:
         box.caption(choice.describe())
-    read_timeout = float(box.expander("Connection").number_input(
+    # Not in an expander: the compare page draws this inside one, and they cannot nest.
+    read_timeout = float(box.number_input(
         "Read timeout (s)", 1, 600, 120, key=f"{key}read_timeout",
         help="How long to wait for the next bytes (the first token included) before giving "
         "up. Failures before the first token are retried up to 3 times.",

@@ -38,7 +38,9 @@ __all__ = ["OpenAIProvider", "uses_default_temperature_only", "OPENAI_DEFAULT_MO
 OPENAI_DEFAULT_MODELS = ("gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-4.1-mini")
 
 # Reasoning models that refuse any temperature but the default (400 "Unsupported value").
-_DEFAULT_TEMPERATURE_ONLY = re.compile(r"^(o\d(-mini|-pro)?|gpt-5(-mini|-nano)?)(-\d{4}-\d\d-\d\d)?$")
+_DEFAULT_TEMPERATURE_ONLY = re.compile(
+    r"^(o\d(-mini|-pro)?|gpt-5(-mini|-nano)?)(-\d{4}-\d\d-\d\d)?$"
+)
 
 
 def uses_default_temperature_only(model: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.wire.server import Reply
 
-__all__ = ["event", "stream", "error", "error_event", "models_body", "MALFORMED"]
+__all__ = ["event", "text_delta", "stream", "error", "error_event", "models_body", "MALFORMED"]
 
 MALFORMED = b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": \n\n'
 
@@ -30,8 +30,7 @@ def stream(texts: list[str], *, input_tokens: int = 13, output_tokens: int = 9,
         event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
         event("ping", {}),
     ]
-    frames += [event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}})
-               for t in texts]
+    frames += [text_delta(t) for t in texts]
     if stop:
         frames += [
             event("content_block_stop", {"index": 0}),
@@ -40,6 +39,10 @@ def stream(texts: list[str], *, input_tokens: int = 13, output_tokens: int = 9,
             event("message_stop", {}),
         ]
     return tuple(frames)
+
+
+def text_delta(text: str) -> bytes:
+    return event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
 
 
 def error_event(type_: str = "overloaded_error", message: str = "Overloaded") -> bytes:

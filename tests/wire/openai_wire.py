@@ -31,8 +31,9 @@ def chunk(content: str | None = None, finish: str | None = None, *, role: bool =
     })
 
 
-def stream(texts: list[str], *, usage: tuple[int, int] | None = (11, 7), finish: str | None = "stop",
-           done: bool = True, model: str = "gpt-test") -> tuple[bytes, ...]:
+def stream(texts: list[str], *, usage: tuple[int, int] | None = (11, 7),
+           finish: str | None = "stop", done: bool = True,
+           model: str = "gpt-test") -> tuple[bytes, ...]:
     """A whole answer: a role chunk, one chunk per text, the finish chunk, usage, [DONE].
     ``finish=None`` and ``done=False`` leave the terminators out (a truncated stream)."""
     frames = [chunk("", role=True, model=model)]
