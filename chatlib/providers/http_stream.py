@@ -158,20 +158,21 @@ def status_failure(
             f"{label} does not know model '{model}', or the base URL {base_url} is wrong "
             f"(404: {detail}). Pick another model or check the base URL.", status=status)
         return Failure(error, "not found")
+    wait = f" It asks to wait {retry_after:.0f} s." if retry_after else ""
     if status == 429:
-        wait = f" It asks to wait {retry_after:.0f} s." if retry_after else ""
         error = RateLimitError(
             f"{label} is rate limiting these requests (429: {detail}).{wait} Wait a moment "
             "and send again, or check the plan's limits.", status=status)
         return Failure(error, "rate limited (429)", retry_after)
     if status == 529:
         error = TransientError(
-            f"{label} is overloaded (529: {detail}). Try again in a minute.", status=status)
+            f"{label} is overloaded (529: {detail}).{wait} Try again in a minute.",
+            status=status)
         return Failure(error, "overloaded (529)", retry_after)
     if status >= 500 or status in (408, 409):
         error = TransientError(
-            f"{label} failed with a server error ({status}: {detail}). Try again shortly.",
-            status=status)
+            f"{label} failed with a server error ({status}: {detail}).{wait} Try again "
+            "shortly.", status=status)
         return Failure(error, f"server error ({status})", retry_after)
     hint = ""
     if "temperature" in detail.lower():
