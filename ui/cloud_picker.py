@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlib.errors import ProviderError, RateLimitError
+from chatlib.errors import ConfigError, ProviderError, RateLimitError
 from chatlib.providers.base import Provider
 from chatlib.providers.catalog import (
     OPENAI_COMPATIBLE,
@@ -92,7 +92,7 @@ def pick_cloud(
     options = _model_options(box, key, fingerprint, provider, preset)
     model = _model_field(box, key, preset, options)
     if not model:
-        return ProviderError(f"Choose a model for {preset.label}, or type its id.")
+        return ConfigError("Choose a model in the sidebar, or type its id under it.")
     counter = counter_for_model(preset, model)
     if provider.paid:
         limiter = session_limiter()
