@@ -67,11 +67,14 @@ def order_statistics(values: np.ndarray, ranks: Iterable[int], shift: int = FINE
     by_bin: dict[int, list[int]] = {}
     for rank in set(int(r) for r in ranks):
         by_bin.setdefault(int(np.searchsorted(cumulative, rank, side="right")), []).append(rank)
+    # One pass picks the values of every bin needed (a lookup table, not one pass per bin).
+    wanted = np.isin(index, np.fromiter(by_bin, dtype=index.dtype), kind="table")
+    picked_values, picked_bins = values[wanted], index[wanted]
     found: dict[int, float] = {}
     for b, in_bin in by_bin.items():
         below = int(cumulative[b - 1]) if b else 0
         kth = sorted(r - below for r in in_bin)
-        part = np.partition(values[index == b], kth)
+        part = np.partition(picked_values[picked_bins == b], kth)
         found.update({below + k: float(part[k]) for k in kth})
     return found
 
