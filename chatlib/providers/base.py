@@ -12,7 +12,7 @@ stop its local generation in its ``finally``/``with`` so that closing is enough.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from chatlib.types import Event, Message, Settings
 
@@ -23,9 +23,10 @@ __all__ = ["Provider"]
 class Provider(Protocol):
     id: str  # "local", "scripted", "openai", "anthropic", ...
     label: str  # what the UI shows
-    needs_key: ClassVar[bool]
-    # Paid providers get the per-session rate limit; local ones do not.
-    paid: ClassVar[bool]
+    needs_key: bool
+    # Paid providers get the per-session rate limit; local ones do not. An instance
+    # attribute: an OpenAI-compatible server is paid or not by its base URL.
+    paid: bool
 
     def models(self) -> list[str]:
         """Model ids to offer; the first is the default. May be a static list."""

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from chatlib.errors import ConfigError, ProviderError
 from chatlib.tokens import FunctionCounter, TokenCounter
@@ -58,8 +58,8 @@ def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | No
 
 
 class LocalProvider:
-    needs_key: ClassVar[bool] = False
-    paid: ClassVar[bool] = False
+    needs_key: bool = False
+    paid: bool = False
 
     def __init__(self, llm: Any, model_path: str | Path) -> None:
         self.id = "local"

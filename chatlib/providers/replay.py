@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import ClassVar
+
 
 from chatlib.errors import StreamError
 from chatlib.record import RunRecord
@@ -72,8 +72,8 @@ class ReplayStream:
 class ReplayProvider:
     """Re-streams ``record`` whatever the prompt; ``speed`` > 1 plays it faster."""
 
-    needs_key: ClassVar[bool] = False
-    paid: ClassVar[bool] = False
+    needs_key: bool = False
+    paid: bool = False
 
     def __init__(
         self, record: RunRecord, *, speed: float = 1.0, clock: Callable[[], float] = time.monotonic

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from chatlib.errors import ProviderError, StreamError
 from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
@@ -152,8 +152,8 @@ def default_scripts() -> dict[str, Script]:
 class ScriptedProvider:
     """Streams ``script`` (or, by model id, one of ``default_scripts()``) whatever the prompt."""
 
-    needs_key: ClassVar[bool] = False
-    paid: ClassVar[bool] = False
+    needs_key: bool = False
+    paid: bool = False
 
     def __init__(
         self,
