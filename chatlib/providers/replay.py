@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-
 from chatlib.errors import StreamError
 from chatlib.record import RunRecord
 from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
