@@ -139,26 +139,6 @@ class LiveStats:
         return self.tokens / self.last_s
 
 
-class _LivePump(StreamPump):
-    """A ``StreamPump`` that also lets the page read its arrival times while it streams.
-    (Reads the pump's own offsets under its lock; a public ``StreamPump.arrivals()`` would
-    make this subclass unnecessary.)"""
-
-    started_at: float | None = None  # monotonic, when the request was handed to the reader
-
-    def start(self) -> _LivePump:
-        self.started_at = time.monotonic()
-        super().start()
-        return self
-
-    def arrivals(self) -> tuple[float | None, float | None, int]:
-        """(first offset, latest offset, chunk count) so far, as the reader recorded them."""
-        with self._lock:
-            if not self._offsets:
-                return None, None, 0
-            return self._offsets[0], self._offsets[-1], len(self._offsets)
-
-
 class Target:
     """One column of a comparison: its label, what it runs and the runs it made."""
 
@@ -172,9 +152,9 @@ class Target:
         )
         self.messages = fit.messages
         self.input_tokens = fit.tokens
-        self.runs: list[_LivePump] = []  # counted runs, in order
-        self.warmup: _LivePump | None = None
-        self.current: _LivePump | None = None  # the run streaming now, or the last one
+        self.runs: list[StreamPump] = []  # counted runs, in order
+        self.warmup: StreamPump | None = None
+        self.current: StreamPump | None = None  # the run streaming now, or the last one
         self.total_runs = 0
 
     @property
@@ -313,8 +293,8 @@ class Comparison:
                 if self._lanes_left == 0:
                     self.finished_at = time.monotonic()
 
-    def _new_pump(self, target: Target, warm: bool) -> _LivePump:
-        return _LivePump(
+    def _new_pump(self, target: Target, warm: bool) -> StreamPump:
+        return StreamPump(
             target.provider,
             target.messages,
             target.settings,

@@ -79,9 +79,11 @@ class StreamPump:
         self.record: RunRecord | None = None
         self.run_id: str = self._record_fields.pop("id", None) or new_run_id()
         self.notice: str | None = None  # latest Retrying note, for the UI
+        self.started_at: float | None = None  # on ``clock``, when start() handed it over
 
     # -- the reader thread ------------------------------------------------------------
     def start(self) -> StreamPump:
+        self.started_at = self._clock()
         self._thread.start()
         return self
 
@@ -203,6 +205,14 @@ class StreamPump:
         """All text received so far (frozen once stopped)."""
         with self._lock:
             return "".join(self._texts)
+
+    def arrivals(self) -> tuple[float | None, float | None, int]:
+        """(first offset, latest offset, chunk count) so far, as the reader recorded them:
+        for live figures while the answer streams."""
+        with self._lock:
+            if not self._offsets:
+                return None, None, 0
+            return self._offsets[0], self._offsets[-1], len(self._offsets)
 
     @property
     def done(self) -> bool:

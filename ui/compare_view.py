@@ -9,7 +9,6 @@ Every function here reads the comparison (a plain object) and never keeps state 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
 import altair as alt
 import streamlit as st
@@ -18,7 +17,6 @@ from chatlib.chat import run_summary
 from chatlib.compare import TIE, Comparison, LiveStats, Target, format_cost, run_cost
 from chatlib.metrics import run_metrics
 from chatlib.pricing import default_prices
-from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
 from ui.resources import run_store
 from ui.streaming import stream_answer
@@ -81,32 +79,6 @@ def show_figures(comparison: Comparison, target: Target) -> None:
         st.caption("✅ " + figures_line(record) if record.status == "ok" else figures_line(record))
 
 
-class _MeteredPump:
-    """Looks like the pump to ``stream_answer`` and redraws the live figures as batches
-    pass through (at most every ``_LIVE_REFRESH_S``), in the fragment's own thread."""
-
-    def __init__(self, pump: StreamPump, refresh: Callable[[], None]) -> None:
-        self._pump = pump
-        self._refresh = refresh
-
-    @property
-    def text(self) -> str:
-        return self._pump.text
-
-    def text_batches(self, on_notice: Callable[[str], None] | None = None) -> Iterator[str]:
-        inner = self._pump.text_batches(on_notice)
-        last = 0.0
-        try:
-            for batch in inner:
-                now = time.monotonic()
-                if now - last >= _LIVE_REFRESH_S:
-                    self._refresh()
-                    last = now
-                yield batch
-        finally:
-            inner.close()  # on a Stop this stops the pump, as the chat page does
-
-
 def _header(comparison: Comparison, target: Target) -> None:
     st.markdown(f"#### {comparison.title(target)}")
 
@@ -130,11 +102,18 @@ def stream_column(comparison: Comparison, target: Target, finished: set[str]) ->
             figures.caption("⏹ Stopped before this target started.")
             return
 
-        def refresh() -> None:
-            elapsed = time.monotonic() - pump.started_at if pump.started_at else None
-            figures.caption(live_line(comparison.live(target), elapsed))
+        last_refresh = 0.0
 
-        stream_answer(_MeteredPump(pump, refresh))
+        def refresh() -> None:
+            # At most every _LIVE_REFRESH_S, in this fragment's own thread.
+            nonlocal last_refresh
+            now = time.monotonic()
+            if now - last_refresh >= _LIVE_REFRESH_S:
+                last_refresh = now
+                elapsed = now - pump.started_at if pump.started_at else None
+                figures.caption(live_line(comparison.live(target), elapsed))
+
+        stream_answer(pump, on_batch=refresh)
         pump.wait(2.0)
         with figures.container():
             show_figures(comparison, target)

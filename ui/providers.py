@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlib.errors import ProviderError
@@ -19,15 +18,16 @@ from chatlib.providers.scripted import ScriptedProvider
 from chatlib.tokens import TokenCounter, counter_for
 from ui.resources import local_provider
 
-PROVIDERS = {"local": "Embedded model (offline)", "scripted": "Scripted demo (offline)"}
-# Cloud APIs and OpenAI-compatible servers (their widgets: ui.cloud_picker).
-PROVIDERS |= {
+PROVIDERS = {
+    "local": "Embedded model (offline)",
+    "scripted": "Scripted demo (offline)",
+    # Cloud APIs and OpenAI-compatible servers (their widgets: ui.cloud_picker).
     "openai": "OpenAI",
     "openai-compatible": "OpenAI-compatible server (Ollama, vLLM, …)",
     "anthropic": "Anthropic",
+    # A recorded answer re-streamed on its recorded timing (widgets: ui.replay_picker).
+    "replay": "Replay a recorded run (offline)",
 }
-# A recorded answer re-streamed on its recorded timing (widgets: ui.replay_picker).
-PROVIDERS["replay"] = "Replay a recorded run (offline)"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ after, and each finished markdown block frozen in its own element (a callable ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 
@@ -22,8 +22,13 @@ def _yield_point() -> None:
     st.session_state.get("_chatlab_tick")
 
 
-def stream_answer(pump: StreamPump, waiting_label: str = "Waiting for the first token…") -> str:
-    """Render the pump's answer in the current container; returns the text shown."""
+def stream_answer(
+    pump: StreamPump,
+    waiting_label: str = "Waiting for the first token…",
+    on_batch: Callable[[], None] | None = None,
+) -> str:
+    """Render the pump's answer in the current container; returns the text shown.
+    ``on_batch`` runs before each batch is rendered (e.g. to redraw live figures)."""
     status = st.empty()
     status.caption(f"⏳ {waiting_label}")
 
@@ -36,6 +41,8 @@ def stream_answer(pump: StreamPump, waiting_label: str = "Waiting for the first 
             elif not piece:
                 _yield_point()
             else:
+                if on_batch is not None:
+                    on_batch()
                 yield piece
                 if first:  # cleared after the first text is on its way, not before
                     status.empty()
