@@ -46,7 +46,7 @@ def main() -> None:
     print(f"Bench 2 - websocket bytes per answer / answer size ({size:,} bytes of markdown, "
           f"{len(SCRIPTS['md-10k']['text']) // 5} chunks at 200/s), {args.runs} runs each")
     print(f"{'':24} {'until visible':>14} {'ratio':>6} {'until quiet':>12} {'ratio':>6} "
-          f"{'(playwright)':>13} {'messages':>9} {'stream s':>9}")
+          f"{'(playwright)':>13} {'messages':>9} {'stream s':>9} {'end lag ms':>11}")
     medians = {}
     for label, answer in rows:
         run = answer.run
@@ -54,7 +54,8 @@ def main() -> None:
               f"{answer.bytes_until_visible / size:>6.1f} {answer.bytes_total:>12,} "
               f"{answer.bytes_total / size:>6.1f} {answer.bytes_total_playwright:>13,} "
               f"{answer.frames_total:>9,} "
-              f"{run['e2e_s'] - run['ttft_s']:>9.2f}")
+              f"{run['e2e_s'] - run['ttft_s']:>9.2f} "
+              f"{(answer.visible_at - answer.last_byte) * 1000:>11.0f}")
         medians.setdefault(label, []).append(answer.bytes_total / size)
     app, plain = (statistics.median(medians[k]) for k in ("Chat Lab", "plain st.write_stream"))
     print(f"median ratio (until quiet): Chat Lab {app:.1f}x, plain st.write_stream {plain:.1f}x "
