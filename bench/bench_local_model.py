@@ -143,8 +143,8 @@ def main() -> int:
     )
     print(f"bench 4: {provider.model_name} through the app vs raw llama-cpp-python "
           f"({reps} interleaved repetitions, max_tokens {max_tokens}, temperature 0, seed {SEED}, "
-          f"{n_threads or os.cpu_count()} llama threads on {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, model load "
-          f"{load_s:.2f} s)")
+          f"{n_threads or os.cpu_count()} llama threads on {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f}, model load {load_s:.2f} s)")
     run_raw(provider, settings)  # warm-up (page cache, allocator), not counted
     run_app(provider, settings, store)
     run_raw_in_thread(provider, settings)
