@@ -1,12 +1,16 @@
-"""Chat Lab: `streamlit run app.py`. The entry point only sets up the pages."""
+"""Chat Lab: `streamlit run app.py`. The entry point only sets up the pages.
+
+The page files live in app_pages/, not pages/: Streamlit treats a pages/ folder as the
+legacy multipage layout until some session has run st.navigation, so a first visit straight
+to /stats on a fresh server would skip this file (no wide layout, wrong navigation)."""
 
 import streamlit as st
 
 st.set_page_config(page_title="Chat Lab", page_icon="💬", layout="wide")
 
 pages = [
-    st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/stats.py", title="Stats", icon="📊"),
+    st.Page("app_pages/chat.py", title="Chat", icon="💬", default=True),
+    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("app_pages/stats.py", title="Stats", icon="📊"),
 ]
 st.navigation(pages).run()

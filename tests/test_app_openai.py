@@ -139,7 +139,7 @@ def test_compare_a_scripted_target_with_a_server_and_share_the_typed_key(app_tes
     at = app_test().run()
     at.sidebar.selectbox(key="provider").set_value("openai-compatible").run()
     at.sidebar.text_input(key="api_key_ollama").set_value(KEY).run()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
     at.sidebar.selectbox(key="t0_model").set_value("demo-fast").run()
     at.sidebar.selectbox(key="t1_provider").set_value("openai-compatible").run()

@@ -21,7 +21,7 @@ def column_text(column) -> str:
 @pytest.fixture
 def compare(app_test):
     at = app_test()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception
     at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
     return at
@@ -113,7 +113,7 @@ def test_repeat_n_records_every_counted_run_and_shows_percentiles(compare, store
 
 def test_a_target_that_cannot_be_built_is_shown_and_nothing_runs(app_test, store):
     at = app_test()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     at.sidebar.text_input(key="t0_gguf_path").set_value("/nonexistent/model.gguf").run()
     assert "Model file not found" in at.sidebar.error[0].value
     at.chat_input[0].set_value("hello").run()
@@ -132,7 +132,7 @@ def test_export_is_offered_once_a_comparison_ran(compare):
 @pytest.mark.model
 def test_embedded_model_and_scripted_demo_side_by_side(app_test, store):
     at = app_test()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     at.sidebar.number_input(key="cmp_max_tokens").set_value(16).run()
     at.sidebar.selectbox(key="t1_model").set_value("demo-fast").run()
     at.chat_input[0].set_value("Say hello.").run()

@@ -39,7 +39,7 @@ def seeded(store):
 
 def open_stats(app_test):
     at = app_test().run()
-    at.switch_page("pages/stats.py").run()
+    at.switch_page("app_pages/stats.py").run()
     assert not at.exception, at.exception
     return at
 

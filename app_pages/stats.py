@@ -24,7 +24,7 @@ if store.count() == 0:
             "where its bytes arrive and kept here: time to first token, tokens per second, every "
             "gap between chunks. Ask something, then come back.", icon="ℹ️")
     if st.button("Go to chat", icon="💬", type="primary"):
-        st.switch_page("pages/chat.py")
+        st.switch_page("app_pages/chat.py")
     st.stop()
 
 
