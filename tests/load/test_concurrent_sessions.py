@@ -2,7 +2,7 @@
 ``bench/bench_load.py``): every page gets its whole answer, nothing fails, every run is
 stored complete, and the first token is not held back by the other sessions.
 
-Bounded: 5 sessions x 2 prompts against 127.0.0.1, each round waits at most 120 s.
+Bounded: 5 sessions x 3 prompts against 127.0.0.1, each round waits at most 120 s.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from testkit.load import (
 
 pytestmark = pytest.mark.browser
 
-SESSIONS, TURNS = 5, 2
+SESSIONS, TURNS = 5, 3
 CHUNKS, GAP_S, FIRST_DELAY_S = 100, 0.01, 0.1  # 100 tok/s, about 1.1 s an answer
 # Tolerance that holds on a loaded 2-core machine (measured p95 ~0.1 s idle, ~3 s with 20
 # sessions at load average 11): a first token held back until the answer ends (~1 s more)
