@@ -89,6 +89,10 @@ def select_option(page: Any, label: str, option: str, within: Any = None) -> Non
             page.keyboard.press("Escape")
             wait_idle(page)
     expect(box).to_have_value(option)
+    # The rerun this choice causes may not have started yet (the page still says
+    # notRunning): give it time to start, as Streamlit's own e2e wait_for_app_run does,
+    # so a prompt sent next is not raced by it (it would stream with no Stop button).
+    page.wait_for_timeout(300)
     wait_idle(page)
 
 

@@ -36,6 +36,9 @@ def pick_in_multiselect(page, label: str, options: list[str]) -> None:
     box = page.locator("[data-testid='stSidebar']").get_by_role("combobox", name=label)
     for option in options:
         open_options(page, box)
+        # Typing filters the list: with many models in the store the option may not be
+        # among those the dropdown renders.
+        box.fill(option)
         page.get_by_role("option", name=option, exact=True).click()
         wait_idle(page)
     page.keyboard.press("Escape")
