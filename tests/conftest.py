@@ -4,11 +4,14 @@ loaded once per session, and AppTest for the pages."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatlib.store import RunStore
+from testkit.browser import chromium, chromium_available
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,3 +62,29 @@ def app_test():
 
     yield make
     st.cache_resource.clear()
+
+
+def _browser_required() -> None:
+    """Skip (locally) or fail (CI=true) when the browser cannot run."""
+    problem = None
+    if not chromium_available():
+        problem = "Debian's chromium is not installed (make browser)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "playwright is not installed (pip install -r requirements-dev.txt)"
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser tests cannot run under CI: {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole run: Playwright's sync API allows one at a time
+    per thread, so the browser and load tests share it."""
+    _browser_required()
+    with chromium() as b:
+        yield b

@@ -8,7 +8,8 @@ session, a fresh browser context and page per test.
 - ``page``: a new context's page with the app open and idle (the chat page); dialogs are
   dismissed and recorded in ``dialogs``.
 
-Without Chromium (or Playwright) the tests skip, except under ``CI=true`` where they fail.
+The ``browser`` fixture (tests/conftest.py) is shared with the load tests: one Playwright
+per test process. Without Chromium the tests skip, except under ``CI=true`` where they fail.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 from chatlib.providers.scripted import SCRIPTS_ENV
 from chatlib.store import RunStore
 from testkit.app_server import AppServer
-from testkit.browser import chromium, chromium_available, wait_idle
+from testkit.browser import wait_idle
 
 # Scripted models every browser test may use (besides the demos).
 BASE_SCRIPTS: dict[str, dict[str, Any]] = {
@@ -50,23 +51,6 @@ class ScriptsFile:
         os.replace(tmp, self.path)  # the app never reads a half-written file
 
 
-def _browser_required() -> None:
-    """Skip (locally) or fail (CI=true) when the browser cannot run."""
-    problem = None
-    if not chromium_available():
-        problem = "Debian's chromium is not installed (make browser)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "playwright is not installed (pip install -r requirements-dev.txt)"
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run under CI: {problem}", pytrace=False)
-    pytest.skip(problem)
-
-
 @pytest.fixture(scope="session")
 def browser_data(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("browser-app")
@@ -75,13 +59,6 @@ def browser_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def scripts(browser_data) -> ScriptsFile:
     return ScriptsFile(browser_data / "scripts.json", BASE_SCRIPTS)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    _browser_required()
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="session")

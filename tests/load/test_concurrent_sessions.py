@@ -8,7 +8,6 @@ Bounded: 5 sessions x 3 prompts against 127.0.0.1, each round waits at most 120 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 from chatlib.providers.scripted import SCRIPTS_ENV
 from chatlib.store import RunStore
 from testkit.app_server import AppServer
-from testkit.browser import chromium, chromium_available
 from testkit.load import (
     LOAD_MODEL, expected_answer, load_script, open_sessions, percentile, run_round,
 )
@@ -32,24 +30,8 @@ CHUNKS, GAP_S, FIRST_DELAY_S = 100, 0.01, 0.1  # 100 tok/s, about 1.1 s an answe
 MAX_TTFT_OVERHEAD_P95_S = 5.0
 
 
-def _require_browser() -> None:
-    problem = None
-    if not chromium_available():
-        problem = "Debian's chromium is not installed (make browser)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "playwright is not installed"
-    if problem and os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run under CI: {problem}", pytrace=False)
-    if problem:
-        pytest.skip(problem)
-
-
 @pytest.fixture
-def load_app(tmp_path) -> Iterator[tuple[AppServer, RunStore, dict[str, Any]]]:
-    _require_browser()
+def load_app(tmp_path, browser) -> Iterator[tuple[AppServer, RunStore, dict[str, Any]]]:
     spec = load_script(CHUNKS, GAP_S, FIRST_DELAY_S)
     (tmp_path / "scripts.json").write_text(json.dumps({LOAD_MODEL: spec}))
     env = {"CHATLAB_DATA_DIR": str(tmp_path), "CHATLAB_DB": str(tmp_path / "runs.sqlite3"),
@@ -61,11 +43,14 @@ def load_app(tmp_path) -> Iterator[tuple[AppServer, RunStore, dict[str, Any]]]:
         server.stop()
 
 
-def test_five_sessions_chatting_at_once_all_get_complete_answers(load_app):
+def test_five_sessions_chatting_at_once_all_get_complete_answers(load_app, browser):
     server, store, spec = load_app
-    with chromium() as browser:
-        pages = open_sessions(browser, server.url, SESSIONS)
+    pages = open_sessions(browser, server.url, SESSIONS)
+    try:
         rounds = [run_round(pages, f"t{t}") for t in range(TURNS)]
+    finally:
+        for page in pages:
+            page.context.close()
 
     errors = [e for r in rounds for e in r.errors]
     assert errors == []
