@@ -53,6 +53,7 @@ def choose(page, target: int, label: str, option: str) -> None:
         except Exception:  # noqa: BLE001 - Playwright's TimeoutError: open it again
             page.keyboard.press("Escape")
     expect(select.get_by_role("combobox")).to_have_value(option)
+    page.wait_for_timeout(300)  # let the choice's rerun start (see testkit.browser.select_option)
     wait_idle(page)
 
 
