@@ -1,19 +1,22 @@
 """Bench 4: the embedded model through the app vs raw llama-cpp-python (goal: tok/s ratio
 >= 0.97; report the TTFT difference).
 
-Both sides use the same loaded ``Llama``, the same messages (system prompt + one user
-prompt), seed, temperature 0, repeat penalty and max tokens, and both count output tokens
-with the model's own tokenizer over the final text (``LocalProvider.count_tokens``).
+Every side uses the same GGUF, the same messages (system prompt + one user prompt), seed,
+temperature 0, repeat penalty and max tokens, and counts output tokens with the model's own
+tokenizer over the final text (``LocalProvider.count_tokens``).
 
 - app: the chat page's path minus the browser: ``ChatSession.start_answer`` (budget fit,
   ``StreamPump`` reader thread over ``LocalProvider``, the run saved to a real ``RunStore``)
   and the UI side iterating ``split_blocks(pump.text_batches())`` as ``ui.streaming`` does;
   times are taken where the UI receives text.
-- raw: ``Llama.create_chat_completion(stream=True)`` iterated directly in the main thread;
-  times are taken where each chunk arrives.
-- raw-thread: the same, in a new thread per answer as the app's pump does. llama.cpp here is
-  built with OpenMP, whose worker team belongs to the thread that calls it; this side shows
-  how much of any gap comes from generating off the main thread rather than from the app.
+- raw: ``Llama.create_chat_completion(stream=True)`` iterated directly, in the main thread,
+  as a script using llama-cpp-python would; times are taken where each chunk arrives. It
+  runs in a child process with its own copy of the model, driven step by step over a pipe so
+  the runs stay interleaved: llama.cpp here is built with OpenMP, whose worker team belongs
+  to the calling thread, and letting the main thread and other threads take turns running
+  one model in one process made every side erratic (up to 10x slower under load).
+- raw-thread: the same raw loop on the app's loaded model, in a new thread per answer as the
+  app's pump does: app / raw-thread is the cost of the app's own code alone.
 
 TTFT = first non-empty text - t0 (t0 just before the request); E2E = last text - t0;
 tok/s = output tokens / E2E (per request, as in the README). Every run starts from an empty
@@ -27,8 +30,10 @@ Run: ``.venv/bin/python bench/bench_local_model.py [repetitions] [max_tokens] [n
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -124,7 +129,62 @@ def run_raw_in_thread(provider: LocalProvider, settings: Settings) -> Run:
     return out[0]
 
 
+class RawProcess:
+    """The raw side: a child process running ``run_raw`` in its main thread on request."""
+
+    def __init__(self, max_tokens: int, n_threads: int | None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--raw-worker", str(max_tokens), str(n_threads or 0)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def run(self) -> Run:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the raw worker died")
+        return Run(**json.loads(line))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def raw_worker(max_tokens: int, n_threads: int | None) -> int:
+    """Child side of ``RawProcess``: one raw run per "run" line on stdin, a JSON line back."""
+    path = default_gguf_path()
+    assert path is not None
+    provider = LocalProvider(load_llama(path, n_threads=n_threads), path)
+    settings = bench_settings(provider, max_tokens)
+    run_raw(provider, settings)  # warm-up, not counted
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "run":
+            run = run_raw(provider, settings)
+            print(json.dumps({"text": run.text, "ttft_s": run.ttft_s, "e2e_s": run.e2e_s,
+                              "tokens": run.tokens}), flush=True)
+    return 0
+
+
+def bench_settings(provider: LocalProvider, max_tokens: int) -> Settings:
+    return Settings(
+        model=provider.model_name, temperature=0.0, max_tokens=max_tokens,
+        system_prompt=SYSTEM_PROMPT, seed=SEED,
+        extra={"repeat_penalty": DEFAULT_REPEAT_PENALTY},
+    )
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--raw-worker":
+        return raw_worker(int(sys.argv[2]), int(sys.argv[3]) or None)
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 8  # repetitions of every side
     max_tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 128
     n_threads = int(sys.argv[3]) if len(sys.argv) > 3 else None  # None: the app's default
@@ -136,16 +196,14 @@ def main() -> int:
     provider = LocalProvider(load_llama(path, n_threads=n_threads), path)
     load_s = time.perf_counter() - t
     store = RunStore(data / "runs.sqlite3")
-    settings = Settings(
-        model=provider.model_name, temperature=0.0, max_tokens=max_tokens,
-        system_prompt=SYSTEM_PROMPT, seed=SEED,
-        extra={"repeat_penalty": DEFAULT_REPEAT_PENALTY},
-    )
+    settings = bench_settings(provider, max_tokens)
+    raw_process = RawProcess(max_tokens, n_threads)
     print(f"bench 4: {provider.model_name} through the app vs raw llama-cpp-python "
           f"({reps} interleaved repetitions, max_tokens {max_tokens}, temperature 0, seed {SEED}, "
           f"{n_threads or os.cpu_count()} llama threads on {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f}, model load {load_s:.2f} s)")
-    run_raw(provider, settings)  # warm-up (page cache, allocator), not counted
+    # Warm-up (page cache, allocator), not counted. This process's main thread never runs
+    # the model (see the module docstring).
     run_app(provider, settings, store)
     run_raw_in_thread(provider, settings)
 
@@ -158,11 +216,12 @@ def main() -> int:
                 run, ttft = run_app(provider, settings, store)
                 recorded_ttft.append(ttft)
             elif side == "raw":
-                run = run_raw(provider, settings)
+                run = raw_process.run()
             else:
                 run = run_raw_in_thread(provider, settings)
             runs[side].append(run)
 
+    raw_process.close()
     app, raw, raw_thread = runs["app"], runs["raw"], runs["raw-thread"]
     same_text = all(r.text == raw[0].text for side in runs.values() for r in side)
     med = statistics.median

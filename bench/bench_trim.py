@@ -82,7 +82,7 @@ def measure(name: str, tokenize: Callable[[str], int], reps: int) -> dict[str, f
         cold.append(ms)
         grown = turns + [ChatTurn("user", f"one more question, number {r}?")]
         warm.append(trim_ms(grown, counter)[0])
-        uncached.append(trim_ms(grown, Uncached(name, tokenize))[0])
+        uncached.append(trim_ms(turns, Uncached(name, tokenize))[0])
     # The whole chat counted (a budget everything fits in), for scale.
     t = time.perf_counter()
     total_tokens = sum(tokenize(m.content) for m in to_messages(turns))
