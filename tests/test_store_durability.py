@@ -145,19 +145,22 @@ def test_twenty_writer_processes_lose_no_run(tmp_path):
     assert_store_sound(path)
 
 
-# The child of the SIGKILL test: writes big runs (each insert takes a while, so a kill often
-# lands inside a transaction) and reports each id with its digest only after add() returned.
+# The child of the SIGKILL test. Its runs are built before the write loop, so the loop spends
+# nearly all its time inside ``store.add`` (big runs: each insert takes a while) and a kill at
+# a random moment usually lands inside a transaction. Each id is reported with its digest
+# only after ``add`` returned, i.e. after the commit.
 _KILLED_WRITER = """
 import sys
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 from chatlib.store import RunStore
 from test_store_durability import digest, make_record
 store = RunStore({path!r})
-writer = {writer}
-for i in range(10_000):
-    record = make_record(writer, i, chunks=3000)
+runs = [make_record({writer}, i, chunks=4000) for i in range(30)]
+lines = [f"{{r.id}} {{digest(r)}}" for r in runs]
+print("ready", flush=True)
+for record, line in zip(runs, lines):
     store.add(record)
-    print(record.id, digest(record), flush=True)
+    print(line, flush=True)
 """
 
 
@@ -176,6 +179,8 @@ def test_writer_killed_mid_write_leaves_every_committed_run_intact(tmp_path):
         )
         try:
             # Wait for a few commits, then kill at a random moment of a later write.
+            ready = child.stdout.readline().decode()
+            assert ready == "ready\n", child.stderr.read().decode()[-2000:]
             want = 3 + writer
             lines: list[str] = []
             deadline = time.monotonic() + 60
@@ -185,7 +190,7 @@ def test_writer_killed_mid_write_leaves_every_committed_run_intact(tmp_path):
                     break
                 lines.append(line)
             assert len(lines) == want, child.stderr.read().decode()[-2000:]
-            time.sleep(rng.uniform(0.0, 0.05))
+            time.sleep(rng.uniform(0.0, 0.03))
             child.send_signal(signal.SIGKILL)
             child.wait(10)
             assert child.returncode == -signal.SIGKILL
