@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 from browser_common import bench_dir, machine_line, open_chat, require_browser, running
@@ -65,6 +66,21 @@ def one_prompt(chat, i: int, measure: bool) -> dict[str, float] | None:
             "quiet": chat.watch.ws_last_at() - enter}
 
 
+def explain_stuck(chat, app) -> None:
+    """When a prompt could not be sent or answered: what the page and the server were doing."""
+    page = chat.page
+    states = []
+    for _ in range(50):
+        states.append(page.evaluate(
+            "document.querySelector('[data-testid=stApp]').dataset.testScriptState"))
+        page.wait_for_timeout(100)
+    log = app.server.log()
+    print(f"stuck with {turns_on_page(page)} turns on the page; script state over 5 s: "
+          f"{ {s: states.count(s) for s in set(states)} }; "
+          f"'fragment does not exist' lines in the server log: "
+          f"{log.count('does not exist anymore')}\n{log[-2000:]}", file=sys.stderr)
+
+
 def turns_on_page(page) -> int:
     return page.locator("[data-testid='stChatMessage']").count()
 
@@ -85,7 +101,11 @@ def main() -> None:
         started = time.monotonic()
         for target in (args.short, args.turns):
             while turns_on_page(chat.page) < target:  # build the history up to the target
-                one_prompt(chat, i, measure=False)
+                try:
+                    one_prompt(chat, i, measure=False)
+                except Exception:
+                    explain_stuck(chat, app)
+                    raise
                 i += 1
             assert turns_on_page(chat.page) == target, turns_on_page(chat.page)
             results[target] = []
