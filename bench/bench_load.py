@@ -86,7 +86,6 @@ def main() -> int:
             # 1. Baseline: one session alone.
             solo = open_sessions(browser, server.url, 1)
             base = [run_round(solo, f"solo{t}") for t in range(turns)]
-            solo[0].context.close()
             base_ttft = [v for r in base for v in r.ttft_s]
             base_server, _, base_store_errors = check_store(
                 store, [p for r in base for p in r.prompts], answer)
@@ -94,20 +93,30 @@ def main() -> int:
             # 2. Load: every session sends at once, round after round.
             pages = open_sessions(browser, server.url, sessions)
             browser_pids = descendants(os.getpid(), exclude={server.proc.pid})
-            app_cpu = ProcessCpu([server.proc.pid]).start()
-            browser_cpu = ProcessCpu(browser_pids).start()
-            t = time.monotonic()
-            rounds = [run_round(pages, f"load{r}") for r in range(turns)]
-            load_wall = time.monotonic() - t
-            app_cores, browser_cores = app_cpu.stop(), browser_cpu.stop()
-            for page in pages:
-                page.context.close()
+            rounds = []
+            app_cpu_s = browser_cpu_s = load_wall = 0.0
+            stuck: set[int] = set()
+            for r in range(turns):
+                # CPU over each round only: from the first send to the last answer.
+                app_cpu = ProcessCpu([server.proc.pid]).start()
+                browser_cpu = ProcessCpu(browser_pids).start()
+                t = time.monotonic()
+                rounds.append(run_round(pages, f"load{r}", skip=stuck))
+                load_wall += time.monotonic() - t
+                app_cpu.stop()
+                browser_cpu.stop()
+                app_cpu_s += app_cpu.cpu_s
+                browser_cpu_s += browser_cpu.cpu_s
+                stuck |= rounds[-1].stuck
+            app_cores, browser_cores = app_cpu_s / load_wall, browser_cpu_s / load_wall
+            # Read before any page closes: Streamlit's server may log a traceback of its own
+            # when a browser drops its websocket, which is not an error of the load.
+            log = server.log()
         load_ttft = [v for r in rounds for v in r.ttft_s]
         load_e2e = [v for r in rounds for v in r.e2e_s]
         load_server, load_server_e2e, store_errors = check_store(
             store, [p for r in rounds for p in r.prompts], answer)
         errors = [e for r in base + rounds for e in r.errors] + base_store_errors + store_errors
-        log = server.log()
         if "Traceback" in log:
             errors.append("traceback in the server log: " + log[log.index("Traceback"):][:500])
     finally:
@@ -122,10 +131,14 @@ def main() -> int:
     ideal_e2e = FIRST_DELAY_S + (CHUNKS - 1) * GAP_S
     print(f"  load E2E in the browser {summary_ms(load_e2e)} "
           f"server-side {summary_ms(load_server_e2e)} (schedule {ideal_e2e * 1000:.0f} ms); "
-          f"{len(load_ttft)}/{expected} answers complete in {load_wall:.1f} s")
-    print(f"  CPU during the load rounds: Streamlit process {app_cores:.2f} cores "
-          f"({app_cpu.cpu_s:.1f} CPU-s), Chromium {browser_cores:.2f} cores "
-          f"({len(browser_pids)} processes), of {os.cpu_count()}")
+          f"{len(load_ttft)}/{expected} answers complete")
+    print(f"  CPU during the load rounds ({load_wall:.1f} s): Streamlit process "
+          f"{app_cores:.2f} cores ({app_cpu_s:.1f} CPU-s), Chromium {browser_cores:.2f} cores "
+          f"({len(browser_pids)} processes), of {os.cpu_count()}; load average now "
+          f"{os.getloadavg()[0]:.2f}")
+    if stuck:
+        print(f"  {len(stuck)} of {sessions} sessions were left with the chat box disabled "
+              f"(Stop button shown, script not running) after an answer")
     for e in errors[:10]:
         print(f"  ERROR {e}")
     p50 = percentile([v - FIRST_DELAY_S for v in load_ttft], 50) * 1000 if load_ttft else -1

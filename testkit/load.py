@@ -142,6 +142,7 @@ class LoadRound:
     e2e_s: list[float] = field(default_factory=list)  # browser: Enter -> last text
     prompts: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    stuck: set[int] = field(default_factory=set)  # pages whose chat box never came back
 
 
 CHAT_BOX = "[data-testid='stChatInputTextArea']"
@@ -160,8 +161,15 @@ def _page_state(page: Any) -> str:
         return f"page state unavailable ({type(exc).__name__})"
 
 
-def run_round(pages: list[Any], label: str, timeout_s: float = 120) -> LoadRound:
-    """Send one prompt on every page, then wait (bounded) for every answer to complete."""
+def run_round(
+    pages: list[Any], label: str, timeout_s: float = 120, skip: set[int] = frozenset(),
+    box_wait_s: float = 10,
+) -> LoadRound:
+    """Send one prompt on every page, then wait (bounded) for every answer to complete.
+
+    A page whose chat box stays disabled for ``box_wait_s`` after its previous answer is
+    recorded in ``stuck`` (and its prompt as an error); pages in ``skip`` (stuck in an
+    earlier round) count as errors at once, so they do not hold back the others' sends."""
     start = time.monotonic()
     result = LoadRound(sessions=len(pages), wall_s=0.0)
     deadline = start + timeout_s
@@ -169,9 +177,19 @@ def run_round(pages: list[Any], label: str, timeout_s: float = 120) -> LoadRound
     for i, page in enumerate(pages):
         key = f"{label}-s{i}"
         prompt = f"load prompt {key}"
+        if i in skip:
+            result.errors.append(f"{key}: not sent, the session's chat box is still disabled")
+            result.stuck.add(i)
+            continue
         try:
             # The previous answer's page rerun (redraw from history) must be over first.
-            page.locator(f"{CHAT_BOX}:not([disabled])").wait_for(timeout=30_000)
+            page.locator(f"{CHAT_BOX}:not([disabled])").wait_for(timeout=box_wait_s * 1000)
+        except Exception:
+            result.errors.append(f"{key}: chat box still disabled {box_wait_s:.0f} s after the "
+                                 f"previous answer; {_page_state(page)}")
+            result.stuck.add(i)
+            continue
+        try:
             page.evaluate("([k, p]) => window.__load.arm(k, p)", [key, prompt])
             send_prompt(page, prompt)
         except Exception as exc:

@@ -48,6 +48,9 @@ def test_five_sessions_chatting_at_once_all_get_complete_answers(load_app, brows
     pages = open_sessions(browser, server.url, SESSIONS)
     try:
         rounds = [run_round(pages, f"t{t}") for t in range(TURNS)]
+        # Read while the pages are open: closing them may make Streamlit's server log a
+        # websocket-disconnect traceback of its own, which is not an error of the app.
+        log = server.log()
     finally:
         for page in pages:
             page.context.close()
@@ -66,4 +69,4 @@ def test_five_sessions_chatting_at_once_all_get_complete_answers(load_app, brows
     assert set(runs.status) == {"ok"} and set(runs.chunk_count) == {CHUNKS}
     assert set(runs.response) == {expected_answer(spec)}
     assert runs.group_id.nunique() == SESSIONS  # one conversation per browser session
-    assert "Traceback" not in server.log()
+    assert "Traceback" not in log
