@@ -54,15 +54,17 @@ def send_prompt(page: Any, text: str) -> None:
 def open_options(page: Any, box: Any) -> Any:
     """Open the combobox ``box`` (a selectbox or multiselect) and return the locator of its
     options, once they show."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
     options = page.get_by_role("option")
     for attempt in range(3):
         box.click()
         try:
+            # Its own list, open: not the last options of another list that is closing.
+            expect(box).to_have_attribute("aria-expanded", "true", timeout=5_000)
             options.first.wait_for(timeout=5_000)
             return options
-        except PlaywrightTimeout:
+        except (PlaywrightTimeout, AssertionError):
             # A rerun redrew the widget as it opened (e.g. the provider had just changed,
             # and with it the models): close whatever is open and try again.
             if attempt == 2:
