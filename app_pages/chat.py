@@ -33,9 +33,10 @@ def show_footer(turn: ChatTurn) -> None:
 @st.fragment(run_every=0.5)
 def redraw_after_stop() -> None:
     """A Stop ends the script where it was, so the partial answer would stay unmarked until
-    the next click. While an answer is on screen this polls, and once the answer is in the
-    history (stopped or not) it reruns the page once to draw it from there."""
-    if session.active is None and session.turns and session.turns[-1].role == "assistant":
+    the next click. While an answer is on screen this polls; once a stopped answer is in the
+    history it reruns the page once to draw it from there, marked. A finished answer needs
+    no redraw (its footer is drawn in place), and a rerun then would only re-send it."""
+    if session.active is None and session.turns and session.turns[-1].status == "stopped":
         st.rerun(scope="app")
 
 
