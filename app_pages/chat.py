@@ -31,12 +31,12 @@ def show_footer(turn: ChatTurn) -> None:
 
 
 @st.fragment(run_every=0.5)
-def redraw_after_stop() -> None:
+def redraw_after_answer() -> None:
     """A Stop ends the script where it was, so the partial answer would stay unmarked until
-    the next click. While an answer is on screen this polls; once a stopped answer is in the
-    history it reruns the page once to draw it from there, marked. A finished answer needs
-    no redraw (its footer is drawn in place), and a rerun then would only re-send it."""
-    if session.active is None and session.turns and session.turns[-1].status == "stopped":
+    the next click. While an answer is on screen this polls; once the answer is in the
+    history it reruns the page once to draw it from there. It reruns after a finished
+    answer too: left on the page, its ticks would keep the chat box in its Stop state."""
+    if session.active is None and session.turns and session.turns[-1].role == "assistant":
         st.rerun(scope="app")
 
 
@@ -53,7 +53,7 @@ def answer(request: AnswerRequest | ProviderError) -> None:
         show_turn(session.turns[-1])
         return
     with st.chat_message("assistant"):
-        redraw_after_stop()
+        redraw_after_answer()
         try:
             stream_answer(pump)
         finally:
