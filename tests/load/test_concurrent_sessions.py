@@ -47,7 +47,10 @@ def test_five_sessions_chatting_at_once_all_get_complete_answers(load_app, brows
     server, store, spec = load_app
     pages = open_sessions(browser, server.url, SESSIONS)
     try:
-        rounds = [run_round(pages, f"t{t}") for t in range(TURNS)]
+        rounds, stuck = [], set()
+        for t in range(TURNS):
+            rounds.append(run_round(pages, f"t{t}", skip=stuck))  # a stuck page fails once
+            stuck |= rounds[-1].stuck
         # Read while the pages are open: closing them may make Streamlit's server log a
         # websocket-disconnect traceback of its own, which is not an error of the app.
         log = server.log()
