@@ -30,6 +30,16 @@ def show_footer(turn: ChatTurn) -> None:
         st.caption(f"{turn.provider} · {turn.model} · {session.summaries[turn.run_id]}")
 
 
+@st.fragment(run_every=0.5)
+def redraw_after_answer() -> None:
+    """A Stop ends the script where it was, so the partial answer would stay unmarked until
+    the next click. While an answer is on screen this polls; once the answer is in the
+    history it reruns the page once to draw it from there. It reruns after a finished
+    answer too: left on the page, its ticks would keep the chat box in its Stop state."""
+    if session.active is None and session.turns and session.turns[-1].role == "assistant":
+        st.rerun(scope="app")
+
+
 def answer(request: AnswerRequest | ProviderError) -> None:
     """Stream one answer into the chat; whatever happens, it ends up in the history."""
     if isinstance(request, ProviderError):
@@ -43,6 +53,7 @@ def answer(request: AnswerRequest | ProviderError) -> None:
         show_turn(session.turns[-1])
         return
     with st.chat_message("assistant"):
+        redraw_after_answer()
         try:
             stream_answer(pump)
         finally:
