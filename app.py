@@ -1,16 +1,13 @@
-"""Chat Lab: `streamlit run app.py`. The entry point only sets up the pages.
+"""Chat Lab: `streamlit run app.py`.
 
-The page files live in app_pages/, not pages/: Streamlit treats a pages/ folder as the
-legacy multipage layout until some session has run st.navigation, so a first visit straight
-to /stats on a fresh server would skip this file (no wide layout, wrong navigation)."""
+This file is the server: Streamlit finds the ``app = st.App(...)`` below by reading this
+file, and serves the pages (``chat_lab.py``: the navigation over ``app_pages/``) on one port,
+through the ASGI middleware listed here. Custom HTTP routes join ``routes=`` here.
+"""
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-st.set_page_config(page_title="Chat Lab", page_icon="💬", layout="wide")
+from ui.websocket_repair import RepairLoneSurrogates
 
-pages = [
-    st.Page("app_pages/chat.py", title="Chat", icon="💬", default=True),
-    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("app_pages/stats.py", title="Stats", icon="📊"),
-]
-st.navigation(pages).run()
+app = st.App("chat_lab.py", middleware=[Middleware(RepairLoneSurrogates)])

@@ -57,7 +57,7 @@ def app_test():
 
     st.cache_resource.clear()
 
-    def make(script: str = "app.py", timeout: float = 60) -> AppTest:
+    def make(script: str = "chat_lab.py", timeout: float = 60) -> AppTest:
         return AppTest.from_file(str(ROOT / script), default_timeout=timeout)
 
     yield make

@@ -144,3 +144,33 @@ def test_provider_fault_is_a_clear_message_in_the_chat_and_no_traceback(page, ap
     send_prompt(page, "Still there?")
     expect_finished(page, 2)
     assert snapshot(page)["text"] == "Done at once."
+
+
+def test_a_lone_surrogate_in_the_prompt_is_answered_and_the_chat_box_comes_back(page):
+    """A lone surrogate (set as the textarea's value, as a paste of half an emoji does) must
+    not lock the chat box in its Stop state: the server used to drop the whole message."""
+    use_scripted_model(page, "instant")
+    box = page.locator("[data-testid='stChatInputTextArea']")
+    box.evaluate("""(el) => {
+        const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set;
+        set.call(el, 'half \\ud800 an emoji');
+        el.dispatchEvent(new Event('input', {bubbles: true}));
+    }""")
+    assert box.evaluate("el => el.value.charCodeAt(5)") == 0xD800
+    box.press("Enter")
+    expect_finished(page, 0)
+    expect(chat_messages(page, "user").last).to_contain_text("half \ufffd an emoji")
+    expect(page.locator("[data-testid='stChatInputStopButton']")).to_have_count(0)
+    assert exception_texts(page) == []
+    send_prompt(page, "And the next prompt?")
+    expect_finished(page, 1)
+
+
+def test_a_whitespace_prompt_is_refused_with_a_message(page, app_store):
+    use_scripted_model(page, "instant")
+    send_prompt(page, "   ")
+    expect(page.get_by_text("Nothing to send: the prompt is empty")).to_be_visible(
+        timeout=15_000)
+    wait_idle(page)
+    assert chat_messages(page, "user").count() == 0
+    expect(page.locator("[data-testid='stChatInputStopButton']")).to_have_count(0)

@@ -1,0 +1,17 @@
+"""Chat Lab's pages (served by `streamlit run app.py`, see app.py): this script only sets up
+the navigation.
+
+The page files live in app_pages/, not pages/: Streamlit treats a pages/ folder as the
+legacy multipage layout until some session has run st.navigation, so a first visit straight
+to /stats on a fresh server would skip this file (no wide layout, wrong navigation)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Chat Lab", page_icon="💬", layout="wide")
+
+pages = [
+    st.Page("app_pages/chat.py", title="Chat", icon="💬", default=True),
+    st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("app_pages/stats.py", title="Stats", icon="📊"),
+]
+st.navigation(pages).run()
