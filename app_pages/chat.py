@@ -5,7 +5,7 @@ import streamlit as st
 from chatlib.chat import AnswerRequest, ChatSession
 from chatlib.conversation import ChatTurn, export_json, export_markdown
 from chatlib.errors import ProviderError
-from ui.sidebar import settings_sidebar
+from ui.sidebar import EMPTY_PROMPT, settings_sidebar
 from ui.streaming import stream_answer
 
 if "chat" not in st.session_state:
@@ -96,7 +96,9 @@ for turn in session.turns:
     show_turn(turn)
 
 prompt = st.chat_input("Ask anything", submit_mode="stop")
-if prompt:
+if prompt is not None and not prompt.strip():
+    st.warning(EMPTY_PROMPT, icon="✏️")  # refused: never an empty bubble with an answer
+elif prompt:
     session.add_user(prompt)
     show_turn(session.turns[-1])
     answer(request)

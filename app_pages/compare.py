@@ -7,13 +7,14 @@ from chatlib.compare import MAX_TARGETS, Comparison, SharedSettings, TargetSpec,
 from chatlib.errors import ProviderError
 from ui.compare_view import repeat_all, show_columns, show_results, stream_all
 from ui.limits import rate_limit_input, session_limiter
+from ui.inputs import bounded_int
 from ui.providers import pick_provider
 from ui.resources import run_store
-from ui.sidebar import DEFAULT_SYSTEM_PROMPT
+from ui.sidebar import DEFAULT_SYSTEM_PROMPT, EMPTY_PROMPT
 
 sb = st.sidebar
 sb.header("Targets")
-count = int(sb.number_input("Number of targets", 2, MAX_TARGETS, 2, key="cmp_count"))
+count = bounded_int(sb, "Number of targets", 2, MAX_TARGETS, 2, key="cmp_count")
 picks: list[TargetSpec | ProviderError] = []
 for i in range(count):
     # The first target defaults to the embedded model, the others to the scripted demo.
@@ -29,11 +30,11 @@ for i in range(count):
 
 sb.header("Same for every target")
 system_prompt = sb.text_area("System prompt", DEFAULT_SYSTEM_PROMPT, key="cmp_system_prompt")
-max_tokens = sb.number_input("Max output tokens", 1, 32_000, 256, step=64, key="cmp_max_tokens")
+max_tokens = bounded_int(sb, "Max output tokens", 1, 32_000, 256, step=64, key="cmp_max_tokens")
 temperature = sb.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="cmp_temperature")
-repeat = sb.number_input("Runs per target", 1, 100, 1, key="cmp_repeat",
-                         help="Above 1: runs one after another per target, targets in parallel; "
-                              "then p50/p90/p95 per target.")
+repeat = bounded_int(sb, "Runs per target", 1, 100, 1, key="cmp_repeat",
+                     help="Above 1: runs one after another per target, targets in parallel; "
+                     "then p50/p90/p95 per target.")
 warmup = sb.checkbox("Warm-up run first (not counted)", key="cmp_warmup")
 blind = sb.checkbox("Blind: hide names until I vote", key="cmp_blind")
 rate_limit_input(sb)
@@ -57,7 +58,9 @@ paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(w
 per_minute = session_limiter().per_minute
 
 prompt = st.chat_input("One prompt for every target", submit_mode="stop")
-if prompt and len(specs) < len(picks):
+if prompt is not None and not prompt.strip():
+    st.warning(EMPTY_PROMPT, icon="✏️")
+elif prompt and len(specs) < len(picks):
     st.error("Fix the targets marked in the sidebar first.", icon="⚠️")
 elif prompt and per_minute and paid_requests > per_minute:
     st.error(f"This comparison would send {paid_requests} requests to paid providers, more "

@@ -43,7 +43,9 @@ def run_summary(record: RunRecord) -> str:
         parts.append(f"TTFT {m.ttft_s * 1000:.0f} ms")
     if m.e2e_s is not None:
         parts.append(f"total {m.e2e_s:.2f} s")
-    if record.output_tokens is not None:
+    if not record.chunk_texts:  # failed or stopped before any text: nothing to count
+        parts.append("no output")
+    elif record.output_tokens is not None:
         parts.append(f"{record.output_tokens} tokens ({record.output_source})")
     if m.output_tps is not None:
         parts.append(f"{m.output_tps:.1f} tok/s")

@@ -16,6 +16,8 @@ Only the pump catches these; the UI shows ``user_message`` and never a traceback
 
 from __future__ import annotations
 
+from chatlib.text import clean_text
+
 __all__ = [
     "ChatLabError",
     "ProviderError",
@@ -38,7 +40,9 @@ class ProviderError(ChatLabError):
     retryable = False
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+        # A server's words may hold a lone surrogate (a JSON "\ud800" escape): made valid
+        # here, since the message is shown on the page and stored with the run.
+        super().__init__(clean_text(message))
         self.status = status
 
     @property

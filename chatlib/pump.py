@@ -21,6 +21,7 @@ from typing import Any
 from chatlib.errors import ProviderError, StreamError
 from chatlib.providers.base import Provider
 from chatlib.record import RunRecord, RunStatus, new_run_id
+from chatlib.text import clean_text
 from chatlib.tokens import TokenCounter
 from chatlib.types import Finish, Message, Retrying, Settings, TextDelta, TokenSource, Usage
 
@@ -107,12 +108,14 @@ class StreamPump:
                     break
                 if isinstance(event, TextDelta):
                     if event.text:
+                        # A model may emit a lone surrogate; the page could not send it.
+                        text = clean_text(event.text)
                         with self._lock:
                             if self._stop_requested:
                                 break
                             self._offsets.append(now - t0)
-                            self._texts.append(event.text)
-                        self._queue.put(event.text)
+                            self._texts.append(text)
+                        self._queue.put(text)
                 elif isinstance(event, Usage):
                     usage = event
                 elif isinstance(event, Finish):

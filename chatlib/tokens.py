@@ -68,7 +68,7 @@ def ensure_tiktoken_offline() -> Path:
 
 def encoding_for_model(model: str) -> str:
     """gpt-4o/4.1/5/o-series use o200k_base; gpt-4 and gpt-3.5 use cl100k_base."""
-    m = model.lower()
+    m = model.lower().removeprefix("ft:")  # a fine-tune keeps its base model's encoding
     if m.startswith(("gpt-4-", "gpt-3.5")) or m == "gpt-4":
         return "cl100k_base"
     return "o200k_base"

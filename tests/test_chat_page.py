@@ -1,10 +1,12 @@
 """AppTest of the chat page, driven with the real scripted and embedded providers."""
 
+import json
+
 import pytest
 
 from chatlib.chat import ChatSession
 from chatlib.conversation import ChatTurn
-from chatlib.providers.scripted import DEMO_MARKDOWN
+from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
 
 DEMO = DEMO_MARKDOWN.strip()
 
@@ -13,6 +15,16 @@ def answer_text(message) -> str:
     # Finished blocks are frozen in their own markdown elements (Streamlit strips the blank
     # line that ends each); joined back they are the answer.
     return "\n\n".join(m.value.strip() for m in message.markdown)
+
+
+@pytest.fixture
+def scripts_env(tmp_path, monkeypatch):
+    """Offer extra scripted models to the app (``$CHATLAB_SCRIPTS``)."""
+    def use(scripts: dict) -> None:
+        path = tmp_path / "scripts.json"
+        path.write_text(json.dumps(scripts))
+        monkeypatch.setenv(SCRIPTS_ENV, str(path))
+    return use
 
 
 @pytest.fixture
@@ -111,3 +123,64 @@ def test_sidebar_settings_reach_the_embedded_model(app_test, store):
     assert run.finish_reason == "length"
     assert run.settings["temperature"] == 0.0 and run.settings["system_prompt"] == "Answer in French."
     assert run.input_source == "tokenizer" and run.input_tokens > 5
+
+
+# -- bad input: a clear message, the chat intact, the next prompt works ------------------------
+def test_a_whitespace_prompt_is_refused_and_nothing_is_sent(chat, store):
+    chat.chat_input[0].set_value("   \n\t ").run()
+    assert not chat.exception
+    assert chat.chat_message.len == 0 and store.count() == 0
+    assert chat.warning[0].value.startswith("Nothing to send: the prompt is empty")
+    chat.chat_input[0].set_value("real question").run()
+    assert answer_text(chat.chat_message[1]) == DEMO
+
+
+def test_a_lone_surrogate_in_the_models_output_is_shown_as_valid_text(chat, scripts_env, store):
+    """JSON's "\\ud800" escape decodes to a lone surrogate, as a model server's may; the page
+    could not send it to the browser. (A lone surrogate typed in the browser: the browser
+    test, since AppTest cannot even put one in a widget's state.)"""
+    scripts_env({"broken-unicode": {"chunks": ["fine ", "\ud800", " end"]}})
+    chat.run()
+    chat.sidebar.selectbox(key="model").set_value("broken-unicode").run()
+    chat.chat_input[0].set_value("hi").run()
+    assert not chat.exception
+    assert answer_text(chat.chat_message[1]) == "fine \ufffd end"
+    assert store.get(store.runs().id[0]).text == "fine \ufffd end"
+    chat.chat_input[0].set_value("next").run()
+    assert not chat.exception and answer_text(chat.chat_message[3]) == "fine \ufffd end"
+
+
+def test_out_of_range_numbers_say_which_value_is_used(chat, store):
+    chat.sidebar.number_input(key="budget").set_value(10).run()
+    chat.sidebar.number_input(key="max_tokens").set_value(0).run()
+    assert not chat.exception
+    warnings = [w.value for w in chat.sidebar.warning]
+    assert "Token budget for the context sent: 10 is out of range (64 to 1,000,000); using 64." \
+        in warnings
+    assert "Max output tokens: 0 is out of range (1 to 32,000); using 1." in warnings
+    chat.chat_input[0].set_value("hi").run()
+    assert not chat.exception
+    run = store.get(store.runs().id[0])
+    assert run.settings["max_tokens"] == 1
+    assert "of budget 64" in chat.sidebar.caption[-1].value
+
+
+def test_a_failure_before_any_text_says_there_was_no_output(chat, scripts_env):
+    scripts_env({"fails-at-once": {"text": "never shown", "fault_at": 0,
+                                   "fault_message": "Refused at once."}})
+    chat.run()  # the model list now offers it
+    chat.sidebar.selectbox(key="model").set_value("fails-at-once").run()
+    chat.chat_input[0].set_value("hi").run()
+    assert not chat.exception
+    footer = chat.chat_message[1].caption[0].value
+    assert "no output" in footer and "0 tokens" not in footer
+
+
+def test_an_empty_model_path_says_what_to_enter(app_test):
+    at = app_test().run()
+    at.sidebar.text_input(key="gguf_path").set_value("").run()
+    assert not at.exception
+    at.chat_input[0].set_value("hi").run()
+    assert not at.exception
+    error = at.chat_message[1].error[0].value
+    assert error.startswith("No model file given: enter the path of a .gguf file")

@@ -1,10 +1,9 @@
 """AppTest of the compare page, driven with the real scripted providers (and, marked, the
-embedded model). Tolerances: median inter-chunk gaps within 2 ms of the schedule; a single
-first-token time from its scheduled sleep to 30 ms later (2 cores shared with other jobs
-wake a sleep late; tests/test_compare.py checks the timestamps against the moments the
-provider yielded, to 2 ms)."""
-
-import statistics
+embedded model). The page builds its providers, which sleep in real time, and the machine is
+shared and often loaded: a sleep may wake late by any amount, never early. So these tests
+check only what load cannot break: a recorded first-token time or gap is at least the
+scripted sleep before it. tests/test_compare.py checks exact figures on virtual clocks and
+the timestamps against the moments the provider yielded."""
 
 import pytest
 
@@ -53,13 +52,17 @@ def test_two_targets_stream_into_their_columns_with_figures_that_match_their_sch
         run, script = records[label], DEMO_SCRIPTS[model]
         gaps = [y - x for x, y in zip(run.chunk_offsets_s, run.chunk_offsets_s[1:])]
         assert run.status == "ok" and run.page == "compare" and run.prompt == "Show me markdown"
-        assert script.first_delay_s <= run.ttft_s < script.first_delay_s + 0.03
-        assert abs(statistics.median(gaps) - script.gap_s) < 0.002
+        # Each column ran its own model's script (the record names it), and no recorded time
+        # is shorter than the scripted sleep before it.
+        assert run.model == model and len(run.chunk_texts) == len(script.chunks)
+        assert run.ttft_s >= script.first_delay_s and min(gaps) >= script.gap_s
         # The column shows the recorded figures.
         assert f"TTFT {run.ttft_s * 1000:.0f} ms" in column.caption[0].value
         assert f"total {run.e2e_s:.2f} s" in column.caption[0].value
     assert records["A"].group_id == records["B"].group_id
-    # They ran at the same time: B started before A had finished.
+    # They ran at the same time: B started before A had finished. Both start within
+    # milliseconds of each other and A's answer lasts at least its scripted sleeps (0.65 s,
+    # by the checks above), so only targets run one after another cross this line.
     assert records["B"].created_at < records["A"].created_at + records["A"].e2e_s
     labels = [b.label for b in compare.button]
     assert labels[:3] == ["A is better", "Tie", "B is better"]
@@ -107,7 +110,8 @@ def test_repeat_n_records_every_counted_run_and_shows_percentiles(compare, store
     assert set(runs.page) == {"compare"} and runs.group_id.nunique() == 1
     table = compare.dataframe[0].value
     assert list(table.ok) == [3, 3]
-    assert 50 <= table["TTFT ms p50"][0] < 80 and "TPOT ms p95" in table.columns
+    # demo-fast sleeps 50 ms before its first chunk: a first-token time can only be longer.
+    assert table["TTFT ms p50"][0] >= 50 and "TPOT ms p95" in table.columns
     assert "3 of 3 runs" in compare.columns[0].get("progress")[0].proto.text
 
 
@@ -144,7 +148,7 @@ def test_embedded_model_and_scripted_demo_side_by_side(app_test, store):
     assert records["B"].provider == "scripted" and records["B"].status == "ok"
 
 
-def test_an_openai_target_streams_beside_a_scripted_one_and_paid_runs_are_limited(
+def test_an_openai_target_streams_beside_a_scripted_one_and_local_runs_are_not_limited(
         compare, store, monkeypatch):
     from tests.wire import openai_wire as ow
     from tests.wire.server import Reply, WireServer
@@ -168,18 +172,21 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_paid_runs_are_limite
         assert column_text(compare.columns[1]) == DEMO
         [post] = server.posts
         assert post.json["messages"][-1] == {"role": "user", "content": "Say hello"}
-        assert post.json["max_completion_tokens"] == 256 and post.json["temperature"] == 0.7
+        # Not OpenAI's own API: the field every compatible server honours.
+        assert post.json["max_tokens"] == 256 and post.json["temperature"] == 0.7
         runs = by_label(store)
         a = runs["A"]
         assert (a.provider, a.output_tokens, a.input_tokens) == ("openai", 3, 20)
         comparison = compare.session_state["comparison"]
         assert key not in comparison.export_json() and key not in comparison.export_markdown()
-        # 3 runs of one paid target at a limit of 2 a minute: refused before anything is sent.
+        # 3 runs at a paid limit of 2 a minute: a server on this machine is never paid, so
+        # all three are sent (the limit itself: tests/test_ratelimit.py).
         compare.sidebar.number_input(key="paid_rpm").set_value(2).run()
         compare.sidebar.number_input(key="cmp_repeat").set_value(3).run()
+        server.script(*[Reply(events=ow.stream(["again"], usage=(20, 1)))] * 3)
         compare.chat_input[0].set_value("Again").run()
-        assert "would send 3 requests to paid providers" in compare.error[0].value
-        assert len(server.posts) == 1 and store.count() == 2
+        assert not compare.exception and compare.error.len == 0
+        assert len(server.posts) == 4 and store.count() == 2 + 6
 
 
 def test_a_recorded_run_can_be_replayed_as_a_target(compare, store):

@@ -2,8 +2,11 @@
 Anthropic): server preset, base URL, API key, model. Used by ``ui.providers.pick_provider``
 for the chat sidebar and each compare target.
 
-Keys typed here live in this session's ``st.session_state`` only (shared by both pages, so a
-key typed once serves every target); they are never stored, exported, logged or shown. SDK
+Keys typed here live in this session's ``st.session_state`` only, bound to the preset and the
+exact base URL they were typed for (shared by both pages, so a key typed once serves every
+target at that URL and no other server); they are never stored, exported, logged or shown.
+The key field is emptied as soon as a key is taken, so the key is never sent back to the
+browser (neither as the field's value nor as its default); it says that a key is set. SDK
 clients are kept per session and per configuration, so a connection is reused between
 requests (a new TLS handshake would add its time to every TTFT).
 """
@@ -26,14 +29,18 @@ from chatlib.providers.catalog import (
     counter_for_model,
     default_base_url,
     is_local_url,
+    key_problem,
+    normalize_url,
     resolve_key,
 )
 from chatlib.ratelimit import RateLimitedProvider
 from chatlib.tokens import TokenCounter
+from ui.inputs import bounded_int
 from ui.limits import session_limiter
 
 CLOUD_KINDS = ("openai", "openai-compatible", "anthropic")
-_TYPED_KEYS = "_chatlab_typed_keys"  # preset id -> key typed in this session
+_TYPED_KEYS = "_chatlab_typed_keys"  # (preset id, base URL) -> key typed in this session
+_KEY_PROBLEMS = "_chatlab_key_problems"  # (preset id, base URL) -> why a typed key was refused
 _CLIENTS = "_chatlab_clients"  # widget prefix -> (config fingerprint, provider)
 _SERVER_MODELS = "_chatlab_server_models"  # config fingerprint -> list or error text
 
@@ -52,8 +59,25 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def _remember_typed_key(widget_key: str, preset_id: str) -> None:
-    st.session_state.setdefault(_TYPED_KEYS, {})[preset_id] = st.session_state[widget_key]
+def _take_typed_key(widget: str, preset_id: str, base_url: str) -> None:
+    """The key field's on_change: keep the key server-side, bound to the preset and the base
+    URL the field was drawn for, and empty the field so the key is not sent back."""
+    typed = str(st.session_state.get(widget) or "").strip()
+    st.session_state[widget] = ""
+    if not typed:
+        return
+    slot = (preset_id, normalize_url(base_url))
+    problems: dict[tuple[str, str], str] = st.session_state.setdefault(_KEY_PROBLEMS, {})
+    problem = key_problem(typed)
+    if problem:
+        problems[slot] = problem
+        return
+    problems.pop(slot, None)
+    st.session_state.setdefault(_TYPED_KEYS, {})[slot] = typed
+
+
+def _forget_typed_key(preset_id: str, base_url: str) -> None:
+    st.session_state.get(_TYPED_KEYS, {}).pop((preset_id, base_url), None)
 
 
 def pick_cloud(
@@ -74,13 +98,13 @@ def pick_cloud(
         placeholder="http://host:port/v1", help="Where the API is served; the preset's address "
         "or your own (a gateway, another host or port).",
     ).strip()
-    typed = _key_field(box, key, preset)
-    choice = resolve_key(preset, typed, secrets)
-    if preset.needs_key or choice.value:
+    typed = _key_field(box, key, preset, base_url)
+    choice = resolve_key(preset, base_url, typed, secrets)
+    if preset.needs_key or choice.value or choice.withheld:
         box.caption(choice.describe())
     # Not in an expander: the compare page draws this inside one, and they cannot nest.
-    read_timeout = float(box.number_input(
-        "Read timeout (s)", 1, 600, 120, key=f"{key}read_timeout",
+    read_timeout = float(bounded_int(
+        box, "Read timeout (s)", 1, 600, 120, key=f"{key}read_timeout", unit=" s",
         help="How long to wait for the next bytes (the first token included) before giving "
         "up. Failures before the first token are retried up to 3 times.",
     ))
@@ -103,18 +127,28 @@ def pick_cloud(
     return provider, model, counter
 
 
-def _key_field(box: DeltaGenerator, key: str, preset: Preset) -> str:
+def _key_field(box: DeltaGenerator, key: str, preset: Preset, base_url: str) -> str | None:
+    """The key field (always empty) and the key typed for this preset at this base URL."""
     widget = f"{key}api_key_{preset.id}"
-    typed_keys = st.session_state.get(_TYPED_KEYS, {})
+    slot = (preset.id, normalize_url(base_url))
+    held: str | None = st.session_state.get(_TYPED_KEYS, {}).get(slot)
     names = " / ".join(preset.key_names) or "none needed for a local server"
     label = "API key" if preset.id == "openai-compatible" else f"{preset.label} API key"
-    return box.text_input(
-        label + ("" if preset.needs_key else " (optional)"),
-        typed_keys.get(preset.id, ""), type="password", key=widget,
-        on_change=_remember_typed_key, args=(widget, preset.id),
+    box.text_input(
+        label + ("" if preset.needs_key else " (optional)"), "", type="password", key=widget,
+        placeholder="Key set for this URL: type to replace" if held else "Paste a key",
+        on_change=_take_typed_key, args=(widget, preset.id, base_url),
         help=f"Environment variable: {names}. Or .streamlit/secrets.toml. A key typed here "
-        "is kept for this browser session only: never stored, exported or logged.",
+        "is kept on the server for this browser session only, and sent only to this base "
+        "URL: never stored, exported, logged or shown again.",
     )
+    problem = st.session_state.get(_KEY_PROBLEMS, {}).get(slot)
+    if problem:
+        box.warning(problem, icon="🔑")
+    if held:
+        box.button("Forget the typed key", key=f"{key}forget_key_{preset.id}", icon="🗑️",
+                   on_click=_forget_typed_key, args=slot, use_container_width=True)
+    return held
 
 
 def _provider(

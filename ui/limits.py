@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlib.ratelimit import DEFAULT_PAID_PER_MINUTE, RateLimiter
+from ui.inputs import bounded_int, clamp
 
 _LIMITER = "_chatlab_rate_limiter"
 _SETTING = "_chatlab_paid_per_minute"
@@ -24,15 +25,19 @@ def session_limiter() -> RateLimiter:
     return limiter
 
 
+_LOW, _HIGH = 0, 1000
+
+
 def _remember() -> None:
-    st.session_state[_SETTING] = int(st.session_state[WIDGET_KEY])
+    st.session_state[_SETTING] = clamp(int(st.session_state[WIDGET_KEY] or 0), _LOW, _HIGH)
 
 
 def rate_limit_input(box: DeltaGenerator) -> None:
-    box.number_input(
-        "Paid requests per minute (0 = no limit)", 0, 1000,
+    bounded_int(
+        box, "Paid requests per minute (0 = no limit)", _LOW, _HIGH,
         int(st.session_state.get(_SETTING, DEFAULT_PAID_PER_MINUTE)), key=WIDGET_KEY,
         on_change=_remember,
         help="A limit per browser session on requests to paid APIs (OpenAI, Anthropic, Gemini, "
-        "remote servers), so a demo cannot run up a bill. Local servers are never limited.",
+        "remote servers), so a demo cannot run up a bill. Servers on this machine or a "
+        "private network are never limited.",
     )

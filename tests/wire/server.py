@@ -74,7 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         ex = self._record(None)
         if self.path.split("?")[0].rstrip("/").endswith("/models"):
-            self._send_json(200, self.server.wire.models_body(), {})
+            wire = self.server.wire
+            self._send_json(wire.models_status, wire.models_body(), {})
         else:
             self._send_json(404, {"error": {"message": f"no route {self.path}"}}, {})
         ex.finished = True
@@ -131,9 +132,11 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(min(POLL_S, left))  # pipelined bytes: not our business here
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str]) -> None:
-        data = json.dumps(body).encode()
+        # A str body is sent as it is, as HTML: a proxy's error page instead of JSON.
+        html = isinstance(body, str)
+        data = body.encode() if html else json.dumps(body).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/html" if html else "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in headers.items():
             self.send_header(k, v)
@@ -196,6 +199,7 @@ class WireServer:
         self.closing = threading.Event()
         self._replies: deque[Reply] = deque()
         self._models_body = models_body or (lambda: {"data": []})
+        self.models_status = 200  # GET /models answers with this status
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.wire = self
         self._thread = threading.Thread(
