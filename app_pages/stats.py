@@ -81,7 +81,8 @@ def verdict_text(v: Verdict, unit: str) -> str:
     if v.clear is True:
         return text + f"  \n✅ Clearly ahead of {other}: the intervals do not overlap."
     if v.clear is False:
-        return text + f"  \n⚖️ Not clearly ahead of {other}: the intervals overlap; more runs would tell."
+        return text + (f"  \n⚖️ Not clearly ahead of {other}: the intervals overlap; "
+                       "more runs would tell.")
     return text + f"  \nNext: {other}. Needs ≥ 6 finished runs per model to say how sure."
 
 
@@ -125,8 +126,8 @@ tabs = st.tabs(["TTFT distribution", "Tokens/s per model", "ITL histogram", "Ove
 with tabs[0]:
     st.altair_chart(charts.distribution(view.ttft_hist, "TTFT per run"), width="stretch")
 with tabs[1]:
-    st.altair_chart(charts.spread(view.tps_spread, "Output tokens/s per request (p5 · p25–p75 · p95, tick = p50)",
-                                  "tok/s"), width="stretch")
+    tps_title = "Output tokens/s per request (p5 · p25–p75 · p95, tick = p50)"
+    st.altair_chart(charts.spread(view.tps_spread, tps_title, "tok/s"), width="stretch")
 with tabs[2]:
     st.altair_chart(charts.distribution(view.itl_hist, "Every gap between chunks, pooled"),
                     width="stretch")
@@ -148,7 +149,8 @@ where, params = flt.where()
 recent = store.recent(200, where, params)
 labels = {
     row.id: (f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row.created_at))} · "
-             f"{row.provider}/{row.model} · {row.status} · {' '.join(str(row.preview or '').split()[:6])}")
+             f"{row.provider}/{row.model} · {row.status} · "
+             f"{' '.join(str(row.preview or '').split()[:6])}")
     for row in recent.itertuples(index=False)
 }
 run_id = st.selectbox("Run (newest 200 matching the filters)", list(labels),
@@ -164,8 +166,9 @@ if record is not None:
                     help=f"source: {record.output_source or 'unknown'}")
     cells[4].metric("Tokens/s", "—" if m.output_tps is None else f"{m.output_tps:.1f}")
     cost = prices.cost(record.provider, record.model, record.input_tokens, record.output_tokens)
-    st.caption(f"{record.input_tokens if record.input_tokens is not None else '?'} input tokens "
-               f"({record.input_source or 'unknown'}), {record.output_tokens if record.output_tokens is not None else '?'} "
+    in_count = record.input_tokens if record.input_tokens is not None else "?"
+    out_count = record.output_tokens if record.output_tokens is not None else "?"
+    st.caption(f"{in_count} input tokens ({record.input_source or 'unknown'}), {out_count} "
                f"output ({record.output_source or 'unknown'}) · est. cost: "
                + (f"${cost:.6f} ({prices.label()})" if cost is not None
                   else "none (no price for this model, or a count is unknown)"))

@@ -50,7 +50,8 @@ def measure(browser, app, prompts: int, new_chat: bool = False) -> dict[str, lis
         prompt = f"TTFT probe number {i}"
         if new_chat and i:  # a chat with no history, as the plain app always shows
             page.locator("[data-testid='stSidebar']").get_by_role("button", name="New chat").click()
-            page.wait_for_function("() => !document.querySelector('[data-testid=\"stChatMessage\"]')")
+            page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stChatMessage\"]')")
             wait_idle(page)
             chat.ws.wait_quiet(page, 0.5)
         chat.watch.watch(prompt, prompt, FIRST)

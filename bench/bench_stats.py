@@ -41,7 +41,8 @@ def cached_store(runs: int) -> Path:
     if path.exists() and RunStore(path).count() == runs:
         return path
     tmp = path.with_suffix(".seeding")
-    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"),
+              path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         p.unlink(missing_ok=True)
     t = time.perf_counter()
     store = seed(tmp, runs, SEED)
@@ -104,7 +105,8 @@ def child(db: str, spec: dict, repeat: int, trace: bool) -> dict:
 
 def run_child(db: Path, spec: dict, repeat: int, trace: bool = False) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", str(db), json.dumps(spec), str(repeat), str(int(trace))],
+        [sys.executable, __file__, "--child", str(db), json.dumps(spec), str(repeat),
+         str(int(trace))],
         capture_output=True, text=True, check=True, cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -91,7 +91,8 @@ def bench_dir() -> Iterator[Path]:
 
 
 @contextmanager
-def running(data: Path, scripts: dict[str, dict[str, Any]], plain: bool = False) -> Iterator[BenchApp]:
+def running(data: Path, scripts: dict[str, dict[str, Any]],
+            plain: bool = False) -> Iterator[BenchApp]:
     """Start the app (or the plain baseline) with ``scripts`` as extra scripted models."""
     name = "plain" if plain else "app"
     (data / name).mkdir(exist_ok=True)

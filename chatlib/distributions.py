@@ -150,7 +150,8 @@ def _median_ci_rank(n: int, confidence: float) -> int:
     return max(0, math.floor((n - z * math.sqrt(n)) / 2.0))
 
 
-def median_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float] | None:
+def median_ci(values: Sequence[float] | np.ndarray,
+              confidence: float = 0.95) -> tuple[float, float] | None:
     """A distribution-free confidence interval for the median of independent values
     (order statistics), or ``None`` when there are too few (fewer than 6 at 95 %)."""
     arr = np.asarray(values, dtype=float)

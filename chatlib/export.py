@@ -53,7 +53,8 @@ def redact_settings(value: Any) -> Any:
     return value
 
 
-def export_records(store: RunStore, where: str = "", params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
+def export_records(store: RunStore, where: str = "",
+                   params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
     """One dict per run matching ``where`` (oldest first), keys ``EXPORT_COLUMNS``; unknown
     values are ``None``, never 0. All read in one snapshot of the store."""
     with store.snapshot():

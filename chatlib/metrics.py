@@ -42,7 +42,8 @@ def run_metrics(offsets_s: Sequence[float], output_tokens: int | None) -> RunMet
     return RunMetrics(ttft, e2e, itl, tpot, output_tps, decode_tps)
 
 
-def percentiles(values: Sequence[float] | np.ndarray, ps: Sequence[int] = PERCENTILES) -> dict[str, float | None]:
+def percentiles(values: Sequence[float] | np.ndarray,
+                ps: Sequence[int] = PERCENTILES) -> dict[str, float | None]:
     """mean and the given percentiles (numpy's linear interpolation); None when empty."""
     arr = np.asarray(values, dtype=float)
     arr = arr[~np.isnan(arr)]

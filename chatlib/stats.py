@@ -49,7 +49,8 @@ in the thread that reads the stream), to the arrival of each chunk of text.
 |---|---|
 | TTFT | first chunk with non-empty text − t0 |
 | E2E latency | last text chunk − t0 |
-| ITL (inter-token latency) | every gap between successive text chunks after the first, pooled over all runs of a model (a distribution, as in vLLM) |
+| ITL (inter-token latency) | every gap between successive text chunks after the first, \
+pooled over all runs of a model (a distribution, as in vLLM) |
 | TPOT (time per output token) | (E2E − TTFT) / (output tokens − 1) |
 | Output tok/s per request | output tokens / E2E |
 | Decode tok/s | (output tokens − 1) / (last chunk − first chunk) |
@@ -241,7 +242,8 @@ def latency_table(data: StatsData) -> pd.DataFrame:
     figure), ``n`` (values: runs, or gaps for ITL), mean, p50 with its 95 % CI
     (``p50_low``/``p50_high``), p90, p95, p99, in the metric's unit (ms or tok/s)."""
     rows = []
-    by_group = {key: part for key, part in data.ok_runs.groupby(["provider", "model"], observed=True)}
+    grouped = data.ok_runs.groupby(["provider", "model"], observed=True)
+    by_group = {key: part for key, part in grouped}
     for provider, model in data.groups():
         runs = by_group.get((provider, model))
         if runs is None or runs.empty:
@@ -256,7 +258,8 @@ def latency_table(data: StatsData) -> pd.DataFrame:
             else:
                 values = runs[metric.column].to_numpy(dtype=float)
                 values = values[~np.isnan(values)]
-                stats, n_runs, n, ci = percentiles(values), values.size, values.size, median_ci(values)
+                stats, n_runs, n = percentiles(values), values.size, values.size
+                ci = median_ci(values)
             row.update(runs=n_runs, n=n)
             row["mean"] = _scaled(stats["mean"], metric)
             row["p50"] = _scaled(stats["p50"], metric)
@@ -367,7 +370,8 @@ def headline(data: StatsData, keys: Sequence[str] = ("ttft", "output_tps")) -> l
 
 
 # -- chart frames (small: the browser gets bins and quantiles, never 100k points) ----------------
-def histogram_frame(counts_by_group: dict[str, np.ndarray], edges: np.ndarray, scale: float = 1000.0) -> pd.DataFrame:
+def histogram_frame(counts_by_group: dict[str, np.ndarray], edges: np.ndarray,
+                    scale: float = 1000.0) -> pd.DataFrame:
     """Long frame for a histogram chart: group, bin start/end (scaled), count, share of the
     group's values (so models with different run counts compare)."""
     rows = []
@@ -423,7 +427,8 @@ def over_time(data: StatsData, column: str = "e2e_s", scale: float = 1000.0,
                .agg(p50="median", n="size").reset_index())
     grouped["time"] = pd.to_datetime(grouped.bucket, unit="s", utc=True).dt.tz_convert(
         datetime.now().astimezone().tzinfo)
-    grouped["model"] = [group_label(str(p), str(m)) for p, m in zip(grouped.provider, grouped.model)]
+    grouped["model"] = [group_label(str(p), str(m))
+                        for p, m in zip(grouped.provider, grouped.model)]
     return grouped[["time", "model", "p50", "n"]]
 
 
@@ -435,7 +440,8 @@ def chunk_timeline(offsets_s: Sequence[float], texts: Sequence[str],
     chars = np.array([len(t) for t in texts], dtype=float)
     cum_chars = np.cumsum(chars)
     total = output_tokens if output_tokens is not None else len(texts)
-    tokens = cum_chars / cum_chars[-1] * total if len(texts) and cum_chars[-1] else np.arange(1, len(texts) + 1)
+    tokens = (cum_chars / cum_chars[-1] * total if len(texts) and cum_chars[-1]
+              else np.arange(1, len(texts) + 1))
     return pd.DataFrame({
         "chunk": np.arange(1, len(texts) + 1),
         "arrival (ms)": np.asarray(offsets_s, dtype=float) * 1000.0,

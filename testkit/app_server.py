@@ -29,7 +29,8 @@ class AppServer:
         self.env = {**os.environ, **(env or {})}
         self.script = script
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(self.env.get("CHATLAB_DATA_DIR", "/tmp")) / f"streamlit-{self.port}.log"
+        data_dir = Path(self.env.get("CHATLAB_DATA_DIR", "/tmp"))
+        self.log_path = data_dir / f"streamlit-{self.port}.log"
 
     def start(self, timeout_s: float = 60) -> AppServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,8 @@ class FakeClock:
         self.now += seconds
 
 
-def rec(provider="p", model="m", offsets=(0.1, 0.12, 0.15), tokens=None, status="ok", **kw) -> RunRecord:
+def rec(provider="p", model="m", offsets=(0.1, 0.12, 0.15), tokens=None, status="ok",
+        **kw) -> RunRecord:
     offsets = list(offsets)
     fields = dict(provider=provider, model=model, settings={"model": model}, status=status,
                   created_at=kw.pop("created_at", NOW - 60), chunk_offsets_s=offsets,
@@ -104,7 +105,7 @@ def test_uneven_schedule_pools_every_gap_after_the_first_chunk(store):
     assert ttft["mean"] == pytest.approx(200.0, abs=1e-6) and ttft.n == 2
 
 
-# -- percentiles are numpy's -------------------------------------------------------------------------
+# -- percentiles are numpy's -----------------------------------------------------------------------
 def seeded_records(n=240, seed=3):
     rng = np.random.default_rng(seed)
     out = []
@@ -150,7 +151,8 @@ def test_latency_table_equals_numpy_on_the_same_data(store):
 @pytest.mark.parametrize("values", [
     np.random.default_rng(1).lognormal(-4, 0.5, 50_000), np.zeros(10), np.array([0.5]),
     np.array([0.1, 0.2]), np.full(1000, 0.02), np.random.default_rng(2).random(999) * 1e-6,
-    np.random.default_rng(3).random(1000) * 1000, np.random.default_rng(4).integers(0, 5, 777) / 100,
+    np.random.default_rng(3).random(1000) * 1000,
+    np.random.default_rng(4).integers(0, 5, 777) / 100,
     np.array([-0.001, 0.0, 0.002, 200.0]),  # outside the histogram's range on both sides
 ])
 def test_exact_percentiles_are_bit_for_bit_numpy(values):
@@ -185,7 +187,7 @@ def test_stopped_and_failed_runs_never_leak_into_latency_figures(store):
     assert ttft.best_n == 10 and ttft.best_p50 == pytest.approx(100.0)
 
 
-# -- filters -----------------------------------------------------------------------------------------
+# -- filters ---------------------------------------------------------------------------------------
 def test_filters_select_time_provider_model_status_and_page(store):
     store.add_many([
         rec("a", "m1", created_at=NOW - 10), rec("a", "m2", created_at=NOW - 10, page="compare"),
@@ -216,7 +218,7 @@ def test_time_ranges_are_in_local_time():
         time_range("Yesterday-ish", now)
 
 
-# -- how sure ------------------------------------------------------------------------------------------
+# -- how sure --------------------------------------------------------------------------------------
 def test_median_ci_uses_exact_order_statistics_and_needs_six_values():
     values = np.arange(1.0, 11.0)  # n=10: the 95 % interval is (x2, x9), coverage 97.9 %
     assert median_ci(values) == (2.0, 9.0)
@@ -271,7 +273,7 @@ def test_headline_says_clear_only_when_intervals_do_not_overlap(store):
     assert ttft.best_ci is None and ttft.runner_up is None and ttft.clear is None
 
 
-# -- tokens and cost -----------------------------------------------------------------------------------
+# -- tokens and cost -------------------------------------------------------------------------------
 def test_token_sources_and_cost_per_model(store):
     store.add_many([
         rec("openai", "gpt-4o-mini-2024-07-18", input_tokens=1000, tokens=2000),
@@ -283,21 +285,25 @@ def test_token_sources_and_cost_per_model(store):
     ])
     table = runs_table(load_stats(store, RunFilter()), PRICES).set_index("model")
     mini = table.loc["gpt-4o-mini-2024-07-18"]
-    assert mini["from usage %"] == pytest.approx(200 / 3) and mini["from tokenizer %"] == pytest.approx(100 / 3)
+    assert mini["from usage %"] == pytest.approx(200 / 3)
+    assert mini["from tokenizer %"] == pytest.approx(100 / 3)
     # $0.15 / $0.60 per 1M; the run with no input count is not costed, not costed as 0.
     assert mini["est. cost"] == pytest.approx((4000 * 0.15 + 4000 * 0.60) / 1e6)
-    assert mini["costed runs"] == 2 and mini["est. cost per run"] == pytest.approx(mini["est. cost"] / 2)
+    assert mini["costed runs"] == 2
+    assert mini["est. cost per run"] == pytest.approx(mini["est. cost"] / 2)
     assert table.loc["smol", "est. cost"] == 0.0
-    assert table.loc["my-finetune", "est. cost"] is None or math.isnan(table.loc["my-finetune", "est. cost"])
+    finetune_cost = table.loc["my-finetune", "est. cost"]
+    assert finetune_cost is None or math.isnan(finetune_cost)
     assert table.loc["my-finetune", "from estimate %"] == 100.0
 
 
-# -- export -----------------------------------------------------------------------------------------
+# -- export ----------------------------------------------------------------------------------------
 def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     records = seeded_records(90, seed=8)
     records.append(rec("prov", "fast", (0.2, 0.3), status="stopped"))
     records.append(rec("prov", "fast", (), status="error", error="nope", tokens=0,
-                       settings={"model": "fast", "extra": {"api_key": "sk-live-123", "Authorization": "Bearer x"}}))
+                       settings={"model": "fast",
+                                 "extra": {"api_key": "sk-live-123", "Authorization": "Bearer x"}}))
     store.add_many(records)
     flt = RunFilter()
     view = build_view(store, flt, PRICES)
@@ -309,7 +315,8 @@ def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     assert list(doc["runs"][0]) == list(EXPORT_COLUMNS) and doc["definitions"] == DEFINITIONS
     assert [r["created_at"] for r in doc["runs"]] == sorted(r.created_at for r in records)
     failed = next(r for r in doc["runs"] if r["status"] == "error")
-    assert failed["chunk_offsets_s"] == [] and failed["error"] == "nope" and failed["ttft_s"] is None
+    assert failed["chunk_offsets_s"] == [] and failed["error"] == "nope"
+    assert failed["ttft_s"] is None
     raw_csv = export_csv(store, where, params)
     assert b"sk-live-123" not in raw_csv
     csv_rows = list(csv.DictReader(io.StringIO(raw_csv.decode())))
@@ -317,21 +324,26 @@ def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     for source in (doc["runs"], csv_rows):
         # Recomputed here from raw offsets and counts only, with plain numpy.
         ok = [r for r in source if r["status"] == "ok" and r["model"] == "fast"]
-        offsets = [np.array(json.loads(r["chunk_offsets_s"]) if isinstance(r["chunk_offsets_s"], str)
-                            else r["chunk_offsets_s"]) for r in ok]
+        offsets = [np.array(json.loads(r["chunk_offsets_s"])
+                            if isinstance(r["chunk_offsets_s"], str) else r["chunk_offsets_s"])
+                   for r in ok]
         tokens = np.array([float(r["output_tokens"]) for r in ok])
         ttft = np.array([o[0] for o in offsets]) * 1000
         tps = tokens / np.array([o[-1] for o in offsets])
         itl = np.concatenate([np.diff(o) for o in offsets]) * 1000
-        assert row(view.latency, "fast", "TTFT (ms)").p50 == pytest.approx(np.percentile(ttft, 50), rel=1e-12)
-        assert row(view.latency, "fast", "Output tok/s per request")["mean"] == pytest.approx(tps.mean(), rel=1e-12)
-        assert row(view.latency, "fast", "ITL (ms)").p95 == pytest.approx(np.percentile(itl, 95), rel=1e-12)
+        assert row(view.latency, "fast", "TTFT (ms)").p50 == pytest.approx(
+            np.percentile(ttft, 50), rel=1e-12)
+        assert row(view.latency, "fast", "Output tok/s per request")["mean"] == pytest.approx(
+            tps.mean(), rel=1e-12)
+        assert row(view.latency, "fast", "ITL (ms)").p95 == pytest.approx(
+            np.percentile(itl, 95), rel=1e-12)
 
 
 def test_redact_settings_keeps_max_tokens_and_hides_credentials():
     settings = {"model": "m", "max_tokens": 9, "extra": {"API_KEY": "k", "nested": [{"secret": 1}]}}
     assert redact_settings(settings) == {
-        "model": "m", "max_tokens": 9, "extra": {"API_KEY": "[redacted]", "nested": [{"secret": "[redacted]"}]}}
+        "model": "m", "max_tokens": 9,
+        "extra": {"API_KEY": "[redacted]", "nested": [{"secret": "[redacted]"}]}}
 
 
 def test_chunk_timeline_spreads_the_token_total_by_characters():

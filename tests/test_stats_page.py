@@ -71,8 +71,10 @@ def test_tables_and_headline_show_the_seeded_figures(app_test, seeded):
     at = open_stats(app_test)
     lat = latency(at)
     all_fast = FAST_TTFT  # stopped and failed runs stay out
-    assert cell(lat, "fast", "TTFT (ms)", "p50") == pytest.approx(np.percentile(all_fast, 50) * 1000)
-    assert cell(lat, "fast", "TTFT (ms)", "p90") == pytest.approx(np.percentile(all_fast, 90) * 1000)
+    assert cell(lat, "fast", "TTFT (ms)", "p50") == pytest.approx(
+        np.percentile(all_fast, 50) * 1000)
+    assert cell(lat, "fast", "TTFT (ms)", "p90") == pytest.approx(
+        np.percentile(all_fast, 90) * 1000)
     assert cell(lat, "fast", "TTFT (ms)", "runs") == 12
     assert cell(lat, "slow", "TTFT (ms)", "runs") == 9  # 8 recent + 1 old, all time
     assert cell(lat, "fast", "ITL (ms)", "n") == 12 * 4
@@ -95,8 +97,8 @@ def test_definitions_are_on_the_page(app_test, seeded):
     at = open_stats(app_test)
     text = at.expander[0].markdown[0].value
     assert "vLLM" in at.expander[0].label
-    for phrase in ("TTFT", "first chunk with non-empty text − t0", "(E2E − TTFT) / (output tokens − 1)",
-                   "never enter a latency figure"):
+    for phrase in ("TTFT", "first chunk with non-empty text − t0",
+                   "(E2E − TTFT) / (output tokens − 1)", "never enter a latency figure"):
         assert phrase in text
 
 

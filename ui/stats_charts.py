@@ -21,7 +21,8 @@ def distribution(frame: pd.DataFrame, title: str, unit: str = "ms") -> alt.Chart
             x=alt.X("mid:Q", title=unit, scale=alt.Scale(type="log")),
             y=alt.Y("share:Q", title="share of values", axis=alt.Axis(format="%")),
             color=_MODEL,
-            tooltip=[alt.Tooltip("model:N"), alt.Tooltip("from:Q", format=".3~f", title=f"from ({unit})"),
+            tooltip=[alt.Tooltip("model:N"),
+                     alt.Tooltip("from:Q", format=".3~f", title=f"from ({unit})"),
                      alt.Tooltip("to:Q", format=".3~f", title=f"to ({unit})"),
                      alt.Tooltip("count:Q"), alt.Tooltip("share:Q", format=".1%")],
         )
@@ -33,7 +34,8 @@ def spread(frame: pd.DataFrame, title: str, unit: str) -> alt.LayerChart:
     base = alt.Chart(frame, title=title).encode(
         y=alt.Y("model:N", title=None, axis=alt.Axis(labelLimit=320)))
     whisker = base.mark_rule().encode(x=alt.X("p5:Q", title=unit), x2="p95:Q")
-    box = base.mark_bar(size=14).encode(x="p25:Q", x2="p75:Q", color=alt.Color("model:N", legend=None))
+    box = base.mark_bar(size=14).encode(x="p25:Q", x2="p75:Q",
+                                        color=alt.Color("model:N", legend=None))
     median = base.mark_tick(color="black", size=14, thickness=2).encode(
         x="p50:Q",
         tooltip=["model:N", "n:Q", *(alt.Tooltip(f"{p}:Q", format=".1f") for p in

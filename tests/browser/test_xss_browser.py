@@ -24,24 +24,33 @@ pytestmark = pytest.mark.browser
 # (payload, a piece of it that must be visible on the page). Each payload would set
 # window.__xss to its number (and most would also open an alert) if it ran.
 PAYLOADS: list[tuple[str, str]] = [
-    ('<script>window.__xss=1;alert("xss1")</script>', '<script>window.__xss=1;alert("xss1")</script>'),
-    ('<img src=x onerror="window.__xss=2;alert(2)">', '<img src=x onerror="window.__xss=2;alert(2)">'),
+    ('<script>window.__xss=1;alert("xss1")</script>',
+     '<script>window.__xss=1;alert("xss1")</script>'),
+    ('<img src=x onerror="window.__xss=2;alert(2)">',
+     '<img src=x onerror="window.__xss=2;alert(2)">'),
     ("[click me](javascript:window.__xss=3)", "click me"),
-    ('<a href="javascript:window.__xss=4">html link</a>', '<a href="javascript:window.__xss=4">html link</a>'),
-    ('<svg onload="window.__xss=5;alert(5)"><circle r="40"></circle></svg>', '<svg onload="window.__xss=5;alert(5)">'),
-    ('<iframe src="javascript:window.parent.__xss=6"></iframe>', '<iframe src="javascript:window.parent.__xss=6"></iframe>'),
-    ('<details open ontoggle="window.__xss=7">toggle</details>', '<details open ontoggle="window.__xss=7">toggle</details>'),
+    ('<a href="javascript:window.__xss=4">html link</a>',
+     '<a href="javascript:window.__xss=4">html link</a>'),
+    ('<svg onload="window.__xss=5;alert(5)"><circle r="40"></circle></svg>',
+     '<svg onload="window.__xss=5;alert(5)">'),
+    ('<iframe src="javascript:window.parent.__xss=6"></iframe>',
+     '<iframe src="javascript:window.parent.__xss=6"></iframe>'),
+    ('<details open ontoggle="window.__xss=7">toggle</details>',
+     '<details open ontoggle="window.__xss=7">toggle</details>'),
     ('<input autofocus onfocus="window.__xss=8">', '<input autofocus onfocus="window.__xss=8">'),
     ('```html\n<script>window.__xss=9</script>\n<img src=x onerror="window.__xss=9">\n```',
      '<img src=x onerror="window.__xss=9">'),
-    ('| cell | link |\n|---|---|\n| <img src=x onerror="window.__xss=10"> | [table link](javascript:window.__xss=10) |',
+    ('| cell | link |\n|---|---|\n'
+     '| <img src=x onerror="window.__xss=10"> | [table link](javascript:window.__xss=10) |',
      '<img src=x onerror="window.__xss=10">'),
     ("Inline `<svg/onload=window.__xss=11>` code", "<svg/onload=window.__xss=11>"),
     ("![picture](javascript:window.__xss=12)", ""),
     (r"Math $\href{javascript:window.__xss=13}{math link}$ here", "Math"),
-    ('<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=14">', 'onerror="window.__xss=14"'),
+    ('<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=14">',
+     'onerror="window.__xss=14"'),
     ('<body onload="window.__xss=15">', '<body onload="window.__xss=15">'),
-    ('<object data="javascript:window.__xss=16"></object>', '<object data="javascript:window.__xss=16"></object>'),
+    ('<object data="javascript:window.__xss=16"></object>',
+     '<object data="javascript:window.__xss=16"></object>'),
     ('<a href="data:text/html,<script>alert(17)</script>">data link</a>', "data link"),
     ("Autolink <javascript:window.__xss=18>", "Autolink"),
     ("[reference link][x]\n\n[x]: javascript:window.__xss=19", "reference link"),
@@ -112,7 +121,8 @@ def test_payloads_in_answers_and_prompts_never_execute_and_stay_visible(page, di
         d.dataset.testid = 'stChatMessage'; d.id = 'live-control';
         d.innerHTML = '<b onclick="1">x</b>'; document.body.appendChild(d); }""")
     page.wait_for_function("window.__xssLive.includes('b onclick')")
-    page.evaluate("() => { document.getElementById('live-control').remove(); window.__xssLive = []; }")
+    page.evaluate(
+        "() => { document.getElementById('live-control').remove(); window.__xssLive = []; }")
     use_scripted_model(page, "xss")
     send_prompt(page, ANSWER)  # the same payloads, typed by the user
 
