@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test bench browser clean
+.PHONY: run test lint bench browser clean
 
 $(VENV)/.app-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ browser:
 
 test: $(VENV)/.dev-installed browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff over everything (line length 100, pyproject.toml), mypy over the library.
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m mypy chatlib
 
 bench: $(VENV)/.dev-installed browser
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done

@@ -108,7 +108,8 @@ answer_actions()
 
 with st.sidebar:
     # Drawn last so it describes the answer just given (after a Stop, the next run draws it).
-    st.caption("Context sent: " + session.last_fit.summary() if session.last_fit else "Nothing sent yet.")
+    fit = session.last_fit
+    st.caption("Context sent: " + fit.summary() if fit else "Nothing sent yet.")
     if st.button("New chat", icon="🆕", use_container_width=True):
         session.clear()
         st.rerun()

@@ -17,7 +17,7 @@ from chatlib.errors import ProviderError
 from chatlib.metrics import run_metrics
 from chatlib.providers.base import Provider
 from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
+from chatlib.record import RunRecord, RunStatus
 from chatlib.tokens import TokenCounter
 from chatlib.types import Settings
 
@@ -94,6 +94,7 @@ class ChatSession:
         if not pump.done:
             pump.stop()
         record = pump.wait(wait_s)
+        status: RunStatus
         if record is None:  # the reader is blocked on the network; it records later
             status, error = "stopped", None
         else:

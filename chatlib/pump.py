@@ -131,13 +131,15 @@ class StreamPump:
             elif finish is None:
                 raise StreamError(TRUNCATED_MESSAGE)
         except ProviderError as exc:
-            status, error = ("stopped", None) if self._stop_requested else ("error", exc.user_message)
+            stopped = self._stop_requested
+            status, error = ("stopped", None) if stopped else ("error", exc.user_message)
             # A fault's own count of attempts (retries ran out) is more exact than ours.
             attempts = getattr(exc, "attempts", attempts)
         except Exception as exc:  # a bug or an SDK surprise: shown, never a traceback
             log.warning("provider %s failed: %s", self.provider.id, type(exc).__name__)
             status = "stopped" if self._stop_requested else "error"
-            error = None if status == "stopped" else f"Unexpected error ({type(exc).__name__}): {exc}"
+            if status == "error":
+                error = f"Unexpected error ({type(exc).__name__}): {exc}"
         finally:
             if events is not None:
                 try:
@@ -167,10 +169,12 @@ class StreamPump:
         attempts: int,
     ) -> RunRecord:
         text = "".join(self._texts)
+        output_source: TokenSource | None
         output_tokens, output_source = usage.output_tokens, usage.source
         if output_tokens is None or status != "ok":
             # A provider's usage covers a finished answer only; count what we got.
             output_tokens, output_source = self._count(text)
+        input_source: TokenSource | None
         input_tokens, input_source = usage.input_tokens, usage.source
         if input_tokens is None:
             input_tokens, input_source = self._input_tokens, self._input_source

@@ -86,7 +86,8 @@ def test_budget_trims_old_turns_and_the_sidebar_says_so(chat):
 def test_stopped_answer_is_shown_marked_in_the_history(app_test):
     at = app_test()
     session = ChatSession()
-    session.turns += [ChatTurn("user", "hi"), ChatTurn("assistant", "Half an ans", status="stopped")]
+    session.turns += [ChatTurn("user", "hi"),
+                      ChatTurn("assistant", "Half an ans", status="stopped")]
     at.session_state["chat"] = session
     at.run()
     assert at.chat_message[1].markdown[0].value == "Half an ans"
@@ -121,7 +122,8 @@ def test_sidebar_settings_reach_the_embedded_model(app_test, store):
     assert run.provider == "local" and run.status == "ok"
     assert run.output_tokens <= 5 and run.output_source == "tokenizer"
     assert run.finish_reason == "length"
-    assert run.settings["temperature"] == 0.0 and run.settings["system_prompt"] == "Answer in French."
+    assert run.settings["temperature"] == 0.0
+    assert run.settings["system_prompt"] == "Answer in French."
     assert run.input_source == "tokenizer" and run.input_tokens > 5
 
 

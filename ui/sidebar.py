@@ -38,4 +38,5 @@ def settings_sidebar() -> AnswerRequest | ProviderError:
         system_prompt=system_prompt,
         extra=pick.extra,
     )
-    return AnswerRequest(pick.provider, settings, pick.counter, int(budget), on_done=run_store().add)
+    return AnswerRequest(pick.provider, settings, pick.counter, int(budget),
+                         on_done=run_store().add)

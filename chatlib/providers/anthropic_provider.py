@@ -186,7 +186,8 @@ class AnthropicProvider:
             cause = redact(str(cause_exc or exc), secrets)
             if started:
                 return Failure(StreamError(
-                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). {INCOMPLETE}"),
+                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). "
+                    f"{INCOMPLETE}"),
                     "connection dropped")
             if isinstance(cause_exc, httpx2.ConnectError):
                 return Failure(TransientError(
@@ -216,7 +217,8 @@ class AnthropicProvider:
             return Failure(StreamError(f"{label} sent a malformed stream event {where}"),
                            "malformed event")
         return Failure(ProviderError(
-            redact(f"Unexpected error from {in_sentence(label)} ({type(exc).__name__}: {exc}).", secrets)
+            redact(f"Unexpected error from {in_sentence(label)} "
+                   f"({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
 
 

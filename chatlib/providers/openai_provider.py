@@ -181,7 +181,8 @@ class OpenAIProvider:
             cause = redact(str(exc.__cause__ or exc), secrets)
             if started:
                 return Failure(StreamError(
-                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). {INCOMPLETE}"),
+                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). "
+                    f"{INCOMPLETE}"),
                     "connection dropped")
             if isinstance(exc.__cause__, httpx2.ConnectError):
                 return Failure(TransientError(
@@ -209,7 +210,8 @@ class OpenAIProvider:
             return Failure(StreamError(f"{label} sent a malformed stream event {where}"),
                            "malformed event")
         return Failure(ProviderError(
-            redact(f"Unexpected error from {in_sentence(label)} ({type(exc).__name__}: {exc}).", secrets)
+            redact(f"Unexpected error from {in_sentence(label)} "
+                   f"({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from chatlib.errors import StreamError
 from chatlib.record import RunRecord
@@ -50,7 +50,7 @@ class ReplayStream:
     def abort(self) -> None:
         self._aborted.set()
 
-    def _generate(self) -> Iterator[Event]:
+    def _generate(self) -> Generator[Event, None, None]:
         r = self._record
         start = self._clock()
         for offset, text in zip(r.chunk_offsets_s, r.chunk_texts):

@@ -12,7 +12,13 @@ import pytest
 from playwright.sync_api import expect
 
 from chatlib.providers.scripted import DEMO_MARKDOWN
-from testkit.browser import chat_messages, exception_texts, send_prompt, use_scripted_model, wait_idle
+from testkit.browser import (
+    chat_messages,
+    exception_texts,
+    send_prompt,
+    use_scripted_model,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -138,7 +144,8 @@ def test_provider_fault_is_a_clear_message_in_the_chat_and_no_traceback(page, ap
     runs = [eventually(lambda p=p: run_for(app_store, p)) for p in (
         "This answer breaks mid-way (fault test)", "This one fails at once (fault test)")]
     assert [r and r["status"] for r in runs] == ["error", "error"]
-    assert runs[1]["error"] == "The provider is down (scripted fault)." and runs[1]["response"] == ""
+    assert runs[1]["error"] == "The provider is down (scripted fault)."
+    assert runs[1]["response"] == ""
 
     use_scripted_model(page, "instant")
     send_prompt(page, "Still there?")
