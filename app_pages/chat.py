@@ -1,17 +1,24 @@
-"""Chat page: history, a prompt box whose send button becomes Stop, the answer streamed."""
+"""Chat page: a view of one stored chat (``?chat=<id>``): its turns, the answer in flight
+re-attached and streaming, a Stop button under it, the prompt box. How an answer lives and
+ends is ``chatlib.chat``'s (its docstring); this page draws it and calls it."""
 
 import streamlit as st
 
-from chatlib.chat import AnswerRequest, ChatSession
-from chatlib.conversation import ChatTurn, export_json, export_markdown
-from chatlib.errors import ProviderError
+from chatlib.chat import ChatAnswers
+from chatlib.conversation import ChatTurn
+from chatlib.pump import StreamPump
+from ui.chats import chat_sidebar, current_chat, sidebar_settings
+from ui.resources import chat_answers
 from ui.sidebar import EMPTY_PROMPT, settings_sidebar
 from ui.streaming import stream_answer
 
-if "chat" not in st.session_state:
-    st.session_state.chat = ChatSession()
-session: ChatSession = st.session_state.chat
+_LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the sidebar
+
+answers: ChatAnswers = chat_answers()
+chat, live = current_chat(answers)
 request = settings_sidebar()
+chat_sidebar(answers, chat)
+
 
 def show_turn(turn: ChatTurn) -> None:
     with st.chat_message(turn.role):
@@ -26,51 +33,29 @@ def show_footer(turn: ChatTurn) -> None:
         st.caption("⏹ Stopped: partial answer kept.")
     if turn.error:
         st.error(turn.error, icon="⚠️")
-    if turn.run_id and turn.run_id in session.summaries:
-        st.caption(f"{turn.provider} · {turn.model} · {session.summaries[turn.run_id]}")
+    if turn.summary:
+        st.caption(f"{turn.provider} · {turn.model} · {turn.summary}")
 
 
-@st.fragment(run_every=0.5)
-def redraw_after_answer() -> None:
-    """A Stop ends the script where it was, so the partial answer would stay unmarked until
-    the next click. While an answer is on screen this polls; once the answer is in the
-    history it reruns the page once to draw it from there. It reruns after a finished
-    answer too: left on the page, its ticks would keep the chat box in its Stop state."""
-    if session.active is None and session.turns and session.turns[-1].role == "assistant":
-        st.rerun(scope="app")
-
-
-def answer(request: AnswerRequest | ProviderError) -> None:
-    """Stream one answer into the chat; whatever happens, it ends up in the history."""
-    if isinstance(request, ProviderError):
-        session.add_error(request, st.session_state.get("provider", "?"), "")
-        show_turn(session.turns[-1])
-        return
-    try:
-        pump = session.start_answer(request)
-    except ProviderError as exc:
-        session.add_error(exc, request.provider.id, request.settings.model)
-        show_turn(session.turns[-1])
-        return
+def show_live(pump: StreamPump) -> None:
+    """The answer in flight, from its start, until it ends; then the page is drawn again
+    from the store (its footer and the actions under it)."""
     with st.chat_message("assistant"):
-        redraw_after_answer()
-        try:
-            stream_answer(pump)
-        finally:
-            # Runs on Stop too (StopException unwinds through here); touches only `session`.
-            turn = session.finish_answer(pump)
-        if turn is not None:
-            show_footer(turn)
-
-
-def start_edit() -> None:
-    st.session_state.editing = True
+        body = st.container()
+        if not pump.stop_asked:
+            # Its click reruns the script; the callback stops the answer before the next
+            # run draws the chat, which then shows the partial marked (chatlib.chat, step 4).
+            st.button("Stop", icon="⏹️", key="stop_answer", on_click=answers.stop,
+                      args=(chat.id,))
+        with body:
+            stream_answer(pump, stop_on_close=False)
+    st.rerun()
 
 
 def answer_actions() -> None:
     """Regenerate or edit-and-resend, under the last answer."""
     if st.session_state.get("editing"):
-        last_prompt = next((t.content for t in reversed(session.turns) if t.role == "user"), "")
+        last_prompt = next((t.content for t in reversed(chat.turns) if t.role == "user"), "")
         with st.form("edit_prompt"):
             edited = st.text_area("Edit your last prompt", last_prompt, key="edit_text")
             send, cancel = st.columns(2)
@@ -79,42 +64,48 @@ def answer_actions() -> None:
         if resend or cancelled:
             st.session_state.editing = False
         if resend and edited.strip():
-            session.replace_last_prompt(edited)
-            st.rerun()  # the edited prompt shows in the history and is answered
+            answers.replace_last_prompt(chat, edited)
+            remember_fit(answers.answer_last_prompt(chat, request))
+            st.rerun()
+        elif resend:
+            st.warning(EMPTY_PROMPT, icon="✏️")
         elif cancelled:
             st.rerun()
-    elif session.turns and session.turns[-1].role == "assistant":
+    elif chat.turns and chat.turns[-1].role == "assistant":
         left, right, _ = st.columns([1, 1, 4])
         if left.button("Regenerate", icon="🔄"):
-            session.drop_last_answer()
-            st.rerun()  # the prompt, now unanswered, is answered again
-        right.button("Edit prompt", icon="✏️", on_click=start_edit)
+            answers.drop_last_answer(chat)
+            remember_fit(answers.answer_last_prompt(chat, request))
+            st.rerun()
+        if right.button("Edit prompt", icon="✏️"):
+            st.session_state.editing = True
+            st.rerun()
+
+
+def remember_fit(fit: object) -> None:
+    if fit is not None:
+        st.session_state[_LAST_FIT] = (chat.id, fit.summary())  # type: ignore[attr-defined]
 
 
 st.title("💬 Chat Lab")
-for turn in session.turns:
-    show_turn(turn)
+for turn in chat.turns[:-1] if live is not None else chat.turns:
+    show_turn(turn)  # all but the answer in flight, which streams below the prompt box
 
-prompt = st.chat_input("Ask anything", submit_mode="stop")
+prompt = st.chat_input("Ask anything")
 if prompt is not None and not prompt.strip():
     st.warning(EMPTY_PROMPT, icon="✏️")  # refused: never an empty bubble with an answer
 elif prompt:
-    session.add_user(prompt)
-    show_turn(session.turns[-1])
-    answer(request)
-elif session.turns and session.turns[-1].role == "user" and session.active is None:
-    answer(request)  # after an edit or a regenerate, the last prompt awaits its answer
-answer_actions()
+    model = request.settings.model if not isinstance(request, Exception) else ""
+    remember_fit(answers.ask(chat, prompt, request, sidebar_settings(model)))
+    st.query_params["chat"] = chat.id
+    st.rerun()  # drawn from the store: the prompt, then its answer streaming
 
 with st.sidebar:
-    # Drawn last so it describes the answer just given (after a Stop, the next run draws it).
-    fit = session.last_fit
-    st.caption("Context sent: " + fit.summary() if fit else "Nothing sent yet.")
-    if st.button("New chat", icon="🆕", use_container_width=True):
-        session.clear()
-        st.rerun()
-    stamp = session.id[:8]
-    st.download_button("Export Markdown", export_markdown(session.turns),
-                       f"chat-{stamp}.md", "text/markdown", on_click="ignore")
-    st.download_button("Export JSON", export_json(session.turns, chat_id=session.id),
-                       f"chat-{stamp}.json", "application/json", on_click="ignore")
+    last = st.session_state.get(_LAST_FIT)
+    st.caption("Context sent: " + last[1] if last and last[0] == chat.id
+               else "Nothing sent yet.")
+
+if live is not None:
+    show_live(live)
+else:
+    answer_actions()

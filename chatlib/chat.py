@@ -1,27 +1,52 @@
-"""One chat's state and its answer cycle, independent of the UI.
+"""A stored chat's answer cycle, independent of the UI and of any script run.
 
-``ChatSession`` holds the visible history and the answer being streamed. The UI keeps one
-in ``st.session_state`` and mutates it directly: after a Stop, Streamlit raises again at
-every later session-state access, so the code that keeps the partial answer must only touch
-this plain object.
+The lifecycle of one answer (the fragile spot: read this before changing it):
+
+1. ``ChatAnswers.ask`` writes the prompt and an empty answer turn (status ``streaming``) to
+   the chat store, starts a ``StreamPump`` and registers it, under the chat's id, in this
+   process's table of live answers. From here the answer belongs to the chat: no script run,
+   session or browser tab owns it, so a widget change, a page switch or a reload cannot end
+   or lose it. Settings changed meanwhile apply to the next prompt.
+2. The pump's reader thread writes the text so far to the stored turn every ``progress_s``
+   (a crash keeps what had arrived) and, when the stream ends for any reason, records the
+   run, writes the final turn (``ok``, ``stopped`` or ``error``, with its figures line) and
+   leaves the live table, in that order, before its readers see the end.
+3. Every script run loads the chat (``load``) and re-attaches to a live answer (``live``):
+   ``StreamPump.text_batches(stop_on_close=False)`` gives its text so far at once and then
+   the rest; a rerun unwinding that reader leaves the pump running. A ``streaming`` turn
+   with no live pump was cut off by a server restart or crash: ``load`` stores it as such.
+4. Only ``stop`` ends an answer early: the page calls it from its Stop button's callback,
+   before the script's next run draws the chat, so the stopped partial shows marked at
+   once, with no polling. ``ask`` while an answer is live, regenerate and edit stop it
+   first (the partial is kept, marked): one answer per prompt, always, in every tab of a
+   chat (``_ASKING`` makes "stop the live answer, then start the next" one step).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
-from chatlib.conversation import BudgetFit, ChatTurn, fit_to_budget, to_messages
+from chatlib.conversation import BudgetFit, Chat, ChatTurn, chat_title, fit_to_budget, to_messages
 from chatlib.errors import ProviderError
 from chatlib.metrics import run_metrics
 from chatlib.providers.base import Provider
 from chatlib.pump import StreamPump
-from chatlib.record import RunRecord, RunStatus
+from chatlib.record import RunRecord
+from chatlib.store.chats import ChatStore
 from chatlib.tokens import TokenCounter
 from chatlib.types import Settings
 
-__all__ = ["ChatSession", "AnswerRequest", "run_summary"]
+__all__ = ["ChatAnswers", "AnswerRequest", "run_summary", "new_chat_id", "CUT_OFF_MESSAGE"]
+
+CUT_OFF_MESSAGE = (
+    "The server stopped while this answer was arriving (a restart or a crash): the text "
+    "above is what had arrived."
+)
 
 
 @dataclass(frozen=True)
@@ -54,89 +79,187 @@ def run_summary(record: RunRecord) -> str:
     return " · ".join(parts)
 
 
-@dataclass
-class ChatSession:
-    turns: list[ChatTurn] = field(default_factory=list)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    active: StreamPump | None = None
-    last_fit: BudgetFit | None = None
-    summaries: dict[str, str] = field(default_factory=dict)  # run id -> run_summary
+def new_chat_id() -> str:
+    return uuid.uuid4().hex
 
-    def add_user(self, text: str) -> None:
-        self.turns.append(ChatTurn("user", text))
 
-    def start_answer(self, request: AnswerRequest) -> StreamPump:
-        """Fit the history to the budget and start streaming. Raises ``ProviderError``
-        (e.g. the budget is too small) before anything is sent."""
-        if self.active is not None:  # never two answers at once: keep the old partial
-            self.finish_answer(self.active)
-        fit = fit_to_budget(
-            to_messages(self.turns), request.budget, request.counter, request.settings.system_prompt
-        )
-        self.last_fit = fit
-        self.active = StreamPump(
-            request.provider,
-            fit.messages,
-            request.settings,
-            counter=request.counter,
-            input_tokens=fit.tokens,
-            input_source=request.counter.source,
-            on_done=request.on_done,
-            record_fields={"page": "chat", "group_id": self.id},
-        ).start()
-        return self.active
+@dataclass(frozen=True)
+class _Live:
+    pump: StreamPump
+    seq: int  # the answer's position in the chat
 
-    def finish_answer(self, pump: StreamPump, wait_s: float = 2.0) -> ChatTurn | None:
-        """Put the answer (whole, partial or failed) into the history. Safe to call twice."""
-        if pump is not self.active:
+
+# chat id -> its answer in flight, for every session of this process (see the docstring).
+# _TABLE guards the dict alone and is never held while waiting; _ASKING makes "stop the live
+# answer, then start the next" one step (a reader thread never takes it).
+_LIVE: dict[str, _Live] = {}
+_TABLE = threading.Lock()
+_ASKING = threading.RLock()
+
+
+class ChatAnswers:
+    """Asks, stops and re-attaches answers of stored chats (see the module docstring)."""
+
+    def __init__(self, chats: ChatStore, progress_s: float = 0.5) -> None:
+        self.chats = chats
+        self.progress_s = progress_s
+
+    # -- reading ------------------------------------------------------------------------
+    def load(self, chat_id: str) -> Chat | None:
+        """The stored chat; an answer left ``streaming`` by a dead process is marked cut off."""
+        return self.view(chat_id)[0]
+
+    def view(self, chat_id: str) -> tuple[Chat | None, StreamPump | None]:
+        """The stored chat and, read in the same step, its live answer: the pump of its last
+        turn when that turn is still ``streaming`` (else ``None``). The pump may end any
+        moment after; reading it then gives all its text and the end."""
+        with _TABLE:  # a reader leaves the table only after storing its turn: no gap
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                return None, None
+            live = _LIVE.get(chat_id)
+            for seq, turn in enumerate(chat.turns):
+                if turn.status == "streaming" and (live is None or live.seq != seq):
+                    turn.status, turn.error = "error", CUT_OFF_MESSAGE
+                    self.chats.update_turn(chat_id, seq, content=turn.content,
+                                           status="error", error=CUT_OFF_MESSAGE)
+            if (live is not None and live.seq == len(chat.turns) - 1
+                    and chat.turns[-1].status == "streaming"):
+                return chat, live.pump
+            return chat, None
+
+    def live(self, chat_id: str) -> StreamPump | None:
+        """The answer in flight in this chat, if any."""
+        with _TABLE:
+            live = _LIVE.get(chat_id)
+            return live.pump if live is not None else None
+
+    # -- answering ----------------------------------------------------------------------
+    def ask(
+        self,
+        chat: Chat,
+        prompt: str,
+        request: AnswerRequest | ProviderError,
+        settings: dict[str, Any] | None = None,
+    ) -> BudgetFit | None:
+        """Add ``prompt`` to the chat (storing the chat if it is new) and start its answer;
+        a live answer is stopped first. A request that cannot be sent (``ProviderError``:
+        no key, a bad setting, the budget) becomes the answer turn's error. Returns what was
+        sent (``None`` if nothing was)."""
+        with _ASKING:
+            self.stop(chat.id)
+            if self.chats.get(chat.id) is None:
+                chat.title = chat_title(prompt)
+                self.chats.create(Chat(chat.id, chat.title, [], settings or {}))
+            elif settings is not None:
+                self.chats.save_settings(chat.id, settings)
+            chat.turns.append(ChatTurn("user", prompt))
+            self.chats.append_turns(chat.id, [chat.turns[-1]])
+            return self._answer(chat, request)
+
+    def answer_last_prompt(
+        self, chat: Chat, request: AnswerRequest | ProviderError
+    ) -> BudgetFit | None:
+        """Answer the chat's last prompt again (after ``drop_last_answer`` or
+        ``replace_last_prompt``); nothing is sent when it already has its answer."""
+        with _ASKING:
+            self.stop(chat.id)
+            self._reload_turns(chat)
+            if not chat.turns or chat.turns[-1].role != "user":
+                return None
+            return self._answer(chat, request)
+
+    def drop_last_answer(self, chat: Chat) -> None:
+        """For regenerate: stop a live answer, then remove the last answer."""
+        with _ASKING:
+            self.stop(chat.id)
+            self._reload_turns(chat)
+            if chat.turns and chat.turns[-1].role == "assistant":
+                chat.turns.pop()
+                self.chats.truncate(chat.id, len(chat.turns))
+
+    def replace_last_prompt(self, chat: Chat, text: str) -> None:
+        """For edit-and-resend: the last prompt and its answer give way to ``text``, which
+        then awaits its answer (``answer_last_prompt``)."""
+        with _ASKING:
+            self.drop_last_answer(chat)
+            if chat.turns and chat.turns[-1].role == "user":
+                chat.turns.pop()
+            chat.turns.append(ChatTurn("user", text))
+            self.chats.truncate(chat.id, len(chat.turns) - 1)
+            self.chats.append_turns(chat.id, [chat.turns[-1]])
+
+    def stop(self, chat_id: str, wait_s: float = 2.0) -> None:
+        """End the chat's live answer now; its partial text is kept, marked stopped. Waits
+        up to ``wait_s`` for the reader to store it (a blocked local model may take longer:
+        the turn then shows as stopping until it has)."""
+        with _TABLE:
+            live = _LIVE.get(chat_id)
+        if live is None:
+            return
+        live.pump.stop()
+        live.pump.wait(wait_s)
+
+    def _reload_turns(self, chat: Chat) -> None:
+        stored = self.chats.get(chat.id)
+        if stored is not None:
+            chat.turns[:] = stored.turns
+
+    def _answer(self, chat: Chat, request: AnswerRequest | ProviderError) -> BudgetFit | None:
+        self._reload_turns(chat)  # the stopped partial, as its reader stored it
+        if isinstance(request, ProviderError):
+            self._append_error(chat, request, None, None)
             return None
-        self.active = None
-        if not pump.done:
-            pump.stop()
-        record = pump.wait(wait_s)
-        status: RunStatus
-        if record is None:  # the reader is blocked on the network; it records later
-            status, error = "stopped", None
-        else:
-            status, error = record.status, record.error
-            self.summaries[record.id] = run_summary(record)
-        turn = ChatTurn(
-            "assistant",
-            pump.text,
-            status=status,
-            error=error,
-            run_id=pump.run_id,
-            provider=pump.provider.id,
-            model=pump.settings.model,
+        try:
+            fit = fit_to_budget(to_messages(chat.turns), request.budget, request.counter,
+                                request.settings.system_prompt)
+        except ProviderError as exc:
+            self._append_error(chat, exc, request.provider.id, request.settings.model)
+            return None
+        turn = ChatTurn("assistant", "", status="streaming", provider=request.provider.id,
+                        model=request.settings.model)
+        chat.turns.append(turn)
+        seq = len(chat.turns) - 1
+        chat_id, on_done = chat.id, request.on_done
+        pump: StreamPump
+
+        def progress(text: str) -> None:
+            self.chats.update_turn(chat_id, seq, content=text, status="streaming")
+
+        def done(record: RunRecord) -> None:
+            # In the reader thread, whatever happened: the run, then the turn, then leave.
+            try:
+                if on_done is not None:
+                    on_done(record)
+            finally:
+                self.chats.update_turn(chat_id, seq, content=record.text, status=record.status,
+                                       error=record.error, run_id=record.id,
+                                       summary=run_summary(record))
+                with _TABLE:
+                    if chat_id in _LIVE and _LIVE[chat_id].pump is pump:
+                        del _LIVE[chat_id]
+
+        pump = StreamPump(
+            request.provider, fit.messages, request.settings, counter=request.counter,
+            input_tokens=fit.tokens, input_source=request.counter.source, on_done=done,
+            on_progress=progress, progress_s=self.progress_s,
+            record_fields={"page": "chat", "group_id": chat.id},
         )
-        self.turns.append(turn)
-        return turn
+        turn.run_id = pump.run_id
+        with _TABLE:  # registered before the turn is stored: ``load`` never sees it orphaned
+            _LIVE[chat.id] = _Live(pump, seq)
+        stored_at = self.chats.append_turns(chat.id, [turn])
+        if stored_at != seq:  # another process wrote to this chat meanwhile (the closures
+            seq = stored_at  # above read ``seq`` when they run, so they follow)
+            with _TABLE:
+                _LIVE[chat.id] = _Live(pump, seq)
+        pump.start()
+        return fit
 
-    def add_error(self, error: ProviderError, provider: str, model: str) -> None:
-        """A failure before any request (bad settings, no key): shown as the answer."""
-        self.turns.append(
-            ChatTurn("assistant", "", status="error", error=error.user_message,
-                     provider=provider, model=model)
-        )
-
-    def drop_last_answer(self) -> str | None:
-        """For regenerate: remove the last answer; returns the prompt it answered."""
-        if self.active is not None:
-            self.finish_answer(self.active)
-        if self.turns and self.turns[-1].role == "assistant":
-            self.turns.pop()
-        return self.turns[-1].content if self.turns and self.turns[-1].role == "user" else None
-
-    def replace_last_prompt(self, text: str) -> None:
-        """For edit-and-resend: the last prompt and its answer are replaced."""
-        self.drop_last_answer()
-        if self.turns and self.turns[-1].role == "user":
-            self.turns.pop()
-        self.add_user(text)
-
-    def clear(self) -> None:
-        if self.active is not None:
-            self.finish_answer(self.active)
-        self.turns.clear()
-        self.last_fit = None
-        self.id = uuid.uuid4().hex
+    def _append_error(
+        self, chat: Chat, error: ProviderError, provider: str | None, model: str | None
+    ) -> None:
+        turn = ChatTurn("assistant", "", status="error", error=error.user_message,
+                        provider=provider, model=model, created_at=time.time())
+        chat.turns.append(turn)
+        self.chats.append_turns(chat.id, [turn])

@@ -18,7 +18,10 @@ from chatlib.tokens import TokenCounter
 from chatlib.types import Message, Role
 
 __all__ = [
+    "Chat",
     "ChatTurn",
+    "TurnStatus",
+    "chat_title",
     "BudgetFit",
     "fit_to_budget",
     "to_messages",
@@ -32,16 +35,39 @@ __all__ = [
 MESSAGE_OVERHEAD_TOKENS = 4
 
 
+# How a turn ended; "streaming" while its answer is still arriving.
+TurnStatus = Literal["ok", "stopped", "error", "streaming"]
+
+
 @dataclass
 class ChatTurn:
     role: Role
     content: str
-    status: Literal["ok", "stopped", "error"] = "ok"
+    status: TurnStatus = "ok"
     error: str | None = None
     run_id: str | None = None
     provider: str | None = None
     model: str | None = None
     created_at: float = field(default_factory=time.time)
+    summary: str | None = None  # the run's figures line (TTFT, tokens, ...), once it ended
+
+
+@dataclass
+class Chat:
+    """A stored conversation: its turns in order and the settings it was last sent with."""
+
+    id: str
+    title: str = "New chat"
+    turns: list[ChatTurn] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+
+def chat_title(prompt: str, limit: int = 60) -> str:
+    """A chat's title from its first prompt: one line, at most ``limit`` characters."""
+    line = " ".join(prompt.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)

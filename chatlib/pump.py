@@ -1,18 +1,20 @@
 """The one streaming path: read a provider in its own thread, timestamp every event where
 its bytes arrive, and hand the UI coalesced text batches.
 
-    provider.stream() ──(reader thread: t = monotonic() per event)──► queue
-    queue ──► StreamPump.text_batches()  (UI thread: first text at once, then ~40 ms batches)
+    provider.stream() ──(reader thread: t = monotonic() per event)──► texts so far
+    texts so far ──► StreamPump.text_batches()  (any number of readers, each from the start:
+                     all text so far at once, then ~40 ms batches)
 
 The reader thread also builds the ``RunRecord`` and hands it to ``on_done`` (the run store)
-whatever happens: finished, stopped or failed. So the record does not depend on the UI
-thread surviving a Streamlit stop/rerun, which unwinds it mid-render.
+whatever happens: finished, stopped or failed; ``on_progress`` hears the text so far every
+``progress_s`` while it arrives. So the answer does not depend on any UI thread: a
+Streamlit rerun that unwinds one reader mid-render leaves the pump running, and the next
+script run reads it again from the start (see ``chatlib.chat``).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +35,6 @@ TRUNCATED_MESSAGE = (
     "The answer was cut off: the stream ended without the provider's end marker, "
     "so it may be incomplete."
 )
-_END = object()
 # While nothing arrives the UI generator wakes this often so a Stop click is noticed.
 _IDLE_POLL_S = 0.1
 
@@ -55,6 +56,8 @@ class StreamPump:
         input_tokens: int | None = None,
         input_source: TokenSource | None = None,
         on_done: Callable[[RunRecord], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
+        progress_s: float = 0.5,
         record_fields: dict[str, Any] | None = None,
         batch_s: float = 0.04,
         clock: Callable[[], float] = time.monotonic,
@@ -66,11 +69,16 @@ class StreamPump:
         self._input_tokens = input_tokens
         self._input_source = input_source
         self._on_done = on_done
+        self._on_progress = on_progress
+        self.progress_s = progress_s
         self._record_fields = dict(record_fields or {})
         self.batch_s = batch_s
         self._clock = clock
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # Readers wait on this for new text, a retry note or the end (same lock as the data).
+        self._changed = threading.Condition(self._lock)
+        self._notices = 0  # how many Retrying notes so far
+        self._ended = False  # the reader has recorded the run; no more text comes
         self._stop_requested = False
         self._offsets: list[float] = []
         self._texts: list[str] = []
@@ -81,6 +89,7 @@ class StreamPump:
         self.run_id: str = self._record_fields.pop("id", None) or new_run_id()
         self.notice: str | None = None  # latest Retrying note, for the UI
         self.started_at: float | None = None  # on ``clock``, when start() handed it over
+        self.stop_asked = False  # stop() was called (the run may still be closing)
 
     # -- the reader thread ------------------------------------------------------------
     def start(self) -> StreamPump:
@@ -97,6 +106,7 @@ class StreamPump:
         usage = Usage(None, None)
         attempts = 1
         events = None
+        last_progress = t0
         try:
             events = iter(self.provider.stream(self.messages, self.settings))
             self._events = events
@@ -110,22 +120,27 @@ class StreamPump:
                     if event.text:
                         # A model may emit a lone surrogate; the page could not send it.
                         text = clean_text(event.text)
-                        with self._lock:
+                        with self._changed:
                             if self._stop_requested:
                                 break
                             self._offsets.append(now - t0)
                             self._texts.append(text)
-                        self._queue.put(text)
+                            self._changed.notify_all()
+                        if self._on_progress is not None and now - last_progress >= self.progress_s:
+                            last_progress = now
+                            self._report_progress()
                 elif isinstance(event, Usage):
                     usage = event
                 elif isinstance(event, Finish):
                     finish = event.reason
                 elif isinstance(event, Retrying):
                     attempts = event.attempt
-                    self.notice = (
-                        f"retrying ({event.attempt}/{event.max_attempts}): {event.reason}"
-                    )
-                    self._queue.put(event)
+                    with self._changed:
+                        self.notice = (
+                            f"retrying ({event.attempt}/{event.max_attempts}): {event.reason}"
+                        )
+                        self._notices += 1
+                        self._changed.notify_all()
             if self._stop_requested:
                 status = "stopped"
             elif finish is None:
@@ -157,7 +172,15 @@ class StreamPump:
                 except Exception:
                     log.exception("saving the run failed")
             self._done.set()
-            self._queue.put(_END)
+            with self._changed:  # readers end only once the run is recorded
+                self._ended = True
+                self._changed.notify_all()
+
+    def _report_progress(self) -> None:
+        try:
+            self._on_progress(self.text)  # type: ignore[misc]  # checked by the caller
+        except Exception:  # a failed progress write must not end the answer
+            log.exception("reporting progress failed")
 
     def _build_record(
         self,
@@ -229,6 +252,7 @@ class StreamPump:
         """Ask the reader to stop; the text received up to now is what the run keeps."""
         with self._lock:
             self._stop_requested = True
+        self.stop_asked = True  # after the flag the reader checks: who sees this sees that
         self._abort_events()
 
     def _abort_events(self) -> None:
@@ -246,43 +270,47 @@ class StreamPump:
         self._done.wait(timeout)
         return self.record
 
-    def text_batches(self, on_notice: Callable[[str], None] | None = None) -> Iterator[str]:
-        """Yield the answer's text for rendering: the first text at once, then whatever
-        arrived during each ``batch_s`` window. Yields ``""`` when idle so the caller
-        stays responsive to a stop. Closing this generator early stops the pump."""
+    def text_batches(
+        self, on_notice: Callable[[str], None] | None = None, *, stop_on_close: bool = True
+    ) -> Iterator[str]:
+        """Yield the answer's text for rendering, from its start: all text so far at once,
+        then whatever arrived during each ``batch_s`` window. Yields ``""`` when idle so
+        the caller stays responsive to a stop. Any number of these may read one pump (a
+        rerun, a second tab). Closing one early stops the pump if ``stop_on_close``; the
+        chat page passes False, since there only its Stop button ends an answer."""
         pending: list[str] = []
         last_yield: float | None = None
+        index = 0
+        notices_seen = 0
         try:
             while True:
-                if pending and last_yield is not None:
-                    timeout = max(0.0, last_yield + self.batch_s - self._clock())
-                else:
-                    timeout = _IDLE_POLL_S
-                try:
-                    item = self._queue.get(timeout=timeout)
-                except queue.Empty:
-                    if pending:
-                        yield "".join(pending)
-                        pending.clear()
-                        last_yield = self._clock()
-                    else:
-                        yield ""
-                    continue
-                if item is _END:
-                    if pending:
-                        yield "".join(pending)
-                    return
-                if isinstance(item, Retrying):
+                with self._changed:
+                    idle = (index == len(self._texts) and not self._ended
+                            and self._notices == notices_seen)
+                    if idle:
+                        if pending and last_yield is not None:
+                            timeout = max(0.0, last_yield + self.batch_s - self._clock())
+                        else:
+                            timeout = _IDLE_POLL_S
+                        self._changed.wait(timeout)
+                    new = self._texts[index:]
+                    index += len(new)
+                    ended, notices = self._ended, self._notices
+                if notices != notices_seen:
+                    notices_seen = notices
                     if on_notice is not None and self.notice:
                         on_notice(self.notice)
-                    continue
-                pending.append(item)
+                pending += new
                 now = self._clock()
-                # The first token is never held back; later ones wait for their window.
-                if last_yield is None or now - last_yield >= self.batch_s:
+                # The first text is never held back; later text waits for its window.
+                if pending and (last_yield is None or ended or now - last_yield >= self.batch_s):
                     yield "".join(pending)
                     pending.clear()
                     last_yield = now
+                elif not new and not ended:
+                    yield ""
+                if ended and not pending:
+                    return
         finally:
-            if not self.done:
+            if stop_on_close and not self.done:
                 self.stop()

@@ -74,9 +74,12 @@ def open_options(page: Any, box: Any) -> Any:
     return options
 
 
-def select_option(page: Any, label: str, option: str, within: Any = None) -> None:
+def select_option(
+    page: Any, label: str, option: str, within: Any = None, *, settle: bool = True
+) -> None:
     """Pick ``option`` in the Streamlit selectbox labelled ``label`` (a react-aria combobox),
-    optionally inside the locator ``within``, and wait for the rerun it causes."""
+    optionally inside the locator ``within``, and wait for the rerun it causes (unless
+    ``settle`` is False: mid-answer, the script runs until the answer ends)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
     box = (within or page).get_by_role("combobox", name=label)
@@ -91,6 +94,8 @@ def select_option(page: Any, label: str, option: str, within: Any = None) -> Non
             page.keyboard.press("Escape")
             wait_idle(page)
     expect(box).to_have_value(option)
+    if not settle:
+        return
     # The rerun this choice causes may not have started yet (the page still says
     # notRunning): give it time to start, as Streamlit's own e2e wait_for_app_run does,
     # so a prompt sent next is not raced by it (it would stream with no Stop button).
@@ -98,12 +103,13 @@ def select_option(page: Any, label: str, option: str, within: Any = None) -> Non
     wait_idle(page)
 
 
-def use_scripted_model(page: Any, model: str) -> None:
-    """On the chat page: choose the scripted provider and one of its models."""
+def use_scripted_model(page: Any, model: str, *, settle: bool = True) -> None:
+    """On the chat page: choose the scripted provider and one of its models (``settle``:
+    see ``select_option``)."""
     sidebar = page.locator("[data-testid='stSidebar']")
     if sidebar.get_by_role("combobox", name="Provider").input_value() != "Scripted demo (offline)":
         select_option(page, "Provider", "Scripted demo (offline)", sidebar)
-    select_option(page, "Model", model, sidebar)
+    select_option(page, "Model", model, sidebar, settle=settle)
 
 
 def exception_texts(page: Any) -> list[str]:

@@ -155,7 +155,7 @@ def _page_state(page: Any) -> str:
           script: document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState,
           box_disabled: document.querySelector('[data-testid="stChatInputTextArea"]')?.disabled,
           messages: document.querySelectorAll('[data-testid="stChatMessage"]').length,
-          stop_button: !!document.querySelector('[data-testid="stChatInputStopButton"]'),
+          stop_button: !!document.querySelector('.st-key-stop_answer button'),
         })""")
     except Exception as exc:
         return f"page state unavailable ({type(exc).__name__})"

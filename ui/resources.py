@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chatlib.chat import ChatAnswers
 from chatlib.providers.local import LocalProvider, load_llama
-from chatlib.store import RunStore
+from chatlib.store import ChatStore, RunStore
 
 
 @st.cache_resource(show_spinner="Loading the embedded model…")
@@ -16,3 +17,10 @@ def local_provider(path: str) -> LocalProvider:
 @st.cache_resource
 def run_store() -> RunStore:
     return RunStore()
+
+
+@st.cache_resource
+def chat_answers() -> ChatAnswers:
+    """The stored chats and their answers in flight, shared by every session (one process
+    table of live answers: a reload or a second tab re-attaches to the same answer)."""
+    return ChatAnswers(ChatStore(run_store()))

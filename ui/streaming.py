@@ -26,15 +26,20 @@ def stream_answer(
     pump: StreamPump,
     waiting_label: str = "Waiting for the first token…",
     on_batch: Callable[[], None] | None = None,
+    *,
+    stop_on_close: bool = True,
 ) -> str:
-    """Render the pump's answer in the current container; returns the text shown.
-    ``on_batch`` runs before each batch is rendered (e.g. to redraw live figures)."""
+    """Render the pump's answer in the current container, from its start; returns the text
+    shown. ``on_batch`` runs before each batch is rendered (e.g. to redraw live figures).
+    ``stop_on_close``: a rerun or Stop that unwinds this render stops the pump (compare);
+    the chat page passes False, as its answers outlive script runs (``chatlib.chat``)."""
     status = st.empty()
     status.caption(f"⏳ {waiting_label}")
 
     def pieces() -> Iterator[object]:
         first = True
-        batches = pump.text_batches(on_notice=lambda note: status.caption(f"⏳ {note}"))
+        batches = pump.text_batches(on_notice=lambda note: status.caption(f"⏳ {note}"),
+                                    stop_on_close=stop_on_close)
         for piece in split_blocks(batches):
             if piece is BLOCK_BREAK:
                 yield _freeze_block

@@ -33,6 +33,9 @@ BASE_SCRIPTS: dict[str, dict[str, Any]] = {
     "slow-long": {"text": "This answer grows slowly, one word after another. " * 70,
                   "chunk_chars": 5, "first_delay_s": 0.1, "gap_s": 0.03},
     "instant": {"text": "Done at once.", "chunk_chars": 50},
+    # About 5 s: long enough to act on mid-answer, short enough to wait for its end.
+    "medium": {"text": "A medium answer that keeps coming, word by word. " * 10,
+               "chunk_chars": 5, "first_delay_s": 0.1, "gap_s": 0.05},
 }
 
 

@@ -17,7 +17,7 @@ from tests.wire.server import Reply, WireServer
 
 pytestmark = pytest.mark.browser
 
-STOP_BUTTON = "[data-testid='stChatInputStopButton']"
+STOP_BUTTON = ".st-key-stop_answer button"  # under the answer in flight
 COMPATIBLE = "OpenAI-compatible server (Ollama, vLLM, …)"
 
 
@@ -38,7 +38,7 @@ def use_server(page: Any, url: str) -> None:
         field.fill(url)
         # Commit by leaving the field, not by Enter: with Enter the field keeps the focus,
         # and its blur when the prompt box is clicked starts a rerun that races the
-        # prompt's run (the answer then streams without a Stop button).
+        # prompt's run.
         field.blur()
         try:
             # The server's /models answered: the URL was committed and the list drawn.

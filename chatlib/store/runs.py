@@ -1,5 +1,8 @@
 """The run store: every answer (finished, stopped or failed) as one row in SQLite.
 
+The schema is built by ``chatlib.store.migrations``; the chats kept in the same file are
+``chatlib.store.chats``'s.
+
 One small interface (``add``, ``get``, ``runs``, ``chunk_offsets``) so the store can move to
 PostgreSQL with the same schema. WAL mode lets the stats page read while chat pages write;
 each call opens its own short transaction, so many threads and processes can share a file.
@@ -14,7 +17,7 @@ import json
 import sqlite3
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
@@ -25,90 +28,9 @@ import pandas as pd
 from chatlib.metrics import run_metrics
 from chatlib.paths import data_dir
 from chatlib.record import RunRecord
+from chatlib.store.migrations import MIGRATIONS
 
 __all__ = ["RunStore", "RowidMismatch", "default_store_path", "MIGRATIONS", "STATS_COLUMNS"]
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
-migration = MIGRATIONS.append
-
-
-@migration
-def m001_runs(db: sqlite3.Connection) -> None:
-    db.execute(
-        """
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            created_at REAL NOT NULL,      -- wall clock at t0 (epoch seconds)
-            page TEXT NOT NULL,            -- chat | compare
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            label TEXT NOT NULL DEFAULT '',
-            group_id TEXT,
-            status TEXT NOT NULL,          -- ok | stopped | error
-            error TEXT,
-            finish_reason TEXT,
-            attempts INTEGER NOT NULL DEFAULT 1,
-            settings_json TEXT NOT NULL,
-            prompt TEXT NOT NULL DEFAULT '',
-            response TEXT NOT NULL DEFAULT '',
-            input_tokens INTEGER,
-            input_source TEXT,             -- usage | tokenizer | estimate
-            output_tokens INTEGER,
-            output_source TEXT,
-            chunk_count INTEGER NOT NULL,
-            ttft_s REAL,
-            e2e_s REAL,
-            tpot_s REAL,
-            itl_mean_s REAL,
-            output_tps REAL,
-            decode_tps REAL
-        )
-        """
-    )
-    # Offsets as packed float64 (seconds since t0), texts as a JSON list: kept apart so
-    # aggregate queries never read them.
-    db.execute(
-        """
-        CREATE TABLE chunks (
-            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
-            offsets BLOB NOT NULL,
-            texts_json TEXT NOT NULL
-        )
-        """
-    )
-    db.execute("CREATE INDEX runs_created ON runs(created_at)")
-    db.execute("CREATE INDEX runs_provider_model ON runs(provider, model)")
-
-
-@migration
-def m002_votes(db: sqlite3.Connection) -> None:
-    # One verdict per comparison (the compare page); its runs share group_id = comparison_id,
-    # so a vote joins the latency figures of the runs it judged.
-    db.execute(
-        """
-        CREATE TABLE votes (
-            comparison_id TEXT PRIMARY KEY,
-            created_at REAL NOT NULL,
-            choice TEXT NOT NULL,          -- the label judged better ("A", "B", ...) or "tie"
-            blind INTEGER NOT NULL,        -- 1: names were hidden while voting
-            prompt TEXT NOT NULL DEFAULT '',
-            targets_json TEXT NOT NULL     -- [{label, provider, model, run_ids}]
-        )
-        """
-    )
-
-
-@migration
-def m003_stats_index(db: sqlite3.Connection) -> None:
-    # A covering index for the stats page: its per-model totals, per-run figures and the
-    # run ids it joins to the chunk offsets are read from this narrow index alone (100k runs:
-    # ~15 MB) instead of the wide rows that carry prompts and answers.
-    db.execute(
-        """CREATE INDEX runs_stats ON runs(provider, model, status, created_at, page, ttft_s,
-               e2e_s, tpot_s, output_tps, decode_tps, chunk_count, input_tokens, output_tokens,
-               input_source, output_source, id)"""
-    )
-
 
 class RowidMismatch(LookupError):
     """A run's chunks row does not share its rowid (see ``RunStore.iter_offsets``)."""

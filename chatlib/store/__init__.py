@@ -1,0 +1,10 @@
+"""Chat Lab's store: recorded runs (``runs``), stored chats (``chats``) and the schema both
+live in (``migrations``), in one SQLite file. All SQL of chatlib is in this package."""
+
+from chatlib.store.chats import ChatStore
+from chatlib.store.migrations import MIGRATIONS
+from chatlib.store.runs import STATS_COLUMNS, RowidMismatch, RunStore, default_store_path
+
+__all__ = [
+    "RunStore", "ChatStore", "RowidMismatch", "default_store_path", "MIGRATIONS", "STATS_COLUMNS",
+]

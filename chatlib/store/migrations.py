@@ -1,0 +1,126 @@
+"""The SQLite schema, as a list of small migrations applied once each and recorded in the
+``migrations`` table (``RunStore._migrate`` runs them in order, in one transaction)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+migration = MIGRATIONS.append
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,      -- wall clock at t0 (epoch seconds)
+            page TEXT NOT NULL,            -- chat | compare
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            group_id TEXT,
+            status TEXT NOT NULL,          -- ok | stopped | error
+            error TEXT,
+            finish_reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            settings_json TEXT NOT NULL,
+            prompt TEXT NOT NULL DEFAULT '',
+            response TEXT NOT NULL DEFAULT '',
+            input_tokens INTEGER,
+            input_source TEXT,             -- usage | tokenizer | estimate
+            output_tokens INTEGER,
+            output_source TEXT,
+            chunk_count INTEGER NOT NULL,
+            ttft_s REAL,
+            e2e_s REAL,
+            tpot_s REAL,
+            itl_mean_s REAL,
+            output_tps REAL,
+            decode_tps REAL
+        )
+        """
+    )
+    # Offsets as packed float64 (seconds since t0), texts as a JSON list: kept apart so
+    # aggregate queries never read them.
+    db.execute(
+        """
+        CREATE TABLE chunks (
+            run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            offsets BLOB NOT NULL,
+            texts_json TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_created ON runs(created_at)")
+    db.execute("CREATE INDEX runs_provider_model ON runs(provider, model)")
+
+
+@migration
+def m002_votes(db: sqlite3.Connection) -> None:
+    # One verdict per comparison (the compare page); its runs share group_id = comparison_id,
+    # so a vote joins the latency figures of the runs it judged.
+    db.execute(
+        """
+        CREATE TABLE votes (
+            comparison_id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            choice TEXT NOT NULL,          -- the label judged better ("A", "B", ...) or "tie"
+            blind INTEGER NOT NULL,        -- 1: names were hidden while voting
+            prompt TEXT NOT NULL DEFAULT '',
+            targets_json TEXT NOT NULL     -- [{label, provider, model, run_ids}]
+        )
+        """
+    )
+
+
+@migration
+def m003_stats_index(db: sqlite3.Connection) -> None:
+    # A covering index for the stats page: its per-model totals, per-run figures and the
+    # run ids it joins to the chunk offsets are read from this narrow index alone (100k runs:
+    # ~15 MB) instead of the wide rows that carry prompts and answers.
+    db.execute(
+        """CREATE INDEX runs_stats ON runs(provider, model, status, created_at, page, ttft_s,
+               e2e_s, tpot_s, output_tps, decode_tps, chunk_count, input_tokens, output_tokens,
+               input_source, output_source, id)"""
+    )
+
+
+@migration
+def m004_chats(db: sqlite3.Connection) -> None:
+    # A chat and its turns, written as they happen: the answer in flight is a turn with
+    # status 'streaming' whose content the reader thread refreshes, so a crash keeps it.
+    db.execute(
+        """
+        CREATE TABLE chats (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            settings_json TEXT NOT NULL DEFAULT '{}'  -- what the sidebar was set to; no key
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE chat_turns (
+            chat_id TEXT NOT NULL REFERENCES chats(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,          -- 0, 1, 2, ... in the order shown
+            role TEXT NOT NULL,            -- user | assistant
+            content TEXT NOT NULL,
+            status TEXT NOT NULL,          -- ok | stopped | error | streaming
+            error TEXT,
+            run_id TEXT,
+            provider TEXT,
+            model TEXT,
+            summary TEXT,                  -- the run's figures line, once it ended
+            created_at REAL NOT NULL,
+            PRIMARY KEY (chat_id, seq)
+        )
+        """
+    )
+    db.execute("CREATE INDEX chats_updated ON chats(updated_at)")

@@ -1,0 +1,258 @@
+"""Stored chats and the lifecycle of one answer (chatlib.chat's docstring): written as it
+happens, re-attached by any reader, ended early only by stop, one answer per prompt, and a
+chat whose server died mid-answer comes back with the partial, marked cut off."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from chatlib.chat import CUT_OFF_MESSAGE, AnswerRequest, ChatAnswers, new_chat_id
+from chatlib.conversation import Chat, ChatTurn
+from chatlib.errors import ConfigError
+from chatlib.providers.scripted import Script, ScriptedProvider
+from chatlib.store import ChatStore, RunStore
+from chatlib.tokens import FunctionCounter
+from chatlib.types import Settings
+from tests.clocks import wait_for
+
+CHARS = FunctionCounter("chars", len)
+WORDS = tuple(f"w{i} " for i in range(400))
+
+
+class Gate:
+    """A scripted provider's sleep that holds each chunk until the test lets it through:
+    the answer advances exactly as far as the test says, however loaded the machine. Once
+    its pump is asked to stop, the held chunk goes (the reader then drops it, as it does any
+    event after a stop): like a real provider whose stream is aborted."""
+
+    def __init__(self) -> None:
+        self._allowed = threading.Semaphore(0)
+        self.pump = None
+
+    def sleep(self, _seconds: float) -> None:
+        while not self._allowed.acquire(timeout=0.005):
+            if self.pump is not None and self.pump.stop_asked:
+                return
+
+    def release(self, chunks: int) -> None:
+        for _ in range(chunks):
+            self._allowed.release()
+
+
+@pytest.fixture
+def runs(store) -> RunStore:
+    return store
+
+
+@pytest.fixture
+def answers(runs) -> ChatAnswers:
+    return ChatAnswers(ChatStore(runs), progress_s=0.0)  # every chunk is written at once
+
+
+def request(runs: RunStore, provider, budget: int = 10_000) -> AnswerRequest:
+    return AnswerRequest(provider, Settings(model="scripted", system_prompt="Be brief."), CHARS,
+                         budget, on_done=runs.add)
+
+
+def gated(runs: RunStore) -> tuple[Gate, AnswerRequest]:
+    gate = Gate()
+    provider = ScriptedProvider(Script(chunks=WORDS), sleep=gate.sleep)
+    return gate, request(runs, provider)
+
+
+def ask_gated(answers: ChatAnswers, runs: RunStore, chat: Chat, prompt: str, **kw) -> Gate:
+    gate, req = gated(runs)
+    answers.ask(chat, prompt, req, **kw)
+    gate.pump = answers.live(chat.id)
+    return gate
+
+
+def instant(runs: RunStore, text: str = "done") -> AnswerRequest:
+    return request(runs, ScriptedProvider(Script(chunks=(text,))))
+
+
+def stored(answers: ChatAnswers, chat: Chat) -> list[tuple[str, str, str]]:
+    loaded = answers.chats.get(chat.id)
+    assert loaded is not None
+    return [(t.role, t.status, t.content) for t in loaded.turns]
+
+
+# -- the chat store ---------------------------------------------------------------------------
+def test_chats_are_stored_listed_newest_first_searched_renamed_and_deleted(runs):
+    chats = ChatStore(runs)
+    old = Chat("a", "Rivers of Europe", [ChatTurn("user", "Tell me about the Danube"),
+                                         ChatTurn("assistant", "It flows east.")],
+               settings={"provider": "scripted", "temperature": 0.2}, updated_at=1.0)
+    chats.create(old)
+    chats.create(Chat("b", "Cats", [ChatTurn("user", "100% whiskers")], updated_at=2.0))
+    chats.create(Chat("c", "axb", [], updated_at=0.5))
+    assert [s.id for s in chats.summaries()] == ["b", "a", "c"]
+    assert [s.id for s in chats.summaries("danube")] == ["a"]  # a turn's text, any case
+    assert [s.id for s in chats.summaries("RIVERS")] == ["a"]  # the title
+    assert [s.id for s in chats.summaries("%")] == ["b"]  # % and _ are plain characters
+    assert chats.summaries("a_b") == []
+    got = chats.get("a")
+    assert got is not None and got.settings == {"provider": "scripted", "temperature": 0.2}
+    assert [(t.role, t.content) for t in got.turns] == [
+        ("user", "Tell me about the Danube"), ("assistant", "It flows east.")]
+    assert chats.append_turns("a", [ChatTurn("user", "And the Rhine?")]) == 2
+    chats.update_turn("a", 2, content="And the Rhine?!", status="ok")
+    chats.truncate("a", 2)
+    assert len(chats.get("a").turns) == 2
+    assert chats.summaries()[0].id == "a"  # appending made it the newest
+    chats.rename("a", "Danube")
+    assert chats.get("a").title == "Danube"
+    chats.delete("a")
+    assert chats.get("a") is None and [s.id for s in chats.summaries()] == ["b", "c"]
+
+
+# -- one answer's lifecycle -------------------------------------------------------------------
+def test_an_answer_is_written_as_it_arrives_and_recorded_when_it_ends(runs, answers):
+    chat = Chat(new_chat_id())
+    gate = ask_gated(answers, runs, chat, "Count for me",
+                     settings={"provider": "scripted", "model": "scripted"})
+    stored_chat = answers.chats.get(chat.id)
+    assert stored_chat.title == "Count for me" and stored_chat.settings["provider"] == "scripted"
+    assert stored(answers, chat) == [("user", "ok", "Count for me"), ("assistant", "streaming", "")]
+    gate.release(3)
+    wait_for(lambda: stored(answers, chat)[1][2] == "w0 w1 w2 ", "the partial is stored")
+    assert stored(answers, chat)[1][1] == "streaming"
+    pump = answers.live(chat.id)
+    gate.release(len(WORDS))
+    record = pump.wait(30)
+    assert record.status == "ok" and answers.live(chat.id) is None
+    turn = answers.chats.get(chat.id).turns[1]
+    assert (turn.status, turn.content, turn.run_id) == ("ok", "".join(WORDS), record.id)
+    assert turn.summary and "400 tokens (usage)" in turn.summary
+    assert runs.get(record.id).group_id == chat.id
+
+
+def test_readers_come_and_go_but_only_stop_ends_the_answer(runs, answers):
+    """A rerun unwinds the page's reader; a reload or a second tab reads again from the
+    start. None of them stops the answer; stop does, keeping the partial."""
+    chat = Chat(new_chat_id())
+    gate = ask_gated(answers, runs, chat, "hi")
+    gate.release(5)
+    pump = answers.live(chat.id)
+    first = pump.text_batches(stop_on_close=False)
+    assert next(b for b in first if b).startswith("w0 ")
+    first.close()  # the script run that drew it was interrupted
+    gate.release(5)
+    wait_for(lambda: len(pump.text) == len("".join(WORDS[:10])), "ten chunks arrived")
+    assert not pump.done
+    again = pump.text_batches(stop_on_close=False)
+    assert next(again) == "".join(WORDS[:10])  # all text so far at once, from the start
+    reloaded, live = answers.view(chat.id)
+    assert live is pump and reloaded.turns[-1].status == "streaming"
+
+    answers.stop(chat.id)
+    assert answers.live(chat.id) is None
+    assert stored(answers, chat)[1] == ("assistant", "stopped", "".join(WORDS[:10]))
+    assert "".join(again) == ""  # that reader ends too, with nothing after the stop
+    assert list(runs.runs().status) == ["stopped"]
+
+
+def test_a_prompt_while_an_answer_streams_stops_it_first_one_answer_per_prompt(runs, answers):
+    chat = Chat(new_chat_id())
+    gate = ask_gated(answers, runs, chat, "first")
+    gate.release(2)
+    wait_for(lambda: stored(answers, chat)[1][2] == "w0 w1 ", "two chunks stored")
+    answers.ask(chat, "second", instant(runs, "second answer"))
+    wait_for(lambda: answers.live(chat.id) is None, "the second answer ended")
+    assert stored(answers, chat) == [
+        ("user", "ok", "first"), ("assistant", "stopped", "w0 w1 "),
+        ("user", "ok", "second"), ("assistant", "ok", "second answer")]
+    assert sorted(runs.runs().status) == ["ok", "stopped"]
+
+
+def test_regenerate_and_edit_mid_answer_stop_it_first(runs, answers):
+    chat = Chat(new_chat_id())
+    gate = ask_gated(answers, runs, chat, "original")
+    gate.release(1)
+    wait_for(lambda: stored(answers, chat)[1][2] == "w0 ", "a chunk stored")
+    answers.drop_last_answer(chat)  # Regenerate
+    answers.answer_last_prompt(chat, instant(runs, "regenerated"))
+    wait_for(lambda: answers.live(chat.id) is None, "the new answer ended")
+    assert stored(answers, chat) == [("user", "ok", "original"), ("assistant", "ok", "regenerated")]
+
+    gate2, req2 = gated(runs)
+    answers.drop_last_answer(chat)  # Regenerate again, a long answer this time: Edit mid-way
+    answers.answer_last_prompt(chat, req2)
+    gate2.pump = answers.live(chat.id)
+    gate2.release(1)
+    wait_for(lambda: stored(answers, chat)[-1][2] == "w0 ", "a chunk stored")
+    answers.replace_last_prompt(chat, "edited")
+    answers.answer_last_prompt(chat, instant(runs, "to the edit"))
+    wait_for(lambda: answers.live(chat.id) is None, "the edited prompt's answer ended")
+    assert stored(answers, chat) == [("user", "ok", "edited"), ("assistant", "ok", "to the edit")]
+    # Asked to answer a prompt that has its answer (a stale page), nothing is sent.
+    assert answers.answer_last_prompt(chat, instant(runs, "twice?")) is None
+    assert len(stored(answers, chat)) == 2
+    assert sorted(runs.runs().status) == ["ok", "ok", "stopped", "stopped"]
+
+
+def test_a_request_that_cannot_be_sent_is_the_answers_error(runs, answers):
+    chat = Chat(new_chat_id())
+    answers.ask(chat, "hi", ConfigError("No OpenAI API key."))
+    assert stored(answers, chat) == [("user", "ok", "hi"), ("assistant", "error", "")]
+    answers.ask(chat, "word " * 50, instant(runs), None)
+    answers.ask(chat, "word " * 50, request(runs, ScriptedProvider(Script(chunks=("x",))), 20))
+    last = answers.chats.get(chat.id).turns[-1]
+    assert last.status == "error" and "token budget is 20" in last.error
+    assert answers.live(chat.id) is None
+
+
+def test_an_answer_left_streaming_by_a_dead_server_is_marked_cut_off(runs, answers):
+    answers.chats.create(Chat("dead", "x", [ChatTurn("user", "hi"),
+                                            ChatTurn("assistant", "half of it", "streaming")]))
+    chat, live = answers.view("dead")
+    assert live is None
+    assert (chat.turns[1].status, chat.turns[1].error) == ("error", CUT_OFF_MESSAGE)
+    assert stored(answers, chat)[1] == ("assistant", "error", "half of it")
+
+
+def test_sigkill_mid_answer_keeps_what_had_arrived(tmp_path, runs):
+    """A real process streams an answer into the store and is killed with SIGKILL mid-way:
+    the next process finds the chat with the partial text, marked cut off."""
+    db = tmp_path / "kill.sqlite3"
+    child = textwrap.dedent(f"""
+        import sys, time
+        from chatlib.chat import AnswerRequest, ChatAnswers
+        from chatlib.conversation import Chat
+        from chatlib.providers.scripted import Script, ScriptedProvider
+        from chatlib.store import ChatStore, RunStore
+        from chatlib.tokens import FunctionCounter
+        from chatlib.types import Settings
+        store = RunStore({str(db)!r})
+        answers = ChatAnswers(ChatStore(store), progress_s=0.0)
+        provider = ScriptedProvider(Script(chunks=tuple(f"w{{i}} " for i in range(10_000)),
+                                           gap_s=0.01))
+        answers.ask(Chat("killed"), "a long one", AnswerRequest(
+            provider, Settings(model="scripted"), FunctionCounter("c", len), 10_000))
+        print("streaming", flush=True)
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        assert proc.stdout.readline().strip() == b"streaming"
+        chats = ChatStore(RunStore(db))
+        wait_for(lambda: len(chats.get("killed").turns[1].content) > 20, "some text stored")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        proc.stdout.close()
+    chat, live = ChatAnswers(chats).view("killed")
+    turn = chat.turns[1]
+    assert live is None and turn.status == "error" and turn.error == CUT_OFF_MESSAGE
+    assert turn.content.startswith("w0 w1 ") and len(turn.content) > 20

@@ -1,0 +1,143 @@
+"""Which stored chat the chat page shows, and the sidebar's chat list.
+
+The URL names the chat (``?chat=<id>``): a reload, a second tab or a shared link opens it.
+The session remembers it too, since a switch to another page and back drops the query
+string. A new chat is only stored with its first prompt (no empty chats in the list).
+Opening a chat puts its settings back in the sidebar (provider, model, system prompt,
+budget, sampling; keys are never part of them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from chatlib.chat import ChatAnswers, new_chat_id
+from chatlib.conversation import Chat, export_json, export_markdown
+from chatlib.providers.catalog import OPENAI_COMPATIBLE
+from chatlib.providers.scripted import default_scripts
+from chatlib.pump import StreamPump
+
+__all__ = ["current_chat", "chat_sidebar", "sidebar_settings"]
+
+_CURRENT = "_chatlab_chat_id"
+_CONFIRM_DELETE = "_chatlab_confirm_delete"
+# Widget keys of the chat sidebar (ui.sidebar) that a chat keeps.
+_KEPT = ("provider", "server", "system_prompt", "budget", "max_tokens", "temperature")
+
+
+def sidebar_settings(model: str) -> dict[str, Any]:
+    """What the sidebar is set to, as a chat keeps it (no key among them)."""
+    saved = {k: st.session_state[k] for k in _KEPT if k in st.session_state}
+    return {**saved, "model": model}
+
+
+def _restore_settings(settings: dict[str, Any]) -> None:
+    for key in _KEPT:
+        if key in settings:
+            st.session_state[key] = settings[key]
+    kind, model = settings.get("provider"), settings.get("model")
+    if not model:
+        return
+    if kind == "scripted" and model in default_scripts():
+        st.session_state["model"] = model
+    elif kind in ("openai", "anthropic", "openai-compatible"):
+        preset = settings.get("server", kind) if kind == "openai-compatible" else kind
+        if kind != "openai-compatible" or preset in OPENAI_COMPATIBLE:
+            st.session_state[f"model_id_{preset}"] = model  # free text: always valid
+
+
+def _open(chat_id: str, settings: dict[str, Any] | None = None) -> None:
+    st.session_state[_CURRENT] = chat_id
+    st.session_state.pop(_CONFIRM_DELETE, None)
+    st.query_params["chat"] = chat_id
+    if settings:
+        _restore_settings(settings)
+
+
+def _new_chat(answers: ChatAnswers | None = None, leaving: str | None = None) -> None:
+    """Start a new chat; the one being left has its answer in flight stopped first (the
+    partial stays in it, marked), as Regenerate and Edit do."""
+    if answers is not None and leaving is not None:
+        answers.stop(leaving)
+    st.session_state[_CURRENT] = new_chat_id()
+    st.session_state.pop(_CONFIRM_DELETE, None)
+    st.query_params.clear()
+
+
+def current_chat(answers: ChatAnswers) -> tuple[Chat, StreamPump | None]:
+    """The chat to show (the URL's, else the session's, else a new unstored one) and its
+    answer in flight, if any (``ChatAnswers.view``)."""
+    wanted = st.query_params.get("chat")
+    if wanted and wanted != st.session_state.get(_CURRENT):
+        stored, live = answers.view(wanted)
+        if stored is None:
+            st.info("That chat no longer exists (deleted?): here is a new one.", icon="ℹ️")
+            _new_chat()
+        else:
+            _open(wanted, stored.settings)
+            return stored, live
+    chat_id = st.session_state.setdefault(_CURRENT, new_chat_id())
+    chat, live = answers.view(chat_id)
+    if chat is None:
+        return Chat(chat_id), None
+    if st.query_params.get("chat") != chat_id:
+        st.query_params["chat"] = chat_id  # back from another page: the URL names it again
+    return chat, live
+
+
+def _rename(answers: ChatAnswers, chat_id: str, widget: str) -> None:
+    title = " ".join(str(st.session_state.get(widget) or "").split())
+    if title:
+        answers.chats.rename(chat_id, title[:120])
+
+
+def _delete(answers: ChatAnswers, chat_id: str) -> None:
+    answers.stop(chat_id)
+    answers.chats.delete(chat_id)
+    _new_chat()
+
+
+def chat_sidebar(answers: ChatAnswers, chat: Chat) -> None:
+    """New chat, the chat list (search, open), rename and delete this one, exports. Drawn
+    before the chat itself, so it works while an answer streams."""
+    sb = st.sidebar
+    sb.button("New chat", icon="🆕", use_container_width=True, on_click=_new_chat,
+              args=(answers, chat.id))
+    with sb.expander("Chats", expanded=False):
+        search = st.text_input("Search chats", key="chat_search", placeholder="words in a chat")
+        found = answers.chats.summaries(search)
+        if not found:
+            st.caption("No chat matches." if search.strip() else "No stored chat yet.")
+        for summary in found:
+            here = summary.id == chat.id
+            st.button(("▶ " if here else "") + summary.title, key=f"open_{summary.id}",
+                      use_container_width=True, disabled=here, on_click=_open_stored,
+                      args=(answers, summary.id))
+    stored = answers.chats.get(chat.id) is not None
+    if stored:
+        with sb.expander("This chat", expanded=False):
+            widget = f"title_{chat.id}"
+            st.text_input("Title", chat.title, key=widget, on_change=_rename,
+                          args=(answers, chat.id, widget))
+            if st.session_state.get(_CONFIRM_DELETE) == chat.id:
+                st.warning("Delete this chat and its turns? Its runs stay on the Stats page.")
+                yes, no = st.columns(2)
+                yes.button("Delete", type="primary", key="delete_yes", on_click=_delete,
+                           args=(answers, chat.id))
+                no.button("Cancel", key="delete_no",
+                          on_click=lambda: st.session_state.pop(_CONFIRM_DELETE, None))
+            else:
+                st.button("Delete this chat", icon="🗑️", key="delete_chat",
+                          on_click=lambda: st.session_state.update({_CONFIRM_DELETE: chat.id}))
+    stamp = chat.id[:8]
+    sb.download_button("Export Markdown", export_markdown(chat.turns, chat.title),
+                       f"chat-{stamp}.md", "text/markdown", on_click="ignore")
+    sb.download_button("Export JSON", export_json(chat.turns, chat_id=chat.id, title=chat.title),
+                       f"chat-{stamp}.json", "application/json", on_click="ignore")
+
+
+def _open_stored(answers: ChatAnswers, chat_id: str) -> None:
+    stored = answers.chats.get(chat_id)
+    _open(chat_id, stored.settings if stored is not None else None)
