@@ -1,7 +1,7 @@
 """Bench 8: a long chat. Time to render the page after a new prompt, 500 turns vs 10.
 
 A turn is one message of the history (a prompt or an answer), as in the chat page's
-``ChatSession.turns``. The chat is built up in the browser, prompt by prompt, with the
+stored chat's ``Chat.turns``. The chat is built up in the browser, prompt by prompt, with the
 scripted provider answering at once with a short markdown answer (list, bold, code) so the
 time measured is the app's and the browser's, not the provider's. At 10 and at 500 turns,
 ``--samples`` more prompts are timed from the Enter key (a keydown listener in the page):

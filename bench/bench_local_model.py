@@ -5,8 +5,9 @@ Every side uses the same GGUF, the same messages (system prompt + one user promp
 temperature 0, repeat penalty and max tokens, and counts output tokens with the model's own
 tokenizer over the final text (``LocalProvider.count_tokens``).
 
-- app: the chat page's path minus the browser: ``ChatSession.start_answer`` (budget fit,
-  ``StreamPump`` reader thread over ``LocalProvider``, the run saved to a real ``RunStore``)
+- app: the chat page's path minus the browser: ``ChatAnswers.ask`` (the chat stored, budget
+  fit, ``StreamPump`` reader thread over ``LocalProvider``, the run saved to a real
+  ``RunStore``)
   and the UI side iterating ``split_blocks(pump.text_batches())`` as ``ui.streaming`` does;
   times are taken where the UI receives text.
 - raw: ``Llama.create_chat_completion(stream=True)`` iterated directly, in the main thread,
@@ -44,14 +45,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatlib.blocks import BLOCK_BREAK, split_blocks  # noqa: E402
-from chatlib.chat import AnswerRequest, ChatSession  # noqa: E402
+from chatlib.chat import AnswerRequest, ChatAnswers, new_chat_id  # noqa: E402
+from chatlib.conversation import Chat  # noqa: E402
 from chatlib.providers.local import (  # noqa: E402
     DEFAULT_REPEAT_PENALTY,
     LocalProvider,
     default_gguf_path,
     load_llama,
 )
-from chatlib.store import RunStore  # noqa: E402
+from chatlib.store import ChatStore, RunStore  # noqa: E402
 from chatlib.types import Settings  # noqa: E402
 
 GOAL_RATIO = 0.97
@@ -74,20 +76,22 @@ class Run:
 
 def run_app(provider: LocalProvider, settings: Settings, store: RunStore) -> tuple[Run, float]:
     """One answer through the chat path; also returns the TTFT the pump recorded."""
-    session = ChatSession()
-    session.add_user(PROMPT)
+    answers = ChatAnswers(ChatStore(store))
+    chat = Chat(new_chat_id())
     request = AnswerRequest(provider, settings, provider.counter, 2048, on_done=store.add)
     provider._llm.reset()
     first = last = None
     t0 = time.perf_counter()
-    pump = session.start_answer(request)
-    for piece in split_blocks(pump.text_batches()):
+    answers.ask(chat, PROMPT, request)
+    pump = answers.live(chat.id)
+    assert pump is not None
+    for piece in split_blocks(pump.text_batches(stop_on_close=False)):
         if piece is BLOCK_BREAK or not piece:
             continue
         last = time.perf_counter()
         if first is None:
             first = last
-    session.finish_answer(pump)
+    pump.wait(30)
     record = store.get(pump.run_id)
     assert record is not None and record.status == "ok", record
     assert first is not None and last is not None

@@ -185,3 +185,53 @@ def test_an_empty_model_path_says_what_to_enter(app_test):
     assert not at.exception
     error = at.chat_message[1].error[0].value
     assert error.startswith("No model file given: enter the path of a .gguf file")
+
+
+# -- stored chats: the URL, the list, settings kept per chat ------------------------------------
+def test_a_chat_is_stored_named_by_the_url_and_reopened_with_its_settings(chat, store,
+                                                                         app_test):
+    chat.sidebar.slider(key="temperature").set_value(0.3).run()
+    chat.chat_input[0].set_value("Rivers of Europe, briefly").run()
+    first_id = chat.query_params["chat"]
+    stored = ChatStore(store).get(first_id)
+    assert stored.title == "Rivers of Europe, briefly" and len(stored.turns) == 2
+    assert stored.settings["temperature"] == 0.3 and stored.settings["model"] == "demo-fast"
+    assert not any("key" in k for k in stored.settings)
+
+    chat.sidebar.button[0].click().run()  # New chat
+    assert chat.chat_message.len == 0 and "chat" not in chat.query_params
+    chat.sidebar.slider(key="temperature").set_value(1.5).run()
+    chat.sidebar.selectbox(key="model").set_value("demo-markdown").run()
+    chat.chat_input[0].set_value("Cats").run()
+    assert chat.query_params["chat"] != first_id
+
+    chat.sidebar.text_input(key="chat_search").set_value("europe").run()
+    opens = [b for b in chat.sidebar.button if b.key and b.key.startswith("open_")]
+    assert [b.label for b in opens] == ["Rivers of Europe, briefly"]
+    opens[0].click().run()
+    assert not chat.exception
+    assert chat.query_params["chat"] == first_id
+    assert chat.chat_message[0].markdown[0].value == "Rivers of Europe, briefly"
+    assert chat.sidebar.slider(key="temperature").value == 0.3  # its settings are back
+    assert chat.sidebar.selectbox(key="model").value == "demo-fast"
+
+    # A reload, or another tab: a new session on the same URL shows the same chat.
+    other = app_test()
+    other.query_params["chat"] = first_id
+    other.run()
+    assert [m.name for m in other.chat_message] == ["user", "assistant"]
+    assert answer_text(other.chat_message[1]) == DEMO
+
+
+def test_a_chat_is_renamed_and_deleted_after_a_confirmation(chat, store):
+    chat.chat_input[0].set_value("Temporary").run()
+    chat_id = chat.query_params["chat"]
+    chat.sidebar.text_input(key=f"title_{chat_id}").set_value("Renamed chat").run()
+    assert ChatStore(store).get(chat_id).title == "Renamed chat"
+    chat.sidebar.button(key="delete_chat").click().run()
+    assert "Delete this chat and its turns?" in chat.sidebar.warning[0].value
+    assert ChatStore(store).get(chat_id) is not None  # not yet
+    chat.sidebar.button(key="delete_yes").click().run()
+    assert not chat.exception
+    assert ChatStore(store).get(chat_id) is None and chat.chat_message.len == 0
+    assert store.count() == 1  # its run stays on the Stats page
