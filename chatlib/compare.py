@@ -202,6 +202,7 @@ class Comparison:
         blind: bool = False,
         on_done: Callable[[RunRecord], None] | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= len(specs) <= MAX_TARGETS:
             raise ValueError(f"a comparison has 1 to {MAX_TARGETS} targets, not {len(specs)}")
@@ -216,6 +217,7 @@ class Comparison:
         self.blind = blind
         self.vote: Vote | None = None
         self._on_done = on_done
+        self._clock = clock  # every run's pump timestamps on it (tests pass a virtual one)
         order = list(specs)
         if blind:  # so the order the user picked in does not give the labels away
             (rng or random.Random()).shuffle(order)
@@ -303,6 +305,7 @@ class Comparison:
             input_source=target.counter.source,
             on_done=None if warm else self._on_done,
             record_fields={"page": "compare", "group_id": self.id, "label": target.label},
+            clock=self._clock,
         )
 
     def stop(self) -> None:
@@ -442,7 +445,7 @@ class Comparison:
         metrics and raw chunk timestamps (seconds since that run's t0), and the vote."""
         targets = []
         for target in self.targets:
-            runs = []
+            runs: list[dict[str, Any]] = []
             for pump in target.runs:
                 record = pump.record
                 if record is None:  # still in its reader: export what the page shows
@@ -535,7 +538,7 @@ class Comparison:
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """DataFrame rows as JSON-safe dicts (NaN becomes None)."""
     return [
-        {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+        {str(k): (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
     ]
 

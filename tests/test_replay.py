@@ -1,5 +1,6 @@
 """Replay: a recorded run re-streamed on its recorded timing, through the one streaming path."""
 
+import threading
 import time
 
 import pytest
@@ -8,10 +9,43 @@ from chatlib.providers.replay import ReplayProvider, replay_model
 from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
 from chatlib.types import Message, Settings
+from tests.clocks import HANG_GUARD_S, VirtualClock, wait_for
 
-# Real-clock checks run on a shared 2-core machine: a replayed chunk may arrive late by a
-# thread wake-up, never early. Tolerance stated here: early by <= 1 ms, late by <= 40 ms.
-EARLY_S, LATE_S = 0.001, 0.040
+
+class VirtualWait:
+    """Stands in for a replay stream's abort event: a wait for the next chunk advances the
+    virtual clock by the time asked plus ``late_s`` (every wake-up late, as on a loaded
+    machine) instead of sleeping; a real abort still ends it."""
+
+    def __init__(self, real: threading.Event, clock: VirtualClock, late_s: float) -> None:
+        self.real, self.clock, self.late_s = real, clock, late_s
+
+    def wait(self, timeout: float) -> bool:
+        if not self.real.is_set():
+            self.clock.sleep(timeout + self.late_s)
+        return self.real.is_set()
+
+    def set(self) -> None:
+        self.real.set()
+
+    def is_set(self) -> bool:
+        return self.real.is_set()
+
+
+class VirtualReplay(ReplayProvider):
+    """A ReplayProvider on a virtual clock: exact times whatever the load. Its stream waits
+    on ``ReplayStream._aborted``; that one wait is replaced (see ``VirtualWait``). Were the
+    stream to wait some other way, it would wait in real time while the clock stood
+    still: every offset 0, and the timing test fails rather than passes by mistake."""
+
+    def __init__(self, record: RunRecord, clock: VirtualClock, late_s: float) -> None:
+        super().__init__(record, clock=clock)
+        self.virtual_clock, self.late_s = clock, late_s
+
+    def stream(self, messages, settings):
+        stream = super().stream(messages, settings)
+        stream._aborted = VirtualWait(stream._aborted, self.virtual_clock, self.late_s)
+        return stream
 
 
 def recording(**kw) -> RunRecord:
@@ -32,15 +66,19 @@ def replay(record: RunRecord, **pump_kw) -> StreamPump:
 
 
 def test_replay_restreams_the_text_on_its_recorded_timing():
+    # On a virtual clock where every wait wakes 4 ms late, deadlines from the start keep
+    # each chunk exactly 4 ms late. Sleeping gap by gap would add the lateness up (the last
+    # chunk 25 x 4 ms late); ignoring the schedule would put the chunks at 0.
     original = recording()
-    record = replay(original).wait(10)
+    clock = VirtualClock()
+    provider = VirtualReplay(original, clock, late_s=0.004)
+    record = StreamPump(provider, [Message("user", "ignored")],
+                        Settings(model=provider.models()[0]), clock=clock).start().wait(10)
     assert record.status == "ok" and record.text == original.text
     assert record.chunk_texts == original.chunk_texts
     assert record.model == "openai/gpt-4o" == replay_model(original) and record.provider == "replay"
-    for got, want in zip(record.chunk_offsets_s, original.chunk_offsets_s):
-        assert want - EARLY_S <= got <= want + LATE_S, (got, want)
-    # Deadlines from the start: 24 gaps' wake-up delays do not add up at the end.
-    assert record.e2e_s - original.e2e_s <= LATE_S
+    want = [offset + 0.004 for offset in original.chunk_offsets_s]
+    assert record.chunk_offsets_s == pytest.approx(want, abs=1e-9)
 
 
 def test_replay_reports_the_recordings_counts_with_their_source():
@@ -62,16 +100,16 @@ def test_a_failed_recording_fails_again_after_its_partial_text():
 
 
 def test_stop_during_a_long_recorded_gap_ends_the_replay_at_once():
+    # Real time: the replay waits 30 s for its second chunk. The record must come within
+    # the hang guard (10 s, a third of the gap): only a stop that cannot cut the wait
+    # short misses it, and then the replay would also have sent "never".
     original = recording(chunk_offsets_s=[0.01, 30.0], chunk_texts=["first", "never"])
     pump = replay(original)
-    deadline = time.monotonic() + 5
-    while not pump.text and time.monotonic() < deadline:
-        time.sleep(0.005)
-    t = time.monotonic()
+    wait_for(lambda: pump.text, "the first chunk")
     pump.stop()
-    record = pump.wait(5)
-    assert record is not None and time.monotonic() - t < 1.0  # not the recorded 30 s
-    assert record.status == "stopped" and record.text == "first"
+    record = pump.wait(HANG_GUARD_S)
+    assert record is not None, "the stop did not end the recorded 30 s wait"
+    assert record.status == "stopped" and record.chunk_texts == ["first"]
 
 
 def test_speed_must_be_positive():
