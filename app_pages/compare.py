@@ -5,7 +5,7 @@ import streamlit as st
 
 from chatlib.compare import MAX_TARGETS, Comparison, SharedSettings, TargetSpec, serial_key
 from chatlib.errors import ProviderError
-from ui.compare_view import repeat_all, show_columns, show_results, stream_all
+from ui.compare_view import repeat_all, show_columns, show_results, stop_comparison, stream_all
 from ui.limits import rate_limit_input, session_limiter
 from ui.inputs import bounded_int
 from ui.providers import pick_provider
@@ -57,7 +57,7 @@ if embedded and len(specs) > embedded:
 paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(warmup))
 per_minute = session_limiter().per_minute
 
-prompt = st.chat_input("One prompt for every target", submit_mode="stop")
+prompt = st.chat_input("One prompt for every target")
 if prompt is not None and not prompt.strip():
     st.warning(EMPTY_PROMPT, icon="✏️")
 elif prompt and len(specs) < len(picks):
@@ -67,23 +67,28 @@ elif prompt and per_minute and paid_requests > per_minute:
              f"than your limit of {per_minute} a minute: lower the runs or raise the limit.",
              icon="⚠️")
 elif prompt:
+    running = st.session_state.get("comparison")
+    if running is not None:
+        stop_comparison(running)  # one comparison at a time: the new prompt ends the old
     shared = SharedSettings(system_prompt, int(max_tokens), float(temperature))
-    comparison = Comparison(prompt, specs, shared, repeat=int(repeat), warmup=warmup,
-                            blind=blind, on_done=run_store().add)
-    st.session_state.comparison = comparison
-    with st.chat_message("user"):
-        st.markdown(prompt)
-    comparison.start()
-    if comparison.repeat == 1:
-        stream_all(comparison)
-    else:
-        repeat_all(comparison)
-    show_results(comparison)
-elif "comparison" in st.session_state:
-    comparison = st.session_state.comparison
+    st.session_state.comparison = Comparison(
+        prompt, specs, shared, repeat=int(repeat), warmup=warmup, blind=blind,
+        on_done=run_store().add).start()
+
+comparison = st.session_state.get("comparison")
+if comparison is None:
+    st.markdown("Pick the targets in the sidebar, then type a prompt below.")
+else:
     with st.chat_message("user"):
         st.markdown(comparison.prompt)
+    if not comparison.done:
+        # Stops every target; each keeps its partial answer.
+        st.button("Stop", icon="⏹️", key="stop_compare", on_click=stop_comparison,
+                  args=(comparison,))
+        if comparison.repeat == 1:
+            stream_all(comparison)
+        else:
+            repeat_all(comparison)
+        st.rerun()  # all ended in this run: draw the finished view, without the Stop button
     show_columns(comparison)
     show_results(comparison)
-else:
-    st.markdown("Pick the targets in the sidebar, then type a prompt below.")

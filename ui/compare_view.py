@@ -2,8 +2,10 @@
 stream (one parallel fragment per target, each rendering its pump with ``stream_answer``),
 repeat-N progress, and the finished view (figures, summary table, charts, vote, export).
 
-Every function here reads the comparison (a plain object) and never keeps state in
-``st.session_state`` while streaming: after a Stop, touching it raises again.
+A comparison outlives the script run that started it, as a chat's answer does: a rerun (a
+widget change, a page switch and back) draws it again from its plain object and re-attaches
+to the runs in flight; only the Stop button ends it early. Its callback stops every target
+before the next run draws the columns, so each shows stopped at once (no polling).
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def stream_column(comparison: Comparison, target: Target, finished: set[str]) ->
                 elapsed = now - pump.started_at if pump.started_at else None
                 figures.caption(live_line(comparison.live(target), elapsed))
 
-        stream_answer(pump, on_batch=refresh)
+        stream_answer(pump, on_batch=refresh, stop_on_close=False)
         pump.wait(2.0)
         with figures.container():
             show_figures(comparison, target)
@@ -127,12 +129,9 @@ def stream_all(comparison: Comparison) -> None:
     for column, target in zip(st.columns(len(comparison.targets)), comparison.targets):
         with column:
             stream_column(comparison, target, finished)
-    try:
-        while not (comparison.done and len(finished) == len(comparison.targets)):
-            time.sleep(_POLL_S)
-            _yield_point()
-    finally:
-        comparison.stop()  # after a Stop (or any rerun): every target stops, partials kept
+    while not (comparison.done and len(finished) == len(comparison.targets)):
+        time.sleep(_POLL_S)
+        _yield_point()  # a rerun leaves the comparison running: the next run re-attaches
 
 
 def repeat_all(comparison: Comparison) -> None:
@@ -143,23 +142,28 @@ def repeat_all(comparison: Comparison) -> None:
             _header(comparison, target)
             slots.append((target, st.progress(0.0), st.empty()))
     total = comparison.repeat
-    try:
-        while True:
-            done = comparison.done
-            for target, bar, line in slots:
-                n = target.completed
-                bar.progress(n / total, text=f"{n} of {total} runs"
-                             + (" (warm-up running)" if target.warmup and not target.runs else ""))
-                if target.current is not None and not done:
-                    line.caption(live_line(comparison.live(target)))
-            if done:
-                break
-            time.sleep(0.2)
-    finally:
-        comparison.stop()  # no-op once done
+    while True:
+        done = comparison.done
+        for target, bar, line in slots:
+            n = target.completed
+            bar.progress(n / total, text=f"{n} of {total} runs"
+                         + (" (warm-up running)" if target.warmup and not target.runs else ""))
+            if target.current is not None and not done:
+                line.caption(live_line(comparison.live(target)))
+        if done:
+            break
+        time.sleep(0.2)
+        _yield_point()
     for target, _, line in slots:
         with line.container():
             show_figures(comparison, target)
+
+
+def stop_comparison(comparison: Comparison) -> None:
+    """The Stop button's callback: every target stops, and its run is recorded (waited for
+    briefly) before the next run draws the columns."""
+    comparison.stop()
+    comparison.wait(2.0)
 
 
 def show_columns(comparison: Comparison) -> None:

@@ -14,6 +14,8 @@ from playwright.sync_api import expect
 
 from testkit.browser import send_prompt, wait_idle
 
+STOP_BUTTON = ".st-key-stop_compare button"  # above the columns while they stream
+
 pytestmark = pytest.mark.browser
 
 SLOW_SCRIPTS = {
@@ -116,7 +118,7 @@ def test_embedded_model_and_scripted_demo_stream_side_by_side_with_live_figures(
     assert len(last[0][0]) > len(first[0][0]) and len(last[1][0]) > len(first[1][0])
     final = columns(page)
     assert final[0][1].startswith("✅ TTFT") and "(tokenizer)" in final[0][1]
-    stop = page.locator("[data-testid='stChatInputStopButton']")
+    stop = page.locator(STOP_BUTTON)
     if final[1][1].startswith("🔴") and stop.count():  # the scripted answer streams on: stop it
         try:
             stop.click(timeout=2_000)
@@ -149,9 +151,14 @@ def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
         time.sleep(0.1)
     else:
         pytest.fail(f"the columns never streamed together: {columns(page)}")
-    page.locator("[data-testid='stChatInputStopButton']").click()
+    page.locator(STOP_BUTTON).click()
+    # At once, with no other click: every column says it stopped, and there is no vote.
+    expect(page.get_by_text("Stopped: no vote on a stopped comparison.")).to_be_visible(
+        timeout=15_000)
     wait_idle(page, 15_000)
-    shown = [t for t, _ in columns(page)]
+    stopped_at_once = columns(page)
+    assert all(c.startswith("⏹ Stopped") for _, c in stopped_at_once), stopped_at_once
+    shown = [t for t, _ in stopped_at_once]
     assert "alpha" in shown[0] and "beta" in shown[1]
     # The store has both runs, stopped, each with the partial text it received.
     runs = eventually(lambda: (r := last_comparison(app_store)) and len(r) == 2
@@ -160,7 +167,7 @@ def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
     a_text, b_text = runs["A"].response, runs["B"].response
     assert a_text.startswith("alpha alpha") and len(a_text) < len("alpha " * 600)
     assert b_text.startswith("beta beta") and len(b_text) < len("beta " * 600)
-    # The next rerun draws the stopped comparison from its plain object, partials marked.
+    # A later rerun draws the stopped comparison the same way, partials marked.
     page.get_by_text("Warm-up run first").click()
     expect(page.get_by_text("Stopped: no vote on a stopped comparison.")).to_be_visible()
     wait_idle(page)
@@ -168,3 +175,34 @@ def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
     assert all(c.startswith("⏹ Stopped") for _, c in after), after
     for (text, _), stored in zip(after, (a_text, b_text)):
         assert " ".join(stored.split()) in " ".join(text.split())
+
+
+def test_a_widget_change_mid_comparison_leaves_every_target_streaming(compare, app_store):
+    page = compare
+    choose(page, 1, "Provider", "Scripted demo (offline)")
+    choose(page, 1, "Model", "slow-a")
+    choose(page, 2, "Provider", "Scripted demo (offline)")
+    choose(page, 2, "Model", "slow-b")
+    send_prompt(page, "Keep streaming through a rerun.")
+
+    def both_streaming(more_than: int = 0) -> list[tuple[str, str]]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            cols = columns(page)
+            if (len(cols) == 2 and all(c.startswith("🔴") for _, c in cols)
+                    and cols[0][0].count("alpha") > more_than
+                    and cols[1][0].count("beta") > more_than):
+                return cols
+            time.sleep(0.1)
+        pytest.fail(f"the columns did not stream together: {columns(page)}")
+
+    before = both_streaming(5)
+    page.get_by_text("Blind: hide names").click()  # a rerun of the whole page
+    both_streaming(max(before[0][0].count("alpha"), before[1][0].count("beta")) + 10)
+    page.locator(STOP_BUTTON).click()
+    expect(page.get_by_text("Stopped: no vote on a stopped comparison.")).to_be_visible(
+        timeout=15_000)
+    runs = eventually(lambda: (r := last_comparison(app_store)) and len(r) == 2
+                      and r["A"].prompt == "Keep streaming through a rerun." and r)
+    assert (runs["A"].status, runs["B"].status) == ("stopped", "stopped")
+    assert runs["A"].response.count("alpha") > before[0][0].count("alpha") + 10
