@@ -15,9 +15,9 @@ from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counte
 from chatlib.providers.http_stream import RetryPolicy
 from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
 from chatlib.types import Message, Retrying, Settings
-from tests.clocks import HANG_GUARD_S, Recorded, wait_for
+from tests.clocks import HANG_GUARD_S, Recorded
 from tests.wire import anthropic_wire as aw
-from tests.wire.harness import run_pump
+from tests.wire.harness import run_pump, stop_during_silence
 from tests.wire.server import Reply, WireServer, free_port
 
 KEY = "sk-ant-test-0123456789abcdef"
@@ -238,17 +238,8 @@ def test_stop_while_the_server_is_silent_aborts_the_blocked_read(server):
     # have seen the disconnect during the hold: it never wrote the end of the reply.
     frames = aw.stream(["never"])[:2]
     server.script(Reply(events=frames, end="hold", hold_s=30))
-    pump = StreamPump(provider(server.url, read_timeout_s=60), [Message("user", "hi")],
-                      SETTINGS, counter=COUNTER).start()
-    wait_for(lambda: server.posts and server.posts[0].events_sent == len(frames),
-             "the server sending the frames before its silence")
-    pump.stop()
-    record = pump.wait(HANG_GUARD_S)
-    assert record is not None, "the stop did not cut the blocked read"
-    assert record.status == "stopped" and record.text == ""
-    assert server.disconnect.wait(HANG_GUARD_S)
-    [post] = server.posts
-    assert post.disconnected_at is not None and not post.finished
+    stop_during_silence(server, provider(server.url, read_timeout_s=60), frames, SETTINGS,
+                        COUNTER)
 
 
 def test_missing_key_is_a_clear_message_before_any_request(server):

@@ -20,7 +20,7 @@ from chatlib.tokens import counter_for
 from chatlib.types import Message, Retrying, Settings
 from tests.clocks import HANG_GUARD_S, Recorded, wait_for
 from tests.wire import openai_wire as ow
-from tests.wire.harness import run_pump
+from tests.wire.harness import run_pump, stop_during_silence
 from tests.wire.server import Reply, WireServer, free_port
 
 KEY = "sk-test-0123456789abcdef"
@@ -289,17 +289,8 @@ def test_stop_while_the_server_is_silent_aborts_the_blocked_read(server):
     # never wrote the end of the reply.
     frames = ow.stream(["never shown"])[:1]
     server.script(Reply(events=frames, end="hold", hold_s=30))
-    p = provider(server, read_timeout_s=60)
-    pump = StreamPump(p, [Message("user", "hi")], SETTINGS, counter=COUNTER).start()
-    wait_for(lambda: server.posts and server.posts[0].events_sent == len(frames),
-             "the server sending the frame before its silence")
-    pump.stop()
-    record = pump.wait(HANG_GUARD_S)
-    assert record is not None, "the stop did not cut the blocked read"
-    assert record.status == "stopped" and record.text == ""
-    assert server.disconnect.wait(HANG_GUARD_S)
-    [post] = server.posts
-    assert post.disconnected_at is not None and not post.finished
+    stop_during_silence(server, provider(server, read_timeout_s=60), frames, SETTINGS,
+                        COUNTER)
 
 
 def test_stop_during_a_retry_wait_ends_at_once(server):

@@ -135,12 +135,15 @@ def test_embedded_model_and_scripted_demo_stream_side_by_side_with_live_figures(
     assert b.created_at < a.created_at + a.e2e_s and a.created_at < b.created_at + b.e2e_s
 
 
+def two_slow_targets(page: Any) -> None:
+    for target, model in ((1, "slow-a"), (2, "slow-b")):
+        choose(page, target, "Provider", "Scripted demo (offline)")
+        choose(page, target, "Model", model)
+
+
 def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
     page = compare
-    choose(page, 1, "Provider", "Scripted demo (offline)")
-    choose(page, 1, "Model", "slow-a")
-    choose(page, 2, "Provider", "Scripted demo (offline)")
-    choose(page, 2, "Model", "slow-b")
+    two_slow_targets(page)
     send_prompt(page, "Go slowly.")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # both mid-stream: live figures and some text
@@ -179,10 +182,7 @@ def test_stop_stops_every_target_and_keeps_each_partial(compare, app_store):
 
 def test_a_widget_change_mid_comparison_leaves_every_target_streaming(compare, app_store):
     page = compare
-    choose(page, 1, "Provider", "Scripted demo (offline)")
-    choose(page, 1, "Model", "slow-a")
-    choose(page, 2, "Provider", "Scripted demo (offline)")
-    choose(page, 2, "Model", "slow-b")
+    two_slow_targets(page)
     send_prompt(page, "Keep streaming through a rerun.")
 
     def both_streaming(more_than: int = 0) -> list[tuple[str, str]]:
