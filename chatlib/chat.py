@@ -19,7 +19,7 @@ The lifecycle of one answer (the fragile spot: read this before changing it):
    before the script's next run draws the chat, so the stopped partial shows marked at
    once, with no polling. ``ask`` while an answer is live, regenerate and edit stop it
    first (the partial is kept, marked): one answer per prompt, always, in every tab of a
-   chat (``_ASKING`` makes "stop the live answer, then start the next" one step).
+   chat (a lock per chat makes "stop the live answer, then start the next" one step).
 """
 
 from __future__ import annotations
@@ -90,11 +90,17 @@ class _Live:
 
 
 # chat id -> its answer in flight, for every session of this process (see the docstring).
-# _TABLE guards the dict alone and is never held while waiting; _ASKING makes "stop the live
-# answer, then start the next" one step (a reader thread never takes it).
+# _TABLE guards the dicts alone and is never held while waiting. A chat's own lock makes
+# "stop the live answer, then start the next" one step for every tab of that chat, without
+# holding up other chats; a reader thread never takes it.
 _LIVE: dict[str, _Live] = {}
+_ASKING: dict[str, threading.RLock] = {}
 _TABLE = threading.Lock()
-_ASKING = threading.RLock()
+
+
+def _asking(chat_id: str) -> threading.RLock:
+    with _TABLE:
+        return _ASKING.setdefault(chat_id, threading.RLock())
 
 
 class ChatAnswers:
@@ -146,7 +152,7 @@ class ChatAnswers:
         a live answer is stopped first. A request that cannot be sent (``ProviderError``:
         no key, a bad setting, the budget) becomes the answer turn's error. Returns what was
         sent (``None`` if nothing was)."""
-        with _ASKING:
+        with _asking(chat.id):
             self.stop(chat.id)
             if self.chats.get(chat.id) is None:
                 chat.title = chat_title(prompt)
@@ -162,7 +168,7 @@ class ChatAnswers:
     ) -> BudgetFit | None:
         """Answer the chat's last prompt again (after ``drop_last_answer`` or
         ``replace_last_prompt``); nothing is sent when it already has its answer."""
-        with _ASKING:
+        with _asking(chat.id):
             self.stop(chat.id)
             self._reload_turns(chat)
             if not chat.turns or chat.turns[-1].role != "user":
@@ -171,7 +177,7 @@ class ChatAnswers:
 
     def drop_last_answer(self, chat: Chat) -> None:
         """For regenerate: stop a live answer, then remove the last answer."""
-        with _ASKING:
+        with _asking(chat.id):
             self.stop(chat.id)
             self._reload_turns(chat)
             if chat.turns and chat.turns[-1].role == "assistant":
@@ -181,7 +187,7 @@ class ChatAnswers:
     def replace_last_prompt(self, chat: Chat, text: str) -> None:
         """For edit-and-resend: the last prompt and its answer give way to ``text``, which
         then awaits its answer (``answer_last_prompt``)."""
-        with _ASKING:
+        with _asking(chat.id):
             self.drop_last_answer(chat)
             if chat.turns and chat.turns[-1].role == "user":
                 chat.turns.pop()
