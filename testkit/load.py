@@ -18,6 +18,7 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -26,7 +27,7 @@ from testkit.browser import exception_texts, send_prompt, use_scripted_model, wa
 
 __all__ = [
     "LOAD_MODEL", "load_script", "expected_answer", "LoadRound", "run_round", "open_sessions",
-    "ProcessCpu", "descendants", "percentile",
+    "ProcessCpu", "descendants", "percentile", "page_state", "wait_usable", "USABLE_JS",
 ]
 
 LOAD_MODEL = "load-100tps"
@@ -111,8 +112,10 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def open_sessions(browser: Any, url: str, n: int, model: str = LOAD_MODEL,
-                  timeout_s: float = 240) -> list[Any]:
-    """``n`` pages, each in its own context, on the chat page with ``model`` chosen."""
+                  timeout_s: float = 240, init_scripts: Sequence[str] = ()) -> list[Any]:
+    """``n`` pages, each in its own context, on the chat page with ``model`` chosen;
+    ``init_scripts`` are installed in every page beside this module's probe (and again
+    after a reload)."""
     host = urlparse(url).hostname
     if host != "127.0.0.1":  # load never leaves the machine
         raise ValueError(f"load runs target 127.0.0.1 only, not {host}")
@@ -125,6 +128,8 @@ def open_sessions(browser: Any, url: str, n: int, model: str = LOAD_MODEL,
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.add_init_script(_PROBE_JS)
+        for script in init_scripts:
+            page.add_init_script(script)
         page.goto(url)
         wait_idle(page, 60_000)
         use_scripted_model(page, model)
@@ -148,7 +153,7 @@ class LoadRound:
 CHAT_BOX = "[data-testid='stChatInputTextArea']"
 
 
-def _page_state(page: Any) -> str:
+def page_state(page: Any) -> str:
     """What a stuck page shows, for the error report."""
     try:
         return page.evaluate("""() => ({
@@ -159,6 +164,33 @@ def _page_state(page: Any) -> str:
         })""")
     except Exception as exc:
         return f"page state unavailable ({type(exc).__name__})"
+
+
+# The page is usable again after an answer: the script is not running, no Stop button is
+# drawn and the chat box takes a prompt.
+USABLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const box = document.querySelector('[data-testid="stChatInputTextArea"]');
+  return !!app && app.dataset.testScriptState === 'notRunning' && !!box && !box.disabled
+    && !document.querySelector('.st-key-stop_answer button');
+}"""
+
+
+def wait_usable(page: Any, timeout_ms: float, settle_ms: float = 250) -> None:
+    """Wait (bounded by ``timeout_ms`` in all) until ``USABLE_JS`` holds, and still holds
+    ``settle_ms`` later (not a gap between two script runs). Raises Playwright's
+    ``TimeoutError`` when it does not."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
+        page.wait_for_function(USABLE_JS, timeout=remaining_ms)
+        page.wait_for_timeout(settle_ms)
+        if page.evaluate(USABLE_JS):
+            return
+        if time.monotonic() > deadline:
+            from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+            raise PlaywrightTimeout(f"page not usable within {timeout_ms:.0f} ms")
 
 
 def run_round(
@@ -186,7 +218,7 @@ def run_round(
             page.locator(f"{CHAT_BOX}:not([disabled])").wait_for(timeout=box_wait_s * 1000)
         except Exception:
             result.errors.append(f"{key}: chat box still disabled {box_wait_s:.0f} s after the "
-                                 f"previous answer; {_page_state(page)}")
+                                 f"previous answer; {page_state(page)}")
             result.stuck.add(i)
             continue
         try:
@@ -194,7 +226,7 @@ def run_round(
             send_prompt(page, prompt)
         except Exception as exc:
             result.errors.append(f"{key}: could not send ({type(exc).__name__}: "
-                                 f"{str(exc).splitlines()[0][:200]}); {_page_state(page)}")
+                                 f"{str(exc).splitlines()[0][:200]}); {page_state(page)}")
             continue
         sent.append((page, key))
         result.prompts.append(prompt)
@@ -208,7 +240,7 @@ def run_round(
             wait_idle(page, remaining_ms)
         except Exception as exc:  # a page that never finished is an error of the run
             result.errors.append(f"{key}: no complete answer ({type(exc).__name__}); "
-                                 f"{_page_state(page)}")
+                                 f"{page_state(page)}")
             continue
         hit = page.evaluate("k => window.__load.hit(k)", key)
         if hit["sent"] is None:

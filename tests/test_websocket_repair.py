@@ -4,6 +4,7 @@ into valid UTF-8 before Streamlit parses it; every other message passes untouche
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 
@@ -45,6 +46,15 @@ def test_valid_messages_pass_untouched():
     assert repair_back_msg(garbage) == garbage
 
 
+def run_apart(coroutine) -> None:
+    """Run a coroutine to its end in a thread of its own: this test process may already run
+    an event loop in the main thread (Playwright's sync API, for the browser tests)."""
+    worker = threading.Thread(target=asyncio.run, args=(coroutine,))
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive()
+
+
 def test_the_middleware_repairs_websocket_messages_only():
     broken = as_the_browser_sends_it(prompt_msg("a XYZ b"), "XYZ")
     seen: list[dict] = []
@@ -56,7 +66,7 @@ def test_the_middleware_repairs_websocket_messages_only():
         return {"type": "websocket.receive", "bytes": broken}
 
     middleware = RepairLoneSurrogates(inner)
-    asyncio.run(middleware({"type": "websocket"}, receive, None))
-    asyncio.run(middleware({"type": "http"}, receive, None))
+    run_apart(middleware({"type": "websocket"}, receive, None))
+    run_apart(middleware({"type": "http"}, receive, None))
     assert seen[0]["bytes"] == repair_back_msg(broken) != broken
     assert seen[1]["bytes"] == broken  # HTTP bodies are not BackMsgs
