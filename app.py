@@ -1,13 +1,25 @@
 """Chat Lab: `streamlit run app.py`.
 
 This file is the server: Streamlit finds the ``app = st.App(...)`` below by reading this
-file, and serves the pages (``chat_lab.py``: the navigation over ``app_pages/``) on one port,
-through the ASGI middleware listed here. Custom HTTP routes join ``routes=`` here.
+file, and serves on one port the pages (``chat_lab.py``: the navigation over ``app_pages/``)
+and the streaming chat API (``chatlib.api``: ``POST /chat``), through the ASGI middleware
+listed here.
 """
+
+import os
 
 import streamlit as st
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
+from chatlib.api import api_routes
 from ui.websocket_repair import RepairLoneSurrogates
 
-app = st.App("chat_lab.py", middleware=[Middleware(RepairLoneSurrogates)])
+middleware = [Middleware(RepairLoneSurrogates)]
+if os.environ.get("CHATLAB_API_CORS_ORIGINS"):  # other origins allowed to call POST /chat
+    origins = [o.strip() for o in os.environ["CHATLAB_API_CORS_ORIGINS"].split(",")]
+    middleware.append(Middleware(CORSMiddleware, allow_origins=origins,
+                                 allow_methods=["POST"], allow_headers=["*"]))
+
+# The SSE API (POST /chat, and its demo page at /chat/demo) on the UI's own port.
+app = st.App("chat_lab.py", routes=api_routes(), middleware=middleware)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlib.chat import ChatAnswers
-from chatlib.providers.local import LocalProvider, load_llama
+from chatlib.providers.local import LocalProvider, shared_local_provider
 from chatlib.store import ChatStore, RunStore
 
 
 @st.cache_resource(show_spinner="Loading the embedded model…")
 def local_provider(path: str) -> LocalProvider:
-    return LocalProvider(load_llama(path), path)
+    return shared_local_provider(path)  # the same model (and lock) as the HTTP API
 
 
 @st.cache_resource

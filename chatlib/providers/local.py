@@ -19,7 +19,10 @@ from chatlib.errors import ConfigError, ProviderError
 from chatlib.tokens import FunctionCounter, TokenCounter
 from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
 
-__all__ = ["LocalProvider", "default_gguf_path", "load_llama", "DEFAULT_REPEAT_PENALTY"]
+__all__ = [
+    "LocalProvider", "default_gguf_path", "load_llama", "shared_local_provider",
+    "DEFAULT_REPEAT_PENALTY",
+]
 
 # SmolLM2-135M loops on its own phrases at default sampling; 1.2 keeps demos readable.
 DEFAULT_REPEAT_PENALTY = 1.2
@@ -113,3 +116,18 @@ class LocalProvider:
                 chunks.close()  # stops generation when the caller stops early
             yield Usage(output_tokens=self.count_tokens("".join(parts)), source="tokenizer")
             yield Finish(finish or "stop")
+
+
+_SHARED: dict[str, LocalProvider] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_local_provider(path: str | Path) -> LocalProvider:
+    """One ``LocalProvider`` per model file in this process, for every user of it (the UI's
+    sessions and the HTTP API): one copy of the weights, and one lock, so two answers never
+    run one ``Llama`` at once. Raises ``ConfigError`` like ``load_llama``."""
+    key = str(path)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = LocalProvider(load_llama(key), key)
+        return _SHARED[key]

@@ -1,0 +1,300 @@
+"""The streaming chat API: ``POST /chat`` answered over Server-Sent Events, served by the
+same process and port as the UI (``app.py`` adds these routes to its ``st.App``).
+
+The contract (the seed's)::
+
+    POST /chat  {"message": "...", "conversationHistory": [{"role", "content"}, ...],
+                 optional: "provider", "model", "maxTokens", "temperature", "systemPrompt"}
+    200 text/event-stream, Cache-Control: no-cache
+        data: {"content": "<text>"}      one event per batch of text, as it arrives
+        data: [DONE]                     the answer is complete
+        data: {"error": "<message>"}     instead of [DONE] when the provider fails mid-way
+    400 {"error": ...}  before streaming: invalid JSON or Unicode, no message, a bad history,
+                        an unknown provider or model, over the token budget
+    401 {"error": ...}  when CHATLAB_API_TOKEN is set and the bearer token is not it
+    429 {"error": ...}  over the per-client limit (CHATLAB_API_RATE_PER_MINUTE), Retry-After
+
+Every answer goes the one streaming path (``StreamPump``: timestamps in its reader thread,
+``fit_to_budget`` first) and is recorded in the run store with ``page="api"``, so it shows
+on the Stats page. A client that goes away (an ``AbortController.abort()``) stops the pump,
+which closes the provider's stream at once. Frames are written by sse-starlette.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from chatlib.conversation import fit_to_budget
+from chatlib.errors import ProviderError
+from chatlib.providers.base import Provider
+from chatlib.providers.catalog import PRESETS, build_provider, counter_for_model, \
+    default_base_url, resolve_key
+from chatlib.providers.local import default_gguf_path, shared_local_provider
+from chatlib.providers.scripted import ScriptedProvider
+from chatlib.pump import StreamPump
+from chatlib.ratelimit import RateLimiter
+from chatlib.record import RunRecord
+from chatlib.store import RunStore
+from chatlib.tokens import TokenCounter, counter_for
+from chatlib.types import Message, Settings
+
+__all__ = ["ApiConfig", "ChatRequest", "ApiError", "parse_chat_request", "api_routes"]
+
+DEMO_PAGE = Path(__file__).parent / "data" / "api_demo.html"
+_MAX_BODY = 1_000_000  # bytes: a chat request is text, not a file
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What the environment sets; read once when the routes are made."""
+
+    token: str | None = None  # CHATLAB_API_TOKEN: required as "Authorization: Bearer ..."
+    per_minute: int = 60  # CHATLAB_API_RATE_PER_MINUTE per client address (0: no limit)
+    budget: int = 2048  # tokens of context sent, as the chat page's default
+    max_tokens: int = 256
+    temperature: float = 0.7
+    system_prompt: str = "You are a helpful assistant. Answer briefly and clearly."
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ApiConfig:
+        env = dict(os.environ) if env is None else env
+        return cls(token=env.get("CHATLAB_API_TOKEN") or None,
+                   per_minute=int(env.get("CHATLAB_API_RATE_PER_MINUTE", "60")))
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    message: str
+    history: list[Message]
+    provider: str
+    model: str | None
+    max_tokens: int | None
+    temperature: float | None
+    system_prompt: str | None
+
+
+class ApiError(Exception):
+    """A request refused before streaming: an HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": str(self)}, self.status, headers=self.headers)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _text(value: Any, field: str, *, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{field}' must be a string.")
+    if _has_lone_surrogate(value):  # "\ud800" in JSON: not text any model could take
+        raise ApiError(400, f"'{field}' holds invalid Unicode (a lone surrogate).")
+    return value
+
+
+def _number(value: Any, field: str, low: float, high: float, kind: type) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            kind is int and not float(value).is_integer()):
+        raise ApiError(400, f"'{field}' must be a{'n integer' if kind is int else ' number'}.")
+    if not low <= value <= high:
+        raise ApiError(400, f"'{field}' must be between {low:g} and {high:g}.")
+    return kind(value)
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """The request, or ``ApiError(400)`` saying what is wrong with it."""
+    if len(body) > _MAX_BODY:
+        raise ApiError(400, f"The request is over {_MAX_BODY:,} bytes.")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "The request body is not valid UTF-8.") from None
+    except ValueError as exc:
+        raise ApiError(400, f"The request body is not valid JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    message = _text(data.get("message"), "message", required=True) or ""
+    if not message.strip():
+        raise ApiError(400, "'message' is empty: send the text to answer.")
+    history_in = data.get("conversationHistory", [])
+    if not isinstance(history_in, list):
+        raise ApiError(400, "'conversationHistory' must be a list of {role, content}.")
+    history = []
+    for i, item in enumerate(history_in):
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
+            raise ApiError(400, f"conversationHistory[{i}] must have a role of 'user' or "
+                           "'assistant' and a content string.")
+        history.append(Message(item["role"], _text(item.get("content"), f"conversationHistory"
+                                                   f"[{i}].content", required=True) or ""))
+    return ChatRequest(
+        message=message, history=history,
+        provider=_text(data.get("provider"), "provider") or "local",
+        model=_text(data.get("model"), "model"),
+        max_tokens=_number(data.get("maxTokens"), "maxTokens", 1, 32_000, int),
+        temperature=_number(data.get("temperature"), "temperature", 0, 2, float),
+        system_prompt=_text(data.get("systemPrompt"), "systemPrompt"),
+    )
+
+
+def resolve_provider(name: str, model: str | None) -> tuple[Provider, str, TokenCounter]:
+    """The provider and model a request names; ``ApiError(400)`` for an unknown one. The
+    cloud presets use their configured base URL and key (environment) only: a request
+    cannot point a key at another server."""
+    try:
+        if name == "local":
+            path = default_gguf_path()
+            local = shared_local_provider(str(path or ""))
+            if model not in (None, local.model_name):
+                raise ApiError(400, f"Unknown model {model!r} for provider 'local' "
+                               f"(it has {local.model_name!r}).")
+            return local, local.model_name, local.counter
+        if name == "scripted":
+            scripted = ScriptedProvider()
+            chosen = model or scripted.models()[0]
+            if chosen not in scripted.models():
+                raise ApiError(400, f"Unknown model {chosen!r} for provider 'scripted'.")
+            return scripted, chosen, counter_for("scripted", chosen)
+        preset = PRESETS.get(name)
+        if preset is None:
+            known = ", ".join(["local", "scripted", *PRESETS])
+            raise ApiError(400, f"Unknown provider {name!r}: one of {known}.")
+        base_url = default_base_url(preset)
+        provider = build_provider(preset, base_url=base_url, key=resolve_key(preset, base_url))
+        chosen = model or (preset.default_models[0] if preset.default_models else "")
+        if not chosen:
+            raise ApiError(400, f"Provider {name!r} needs a 'model'.")
+        return provider, chosen, counter_for_model(preset, chosen)
+    except ProviderError as exc:  # no key, no model file: nothing was sent
+        raise ApiError(400, exc.user_message) from None
+
+
+class _ClientLimits:
+    """A ``RateLimiter`` per client address."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._limiters: dict[str, RateLimiter] = {}
+        self._lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        if self.per_minute <= 0:
+            return
+        with self._lock:
+            limiter = self._limiters.setdefault(client, RateLimiter(self.per_minute))
+        wait = limiter.wait_s()
+        if wait > 0:
+            raise ApiError(429, f"Too many requests: at most {self.per_minute} a minute per "
+                           f"client. Try again in {math.ceil(wait)} s.",
+                           {"Retry-After": str(math.ceil(wait))})
+        limiter.acquire()
+
+
+def _events(pump: StreamPump) -> AsyncIterator[dict[str, str]]:
+    """The SSE events of one answer; stops the pump if the client goes away."""
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        batches = pump.text_batches()
+        try:
+            while True:
+                batch = await run_in_threadpool(next, batches, None)
+                if batch is None:
+                    break
+                if batch:
+                    yield {"data": json.dumps({"content": batch})}
+            record = await run_in_threadpool(pump.wait, 30)
+            if record is not None and record.status == "error":
+                yield {"data": json.dumps({"error": record.error})}
+            else:
+                yield {"data": "[DONE]"}
+        finally:  # the client disconnected (cancelled) or the answer ended
+            if not pump.done:
+                pump.stop()
+
+    return events()
+
+
+def api_routes(
+    config: ApiConfig | None = None, store_factory: Callable[[], RunStore] = RunStore
+) -> list[Route]:
+    """The API's Starlette routes (``app.py`` passes them to ``st.App(routes=...)``)."""
+    config = config or ApiConfig.from_env()
+    limits = _ClientLimits(config.per_minute)
+    stores: list[RunStore] = []
+
+    def store() -> RunStore:
+        if not stores:
+            stores.append(store_factory())
+        return stores[0]
+
+    async def chat(request: Request) -> Response:
+        try:
+            if config.token is not None:
+                given = request.headers.get("authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):
+                    raise ApiError(401, "A bearer token is required (Authorization: Bearer "
+                                   "<CHATLAB_API_TOKEN>).", {"WWW-Authenticate": "Bearer"})
+            limits.check(request.client.host if request.client else "unknown")
+            parsed = parse_chat_request(await request.body())
+            pump = await run_in_threadpool(_start, parsed, config, store)
+        except ApiError as exc:
+            return exc.response()
+        return EventSourceResponse(_events(pump), headers={"Cache-Control": "no-cache"},
+                                   ping=15)
+
+    async def demo(_request: Request) -> Response:
+        return HTMLResponse(DEMO_PAGE.read_text(encoding="utf-8"))
+
+    return [Route("/chat", chat, methods=["POST"]), Route("/chat/demo", demo, methods=["GET"])]
+
+
+def _start(parsed: ChatRequest, config: ApiConfig, store: Callable[[], RunStore]) -> StreamPump:
+    """Fit the history to the budget and start the answer (in a worker thread: loading the
+    embedded model or tokenizing a long history must not block the event loop)."""
+    provider, model, counter = resolve_provider(parsed.provider, parsed.model)
+    system_prompt = (parsed.system_prompt if parsed.system_prompt is not None
+                     else config.system_prompt)
+    settings = Settings(
+        model=model, system_prompt=system_prompt,
+        max_tokens=parsed.max_tokens or config.max_tokens,
+        temperature=parsed.temperature if parsed.temperature is not None else config.temperature,
+    )
+    history = [*parsed.history, Message("user", parsed.message)]
+    try:
+        fit = fit_to_budget(history, config.budget, counter, system_prompt)
+    except ProviderError as exc:
+        raise ApiError(400, exc.user_message) from None
+
+    def record(run: RunRecord) -> None:
+        store().add(run)
+
+    return StreamPump(provider, fit.messages, settings, counter=counter, input_tokens=fit.tokens,
+                      input_source=counter.source, on_done=record,
+                      record_fields={"page": "api"}).start()
+

@@ -1,0 +1,215 @@
+"""The streaming chat API (POST /chat over Server-Sent Events) on the app's own port, with a
+plain HTTP client against ``streamlit run app.py``: events as they arrive, [DONE] last, the
+error event, every refusal before streaming, the token, the rate limit, a client that goes
+away, many clients at once, and the run recorded for the Stats page."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from chatlib.providers.scripted import SCRIPTS_ENV, chunk_text
+from chatlib.store import RunStore
+from testkit.app_server import AppServer
+from tests.clocks import wait_for
+
+SLOW_TEXT = "One slow word after another, never all at once. " * 2
+SCRIPTS = {
+    "api-slow": {"text": SLOW_TEXT, "chunk_chars": 5, "first_delay_s": 0.05, "gap_s": 0.1},
+    "api-long": {"text": "word " * 400, "chunk_chars": 5, "gap_s": 0.05},
+    "api-fast": {"text": "Fast and whole.", "chunk_chars": 3, "gap_s": 0.005},
+    "api-fault": {"text": "Half of it, then", "chunk_chars": 4, "fault_at": 2,
+                  "fault_message": "The model server went away (scripted)."},
+}
+
+
+def start_app(tmp_path, **env: str) -> tuple[AppServer, RunStore]:
+    (tmp_path / "scripts.json").write_text(json.dumps(SCRIPTS))
+    server = AppServer({"CHATLAB_DATA_DIR": str(tmp_path), "CHATLAB_DB": str(tmp_path / "db"),
+                        SCRIPTS_ENV: str(tmp_path / "scripts.json"), **env}).start()
+    return server, RunStore(tmp_path / "db")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory) -> Iterator[tuple[AppServer, RunStore]]:
+    server, store = start_app(tmp_path_factory.mktemp("api"))
+    try:
+        yield server, store
+    finally:
+        server.stop()
+
+
+@contextmanager
+def post(server: AppServer, body: Any, headers: dict[str, str] | None = None,
+         raw: bytes | None = None) -> Iterator[http.client.HTTPResponse]:
+    """POST /chat; the response is read inside the block, the connection closed after."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        payload = raw if raw is not None else json.dumps(body).encode()
+        conn.request("POST", "/chat", body=payload,
+                     headers={"Content-Type": "application/json", **(headers or {})})
+        yield conn.getresponse()
+    finally:
+        conn.close()
+
+
+def answer(server: AppServer, body: Any, headers: dict[str, str] | None = None) -> list[str]:
+    """Every event of one answer, read to the end."""
+    with post(server, body, headers) as response:
+        assert response.status == 200, response.read()
+        return list(events(response))
+
+
+def events(response: http.client.HTTPResponse) -> Iterator[str]:
+    """The data of each SSE event, as it arrives."""
+    data: list[str] = []
+    while line := response.readline():
+        line = line.rstrip(b"\r\n")
+        if line.startswith(b"data:"):
+            data.append(line[5:].lstrip(b" ").decode())
+        elif not line and data:
+            yield "\n".join(data)
+            data = []
+
+
+def api_runs(store: RunStore, prompt: str) -> list[dict[str, Any]]:
+    return store.runs("page = 'api' AND prompt = ?", [prompt]).to_dict("records")
+
+
+def test_events_arrive_as_the_answer_streams_then_done(api):
+    server, store = api
+    with post(server, {"message": "stream slowly", "provider": "scripted",
+                       "model": "api-slow"}) as response:
+        assert response.status == 200
+        assert response.getheader("Content-Type").startswith("text/event-stream")
+        assert response.getheader("Cache-Control") == "no-cache"
+        stream = events(response)
+        first = json.loads(next(stream))
+        # Not buffered to the end: the first text is here while the answer is still in
+        # flight (its run is recorded only when it ends, some 2 s of scripted gaps later).
+        assert first["content"] and SLOW_TEXT.startswith(first["content"])
+        assert api_runs(store, "stream slowly") == []
+        rest = list(stream)
+    assert rest[-1] == "[DONE]" and "[DONE]" not in rest[:-1]
+    text = first["content"] + "".join(json.loads(e)["content"] for e in rest[:-1])
+    assert text == SLOW_TEXT and len(rest) > 3  # several batches, not one
+    [run] = wait_for(lambda: api_runs(store, "stream slowly"), "the run is recorded")
+    assert (run["status"], run["provider"], run["model"]) == ("ok", "scripted", "api-slow")
+    assert run["response"] == SLOW_TEXT and run["chunk_count"] == len(chunk_text(SLOW_TEXT, 5))
+
+
+def test_history_and_settings_reach_the_model(api):
+    server, store = api
+    history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "yes"}]
+    got = answer(server, {"message": "and now", "conversationHistory": history,
+                          "provider": "scripted", "model": "api-fast", "maxTokens": 7,
+                          "temperature": 0.1, "systemPrompt": "Be terse."})
+    assert got[-1] == "[DONE]"
+    [run] = wait_for(lambda: api_runs(store, "and now"), "the run is recorded")
+    settings = json.loads(run["settings_json"])
+    assert (settings["max_tokens"], settings["temperature"], settings["system_prompt"]) == (
+        7, 0.1, "Be terse.")
+    assert run["input_tokens"] > 0 and run["input_source"] == "estimate"
+
+
+def test_a_provider_failure_mid_stream_is_an_error_event_and_the_stream_ends(api):
+    server, store = api
+    got = answer(server, {"message": "fail", "provider": "scripted", "model": "api-fault"})
+    assert "".join(json.loads(e)["content"] for e in got[:-1]) == "Half of "
+    assert json.loads(got[-1]) == {"error": "The model server went away (scripted)."}
+    assert "[DONE]" not in got
+    [run] = wait_for(lambda: api_runs(store, "fail"), "the run is recorded")
+    assert run["status"] == "error" and run["response"] == "Half of "
+
+
+@pytest.mark.parametrize("raw, says", [
+    (b"{not json", "not valid JSON"),
+    (b"[1, 2]", "must be a JSON object"),
+    (b'{"conversationHistory": []}', "'message' must be a string"),
+    (b'{"message": "   "}', "'message' is empty"),
+    (b'{"message": "hi", "conversationHistory": [{"role": "system", "content": "x"}]}',
+     "conversationHistory[0] must have a role"),
+    (b'{"message": "hi", "provider": "nope"}', "Unknown provider 'nope'"),
+    (b'{"message": "hi", "provider": "scripted", "model": "nope"}', "Unknown model 'nope'"),
+    (b'{"message": "bad \\ud800 unicode"}', "invalid Unicode"),
+    (b'{"message": "bad \xff bytes"}', "not valid UTF-8"),
+    (b'{"message": "hi", "maxTokens": 0}', "'maxTokens' must be between 1 and 32000"),
+    (json.dumps({"message": "word " * 5000, "provider": "scripted"}).encode(),
+     "token budget is 2048"),
+])
+def test_a_bad_request_is_a_400_with_a_clear_message_before_anything_streams(api, raw, says):
+    server, store = api
+    before = store.count()
+    with post(server, None, raw=raw) as response:
+        assert response.status == 400
+        assert response.getheader("Content-Type") == "application/json"
+        assert says in json.loads(response.read())["error"]
+    assert store.count() == before  # nothing was sent, nothing recorded
+
+
+def test_a_client_that_goes_away_stops_the_provider(api):
+    server, store = api
+    with post(server, {"message": "I will hang up", "provider": "scripted",
+                       "model": "api-long"}) as response:
+        assert "content" in json.loads(next(events(response)))
+    # The connection went, as with an AbortController.abort().
+    [run] = wait_for(lambda: api_runs(store, "I will hang up"), "the run is recorded")
+    assert run["status"] == "stopped" and 0 < run["chunk_count"] < 400
+
+
+def test_twenty_clients_at_once_all_complete(api):
+    server, store = api
+    results: dict[int, list[str]] = {}
+
+    def client(i: int) -> None:
+        results[i] = answer(server, {"message": f"client {i}", "provider": "scripted",
+                                     "model": "api-fast"})
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(results) == list(range(20))
+    for got in results.values():
+        assert got[-1] == "[DONE]"
+        assert "".join(json.loads(e)["content"] for e in got[:-1]) == "Fast and whole."
+    wait_for(lambda: all(api_runs(store, f"client {i}") for i in range(20)), "20 runs")
+
+
+@pytest.mark.model
+def test_the_default_is_the_embedded_model(api):
+    server, store = api
+    got = answer(server, {"message": "Say hello.", "maxTokens": 8})
+    assert got[-1] == "[DONE]" and len(got) >= 2
+    [run] = wait_for(lambda: api_runs(store, "Say hello."), "the run is recorded",
+                     timeout_s=60)
+    assert run["provider"] == "local" and run["output_tokens"] <= 8 + 1
+    assert run["output_source"] == "tokenizer"
+
+
+def test_the_token_is_required_when_set_and_the_rate_limit_answers_429(tmp_path):
+    server, store = start_app(tmp_path, CHATLAB_API_TOKEN="s3cret-token",
+                              CHATLAB_API_RATE_PER_MINUTE="2")
+    try:
+        body = {"message": "hi", "provider": "scripted", "model": "api-fast"}
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-token"}):
+            with post(server, body, headers) as refused:
+                assert refused.status == 401
+                assert "bearer token" in json.loads(refused.read())["error"]
+        ok = {"Authorization": "Bearer s3cret-token"}
+        for _ in range(2):
+            assert answer(server, body, ok)[-1] == "[DONE]"
+        with post(server, body, ok) as limited:
+            assert limited.status == 429
+            wait = int(limited.getheader("Retry-After"))
+            assert 1 <= wait <= 60 and "Too many requests" in json.loads(limited.read())["error"]
+        assert "s3cret-token" not in server.log()
+    finally:
+        server.stop()
