@@ -32,7 +32,7 @@ class AppServer:
         data_dir = Path(self.env.get("CHATLAB_DATA_DIR", "/tmp"))
         self.log_path = data_dir / f"streamlit-{self.port}.log"
 
-    def start(self, timeout_s: float = 60) -> AppServer:
+    def start(self, timeout_s: float = 180) -> AppServer:  # a hang guard: slow when loaded
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
