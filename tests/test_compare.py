@@ -24,7 +24,14 @@ from chatlib.record import RunRecord
 from chatlib.store import MIGRATIONS, RunStore
 from chatlib.tokens import FunctionCounter
 from chatlib.types import TextDelta
-from tests.clocks import HANG_GUARD_S, Recorded, Rendezvous, ThreadClock, wait_for
+from tests.clocks import (
+    HANG_GUARD_S,
+    MODEL_HANG_GUARD_S,
+    Recorded,
+    Rendezvous,
+    ThreadClock,
+    wait_for,
+)
 
 CHARS = FunctionCounter("chars", len)
 SHARED = SharedSettings(system_prompt="Be brief.", max_tokens=64, temperature=0.3)
@@ -243,7 +250,7 @@ def test_two_embedded_targets_run_one_after_the_other(llm):
     spec = TargetSpec(local, local.models()[0], local.counter)
     shared = SharedSettings(max_tokens=8, temperature=0.0)
     comparison = Comparison("Say hello.", [spec, spec], shared).start()
-    assert comparison.wait(60)
+    assert comparison.wait(MODEL_HANG_GUARD_S)
     first, second = (t.last_record for t in comparison.targets)
     assert first.status == second.status == "ok"
     # The second began after the first ended, so its TTFT is its own, not a wait for the

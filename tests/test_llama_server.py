@@ -36,12 +36,13 @@ from chatlib.providers.local import LocalProvider, default_gguf_path
 from chatlib.providers.openai_provider import OpenAIProvider
 from chatlib.pump import StreamPump
 from chatlib.types import Message, Settings
+from tests.clocks import MODEL_HANG_GUARD_S
 from tests.wire.harness import run_pump
 from tests.wire.server import free_port
 
 pytestmark = pytest.mark.model
 
-STARTUP_DEADLINE_S = 120.0  # a hang guard only: the server is usually up in a few seconds
+STARTUP_DEADLINE_S = 300.0  # a hang guard only: the server is usually up in a few seconds
 GONE_DEADLINE_S = 30.0  # likewise, for a closed connection to leave the server's table
 DUMMY_KEY = "sk-dummy-llama-server-0123456789"
 # Asks for far more than any cap below, so a cap that works is what ends the answer.
@@ -224,7 +225,8 @@ def test_chat_streams_in_several_chunks_and_records_the_finish(
     provider = providers(preset_id)
     settings = _settings(llama_server, 48)
     counter = counter_for_model(PRESETS[preset_id], settings.model)
-    out = run_pump(provider, settings, counter, [Message("user", "Say hello.")], timeout_s=60)
+    out = run_pump(provider, settings, counter, [Message("user", "Say hello.")],
+                   timeout_s=MODEL_HANG_GUARD_S)
     r = out.record
     assert (r.status, r.error, r.attempts) == ("ok", None, 1)
     assert r.provider == preset_id and r.model == settings.model
@@ -244,7 +246,7 @@ def test_max_tokens_is_honoured(llama_server: LlamaServer,
     recorded count is exact, not an estimate."""
     gguf = gguf_tokenizer
     out = run_pump(providers(preset_id), _settings(llama_server, 16), gguf.counter, LONG,
-                   timeout_s=60)
+                   timeout_s=MODEL_HANG_GUARD_S)
     r = out.record
     assert r.status == "ok" and r.finish_reason == "length"  # the cap ended it, not the model
     assert r.output_source == "tokenizer" and r.output_tokens is not None
@@ -278,7 +280,7 @@ def test_stop_closes_the_connection_and_the_provider_still_works(
     [client_port] = _our_ports_to(llama_server)  # the one connection carrying the stream
     assert client_port in _server_peers(llama_server)
     batches.close()  # what a Stop does: the UI generator is closed, the pump stops
-    record = pump.wait(30)
+    record = pump.wait(MODEL_HANG_GUARD_S)
     assert record is not None and record.status == "stopped" and record.error is None
     assert record.finish_reason is None  # the server's end marker never came
     assert record.text.startswith(seen) and 1 <= len(record.chunk_texts) < 400
@@ -287,7 +289,7 @@ def test_stop_closes_the_connection_and_the_provider_still_works(
     _wait_for(lambda: client_port not in _server_peers(llama_server), GONE_DEADLINE_S,
               "the server still has an ESTABLISHED connection from the client")
     after = run_pump(provider, _settings(llama_server, 8), counter, [Message("user", "Hi.")],
-                     timeout_s=60)
+                     timeout_s=MODEL_HANG_GUARD_S)
     assert after.record.status == "ok" and after.record.text
     assert after.record.finish_reason in ("stop", "length")
 
@@ -303,7 +305,7 @@ def test_the_record_says_the_count_is_not_the_servers_usage(
     request = urllib.request.Request(llama_server.url + "/chat/completions",
                                      data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with urllib.request.urlopen(request, timeout=MODEL_HANG_GUARD_S) as response:
         lines = response.read().decode().splitlines()
     chunks = [json.loads(line[5:]) for line in lines
               if line.startswith("data:") and line[5:].strip() != "[DONE]"]
@@ -312,7 +314,7 @@ def test_the_record_says_the_count_is_not_the_servers_usage(
         settings = _settings(llama_server, 24)
         counter = counter_for_model(PRESETS[preset_id], settings.model)
         r = run_pump(providers(preset_id), settings, counter, [Message("user", "Hi.")],
-                     timeout_s=60).record
+                     timeout_s=MODEL_HANG_GUARD_S).record
         assert r.status == "ok" and r.text
         assert r.output_source != "usage"
         assert r.output_source == counter.source == "estimate"

@@ -6,6 +6,7 @@ from chatlib.errors import ConfigError
 from chatlib.providers.local import LocalProvider, default_gguf_path, load_llama
 from chatlib.pump import StreamPump
 from chatlib.types import Finish, Message, Settings, TextDelta, Usage
+from tests.clocks import MODEL_HANG_GUARD_S
 
 pytestmark = pytest.mark.model
 
@@ -56,13 +57,13 @@ def test_stop_through_the_pump_ends_generation_and_frees_the_model(local):
     batches = pump.text_batches()
     next(b for b in batches if b)
     pump.stop()
-    record = pump.wait(10)
+    record = pump.wait(MODEL_HANG_GUARD_S)
     assert record.status == "stopped" and record.output_tokens < 200
     assert record.output_source == "tokenizer"
     # The lock was released: the model answers the next prompt.
     again = StreamPump(local, [Message("user", "Hi")], settings.__class__(
         model=local.model_name, max_tokens=5, temperature=0.0)).start()
-    assert again.wait(30).status == "ok" and again.record.text
+    assert again.wait(MODEL_HANG_GUARD_S).status == "ok" and again.record.text
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):
