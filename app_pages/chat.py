@@ -5,7 +5,7 @@ ends is ``chatlib.chat``'s (its docstring); this page draws it and calls it."""
 import streamlit as st
 
 from chatlib.chat import ChatAnswers
-from chatlib.conversation import ChatTurn
+from chatlib.conversation import BudgetFit, ChatTurn
 from chatlib.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
 from ui.resources import chat_answers
@@ -82,9 +82,9 @@ def answer_actions() -> None:
             st.rerun()
 
 
-def remember_fit(fit: object) -> None:
+def remember_fit(fit: BudgetFit | None) -> None:
     if fit is not None:
-        st.session_state[_LAST_FIT] = (chat.id, fit.summary())  # type: ignore[attr-defined]
+        st.session_state[_LAST_FIT] = (chat.id, fit.summary())
 
 
 st.title("💬 Chat Lab")
