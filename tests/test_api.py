@@ -213,3 +213,28 @@ def test_the_token_is_required_when_set_and_the_rate_limit_answers_429(tmp_path)
         assert "s3cret-token" not in server.log()
     finally:
         server.stop()
+
+
+def test_cors_lets_only_the_configured_origins_call_the_api(tmp_path):
+    server, _ = start_app(tmp_path, CHATLAB_API_CORS_ORIGINS="http://frontend.test")
+    try:
+        def preflight(origin: str) -> http.client.HTTPResponse:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            conn.request("OPTIONS", "/chat", headers={
+                "Origin": origin, "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type"})
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            return response
+
+        allowed = preflight("http://frontend.test")
+        assert allowed.status == 200
+        assert allowed.getheader("Access-Control-Allow-Origin") == "http://frontend.test"
+        other = preflight("http://elsewhere.test")
+        assert other.getheader("Access-Control-Allow-Origin") is None
+        got = answer(server, {"message": "cors", "provider": "scripted", "model": "api-fast"},
+                     {"Origin": "http://frontend.test"})
+        assert got[-1] == "[DONE]"
+    finally:
+        server.stop()
