@@ -41,14 +41,13 @@ def show_live(pump: StreamPump) -> None:
     """The answer in flight, from its start, until it ends; then the page is drawn again
     from the store (its footer and the actions under it)."""
     with st.chat_message("assistant"):
-        body = st.container()
         if not pump.stop_asked:
-            # Its click reruns the script; the callback stops the answer before the next
-            # run draws the chat, which then shows the partial marked (chatlib.chat, step 4).
+            # Above the text, so it stays put while the answer grows. Its click reruns the
+            # script; the callback stops the answer before the next run draws the chat,
+            # which then shows the partial marked (chatlib.chat, step 4).
             st.button("Stop", icon="⏹️", key="stop_answer", on_click=answers.stop,
                       args=(chat.id,))
-        with body:
-            stream_answer(pump, stop_on_close=False)
+        stream_answer(pump, stop_on_close=False)
     st.rerun()
 
 

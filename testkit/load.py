@@ -57,6 +57,7 @@ _PROBE_JS = r"""
   const now = () => performance.timeOrigin + performance.now();
   const live = m => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
     .filter(e => { const c = e.closest('[data-stale]'); return !c || c.dataset.stale !== 'true'; })
+    .filter(e => !e.closest('button'))  // a button's label (the Stop button) is not the text
     .map(e => e.textContent).join('\n');
   const isAssistant = m => !!m.querySelector('[data-testid="stChatMessageAvatarAssistant"]');
   const answerTo = prompt => {

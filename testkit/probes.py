@@ -33,6 +33,7 @@ _WATCH_JS = r"""
   const isAssistant = m => !!m.querySelector('[data-testid="stChatMessageAvatarAssistant"]');
   const liveText = m => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
     .filter(e => { const c = e.closest('[data-stale]'); return !c || c.dataset.stale !== 'true'; })
+    .filter(e => !e.closest('button'))  // a button's label (the Stop button) is not the text
     .map(e => e.textContent).join('\n');
   const answerTo = (msgs, prompt) => {
     for (let j = msgs.length - 1; j >= 0; j--) {

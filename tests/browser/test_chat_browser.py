@@ -32,13 +32,28 @@ SNAPSHOT_JS = """() => {
     .filter(m => m.querySelector('[data-testid="stChatMessageAvatarAssistant"]'));
   const last = msgs[msgs.length - 1];
   const text = last ? [...last.querySelectorAll('[data-testid="stMarkdownContainer"]')]
-    .filter(e => !e.closest('[data-testid="stAlert"]')).map(e => e.innerText).join('\\n') : '';
+    .filter(e => !e.closest('[data-testid="stAlert"]') && !e.closest('button'))
+    .map(e => e.innerText).join('\\n') : '';
   return {text, running: !!document.querySelector("%s")};
 }""" % STOP_BUTTON
 
 
 def snapshot(page: Any) -> dict[str, Any]:
     return page.evaluate(SNAPSHOT_JS)
+
+
+def settled_text(page: Any, check: Callable[[str], bool], timeout_s: float = 15) -> str:
+    """The last answer's text once ``check`` holds (it is retried, as Playwright's own
+    assertions are: the page may be between two script runs); what the page shows if not."""
+    text = ""
+
+    def holds() -> bool:
+        nonlocal text
+        text = snapshot(page)["text"]
+        return check(text)
+
+    eventually(holds, timeout_s)
+    return text
 
 
 def wait_text_longer(page: Any, than: int, timeout_ms: float = 20_000) -> dict[str, Any]:
@@ -117,7 +132,8 @@ def test_stop_mid_answer_keeps_the_partial_answer_marked_and_the_next_prompt_wor
     use_scripted_model(page, "demo-fast")
     send_prompt(page, "And now a whole answer, please")
     expect_finished(page, 1)
-    assert "Open Stats to see the numbers." in snapshot(page)["text"]
+    assert "Open Stats to see the numbers." in settled_text(
+        page, lambda t: "Open Stats to see the numbers." in t)
     expect(stopped).to_contain_text("Stopped: partial answer kept.")  # still in the history
     expect(stopped).to_contain_text(partial.strip()[:40])
     assert exception_texts(page) == []
@@ -132,7 +148,8 @@ def test_provider_fault_is_a_clear_message_in_the_chat_and_no_traceback(page, ap
     expect(failed.locator("[data-testid='stAlert']")).to_have_text(
         "⚠️The scripted provider failed on purpose.", timeout=20_000)
     wait_idle(page)
-    assert snapshot(page)["text"].startswith("Here is what")  # the partial answer is kept
+    assert settled_text(page, lambda t: t.startswith("Here is what")).startswith(
+        "Here is what")  # the partial answer is kept
 
     use_scripted_model(page, "fault-first")  # fails before any text
     send_prompt(page, "This one fails at once (fault test)")
@@ -151,7 +168,7 @@ def test_provider_fault_is_a_clear_message_in_the_chat_and_no_traceback(page, ap
     use_scripted_model(page, "instant")
     send_prompt(page, "Still there?")
     expect_finished(page, 2)
-    assert snapshot(page)["text"] == "Done at once."
+    assert settled_text(page, lambda t: t == "Done at once.") == "Done at once."
 
 
 def test_a_lone_surrogate_in_the_prompt_is_answered_and_the_chat_box_comes_back(page):
