@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatlib.providers.scripted import SCRIPTS_ENV, Script, ScriptedProvider  # noqa: E402
+from chatlib.providers.scripted import Script, ScriptedProvider  # noqa: E402
 from chatlib.pump import StreamPump  # noqa: E402
 from chatlib.store import RunStore  # noqa: E402
 from chatlib.types import Message, Settings  # noqa: E402
-from testkit.app_server import AppServer  # noqa: E402
+from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 
 CHUNKS = tuple(f"w{i} " for i in range(50))
 SPEC = {"chunks": list(CHUNKS), "first_delay_s": 0.1, "gap_s": 0.01}
@@ -102,11 +102,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    (data / "scripts.json").write_text(json.dumps({"bench-api": SPEC}))
-    server = AppServer({"CHATLAB_DATA_DIR": str(data), "CHATLAB_DB": str(data / "runs.db"),
-                        SCRIPTS_ENV: str(data / "scripts.json"),
+    server = AppServer({**scripted_app_env(data, {"bench-api": SPEC}),
                         "CHATLAB_API_RATE_PER_MINUTE": "0"}).start()
-    store = RunStore(data / "runs.db")
+    store = RunStore(data / "runs.sqlite3")
     try:
         one_request(server.port, "warm-up")  # imports, the first tokenizer load
         alone = {}

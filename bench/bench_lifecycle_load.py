@@ -63,9 +63,8 @@ from urllib.parse import parse_qs, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatlib.providers.scripted import SCRIPTS_ENV  # noqa: E402
 from chatlib.store import ChatStore, RunStore  # noqa: E402
-from testkit.app_server import AppServer  # noqa: E402
+from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 from testkit.browser import (  # noqa: E402
     chromium, chromium_available, exception_texts, use_scripted_model, wait_idle,
 )
@@ -572,9 +571,7 @@ def main() -> int:
     data = Path(tempfile.mkdtemp(prefix="chatlab-lifecycle-"))
     spec = load_script(CHUNKS, GAP_S, FIRST_DELAY_S)
     answer = expected_answer(spec)
-    (data / "scripts.json").write_text(json.dumps({LOAD_MODEL: spec}))
-    env = {"CHATLAB_DATA_DIR": str(data), "CHATLAB_DB": str(data / "runs.sqlite3"),
-           SCRIPTS_ENV: str(data / "scripts.json")}
+    env = scripted_app_env(data, {LOAD_MODEL: spec})
     planned = {path: sum(p.path == path for row in rounds for p in row) for path in PATHS}
     print(f"lifecycle load: {n_sessions} sessions x {n_prompts} prompts (seed {seed}), "
           f"scripted answer of {CHUNKS} chunks at {1 / GAP_S:.0f}/s after "

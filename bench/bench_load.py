@@ -21,7 +21,6 @@ Bounded: ``sessions`` x ``turns`` prompts, each round waits at most 120 s; 127.0
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -31,9 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatlib.providers.scripted import SCRIPTS_ENV  # noqa: E402
 from chatlib.store import RunStore  # noqa: E402
-from testkit.app_server import AppServer  # noqa: E402
+from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 from testkit.browser import chromium, chromium_available  # noqa: E402
 from testkit.load import (  # noqa: E402
     LOAD_MODEL, ProcessCpu, descendants, expected_answer, load_script, open_sessions,
@@ -73,9 +71,7 @@ def main() -> int:
     data = Path(tempfile.mkdtemp(prefix="chatlab-load-"))
     spec = load_script(CHUNKS, GAP_S, FIRST_DELAY_S)
     answer = expected_answer(spec)
-    (data / "scripts.json").write_text(json.dumps({LOAD_MODEL: spec}))
-    env = {"CHATLAB_DATA_DIR": str(data), "CHATLAB_DB": str(data / "runs.sqlite3"),
-           SCRIPTS_ENV: str(data / "scripts.json")}
+    env = scripted_app_env(data, {LOAD_MODEL: spec})
     print(f"load: {sessions} sessions x {turns} prompts, scripted answer of {CHUNKS} tokens at "
           f"{1 / GAP_S:.0f} tok/s after a {FIRST_DELAY_S * 1000:.0f} ms first delay; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")

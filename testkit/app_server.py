@@ -16,6 +16,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def scripted_app_env(data: Path, scripts: dict[str, dict]) -> dict[str, str]:
+    """The environment of an app with its own data dir and run store (``data/runs.sqlite3``)
+    offering ``scripts`` as extra scripted models (written to ``data/scripts.json``)."""
+    import json
+
+    from chatlib.providers.scripted import SCRIPTS_ENV
+
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "scripts.json").write_text(json.dumps(scripts))
+    return {"CHATLAB_DATA_DIR": str(data), "CHATLAB_DB": str(data / "runs.sqlite3"),
+            SCRIPTS_ENV: str(data / "scripts.json")}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

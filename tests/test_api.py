@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from chatlib.providers.scripted import SCRIPTS_ENV, chunk_text
+from chatlib.providers.scripted import chunk_text
 from chatlib.store import RunStore
-from testkit.app_server import AppServer
+from testkit.app_server import AppServer, scripted_app_env
 from tests.clocks import wait_for
 
 SLOW_TEXT = "One slow word after another, never all at once. " * 2
@@ -30,10 +30,8 @@ SCRIPTS = {
 
 
 def start_app(tmp_path, **env: str) -> tuple[AppServer, RunStore]:
-    (tmp_path / "scripts.json").write_text(json.dumps(SCRIPTS))
-    server = AppServer({"CHATLAB_DATA_DIR": str(tmp_path), "CHATLAB_DB": str(tmp_path / "db"),
-                        SCRIPTS_ENV: str(tmp_path / "scripts.json"), **env}).start()
-    return server, RunStore(tmp_path / "db")
+    server = AppServer({**scripted_app_env(tmp_path, SCRIPTS), **env}).start()
+    return server, RunStore(tmp_path / "runs.sqlite3")
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,13 @@ Bounded: 5 sessions x 3 prompts against 127.0.0.1, each round waits at most 120 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from chatlib.providers.scripted import SCRIPTS_ENV
 from chatlib.store import RunStore
-from testkit.app_server import AppServer
+from testkit.app_server import AppServer, scripted_app_env
 from testkit.load import (
     LOAD_MODEL, expected_answer, load_script, open_sessions, percentile, run_round,
 )
@@ -33,10 +31,7 @@ MAX_TTFT_OVERHEAD_P95_S = 5.0
 @pytest.fixture
 def load_app(tmp_path, browser) -> Iterator[tuple[AppServer, RunStore, dict[str, Any]]]:
     spec = load_script(CHUNKS, GAP_S, FIRST_DELAY_S)
-    (tmp_path / "scripts.json").write_text(json.dumps({LOAD_MODEL: spec}))
-    env = {"CHATLAB_DATA_DIR": str(tmp_path), "CHATLAB_DB": str(tmp_path / "runs.sqlite3"),
-           SCRIPTS_ENV: str(tmp_path / "scripts.json")}
-    server = AppServer(env).start()
+    server = AppServer(scripted_app_env(tmp_path, {LOAD_MODEL: spec})).start()
     try:
         yield server, RunStore(tmp_path / "runs.sqlite3"), spec
     finally:
