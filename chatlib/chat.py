@@ -154,11 +154,13 @@ class ChatAnswers:
         sent (``None`` if nothing was)."""
         with _asking(chat.id):
             self.stop(chat.id)
-            if self.chats.get(chat.id) is None:
+            if not self.chats.exists(chat.id):
                 chat.title = chat_title(prompt)
                 self.chats.create(Chat(chat.id, chat.title, [], settings or {}))
-            elif settings is not None:
-                self.chats.save_settings(chat.id, settings)
+            else:
+                self._reload_turns(chat)  # a stopped partial, as its reader stored it
+                if settings is not None:
+                    self.chats.save_settings(chat.id, settings)
             chat.turns.append(ChatTurn("user", prompt))
             self.chats.append_turns(chat.id, [chat.turns[-1]])
             return self._answer(chat, request)
@@ -212,7 +214,6 @@ class ChatAnswers:
             chat.turns[:] = stored.turns
 
     def _answer(self, chat: Chat, request: AnswerRequest | ProviderError) -> BudgetFit | None:
-        self._reload_turns(chat)  # the stopped partial, as its reader stored it
         if isinstance(request, ProviderError):
             self._append_error(chat, request, None, None)
             return None

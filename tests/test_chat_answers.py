@@ -98,6 +98,7 @@ def test_chats_are_stored_listed_newest_first_searched_renamed_and_deleted(runs)
     assert [s.id for s in chats.summaries("RIVERS")] == ["a"]  # the title
     assert [s.id for s in chats.summaries("%")] == ["b"]  # % and _ are plain characters
     assert chats.summaries("a_b") == []
+    assert chats.exists("a") and not chats.exists("nope")
     got = chats.get("a")
     assert got is not None and got.settings == {"provider": "scripted", "temperature": 0.2}
     assert [(t.role, t.content) for t in got.turns] == [
@@ -110,7 +111,7 @@ def test_chats_are_stored_listed_newest_first_searched_renamed_and_deleted(runs)
     chats.rename("a", "Danube")
     assert chats.get("a").title == "Danube"
     chats.delete("a")
-    assert chats.get("a") is None and [s.id for s in chats.summaries()] == ["b", "c"]
+    assert chats.get("a") is None and not chats.exists("a") and [s.id for s in chats.summaries()] == ["b", "c"]
 
 
 # -- one answer's lifecycle -------------------------------------------------------------------

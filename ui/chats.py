@@ -115,8 +115,7 @@ def chat_sidebar(answers: ChatAnswers, chat: Chat) -> None:
             st.button(("▶ " if here else "") + summary.title, key=f"open_{summary.id}",
                       use_container_width=True, disabled=here, on_click=_open_stored,
                       args=(answers, summary.id))
-    stored = answers.chats.get(chat.id) is not None
-    if stored:
+    if answers.chats.exists(chat.id):
         with sb.expander("This chat", expanded=False):
             widget = f"title_{chat.id}"
             st.text_input("Title", chat.title, key=widget, on_change=_rename,

@@ -54,6 +54,11 @@ class ChatStore:
             db.execute("ROLLBACK")
             raise
 
+    def exists(self, chat_id: str) -> bool:
+        """Whether the chat is stored (without reading its turns)."""
+        return self._db().execute("SELECT 1 FROM chats WHERE id = ?",
+                                  (chat_id,)).fetchone() is not None
+
     def get(self, chat_id: str) -> Chat | None:
         db = self._db()
         row = db.execute("SELECT title, settings_json, created_at, updated_at FROM chats "
