@@ -111,7 +111,8 @@ def test_chats_are_stored_listed_newest_first_searched_renamed_and_deleted(runs)
     chats.rename("a", "Danube")
     assert chats.get("a").title == "Danube"
     chats.delete("a")
-    assert chats.get("a") is None and not chats.exists("a") and [s.id for s in chats.summaries()] == ["b", "c"]
+    assert chats.get("a") is None and not chats.exists("a")
+    assert [s.id for s in chats.summaries()] == ["b", "c"]
 
 
 # -- one answer's lifecycle -------------------------------------------------------------------
