@@ -10,7 +10,7 @@ from chatlib.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
 from ui.resources import chat_answers
 from ui.sidebar import EMPTY_PROMPT, settings_sidebar
-from ui.streaming import stream_answer
+from ui.streaming import show_thinking, stream_answer
 
 _LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the sidebar
 
@@ -22,6 +22,7 @@ chat_sidebar(answers, chat)
 
 def show_turn(turn: ChatTurn) -> None:
     with st.chat_message(turn.role):
+        show_thinking(turn.reasoning, turn.reasoning_s)
         if turn.content:
             st.markdown(turn.content)
         show_footer(turn)
@@ -47,7 +48,7 @@ def show_live(pump: StreamPump) -> None:
             # which then shows the partial marked (chatlib.chat, step 4).
             st.button("Stop", icon="⏹️", key="stop_answer", on_click=answers.stop,
                       args=(chat.id,))
-        stream_answer(pump, stop_on_close=False)
+        stream_answer(pump, stop_on_close=False, live=True)
     st.rerun()
 
 

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from chatlib.export import export_csv, export_json, redact_settings
-from chatlib.metrics import run_metrics
 from chatlib.pricing import default_prices
 from chatlib.stats import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Verdict, build_view,
                            chunk_timeline, group_label, time_range)
@@ -157,14 +156,24 @@ run_id = st.selectbox("Run (newest 200 matching the filters)", list(labels),
                       format_func=labels.__getitem__, key="stats_run")
 record = store.get(run_id) if run_id else None
 if record is not None:
-    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
-    cells = st.columns(5)
+    m = record.metrics()
+    cells = st.columns(6)
     cells[0].metric("Status", record.status)
-    cells[1].metric("TTFT", ms(m.ttft_s))
-    cells[2].metric("E2E", ms(m.e2e_s))
-    cells[3].metric("Output tokens", "—" if record.output_tokens is None else record.output_tokens,
+    cells[1].metric("TTFT", ms(m.ttft_s), help="First token of any kind, thinking included.")
+    cells[2].metric("TTFAT", ms(m.ttfat_s), help="First answer token.")
+    cells[3].metric("E2E", ms(m.e2e_s))
+    cells[4].metric("Output tokens", "—" if record.output_tokens is None else record.output_tokens,
                     help=f"source: {record.output_source or 'unknown'}")
-    cells[4].metric("Tokens/s", "—" if m.output_tps is None else f"{m.output_tps:.1f}")
+    cells[5].metric("Tokens/s", "—" if m.output_tps is None else f"{m.output_tps:.1f}")
+    if record.reasoning_offsets_s or record.reasoning_hidden:
+        thought = ("hidden by the provider: TTFT includes the thinking"
+                   if record.reasoning_hidden and not record.reasoning_offsets_s
+                   else f"{ms(m.reasoning_s)} of thinking")
+        counted = ("unknown" if record.reasoning_tokens is None
+                   else f"{record.reasoning_tokens} ({record.reasoning_source})")
+        st.caption(f"🧠 Reasoning: {thought} · reasoning tokens {counted} · answer tokens "
+                   f"{'?' if m.answer_tokens is None else m.answer_tokens} · answer decode "
+                   + ("—" if m.answer_decode_tps is None else f"{m.answer_decode_tps:.1f} tok/s"))
     cost = prices.cost(record.provider, record.model, record.input_tokens, record.output_tokens)
     in_count = record.input_tokens if record.input_tokens is not None else "?"
     out_count = record.output_tokens if record.output_tokens is not None else "?"

@@ -6,6 +6,8 @@ The contract (the seed's)::
     POST /chat  {"message": "...", "conversationHistory": [{"role", "content"}, ...],
                  optional: "provider", "model", "maxTokens", "temperature", "systemPrompt"}
     200 text/event-stream, Cache-Control: no-cache
+        data: {"reasoning": "<text>"}    the model's thinking, when it streams any, in
+                                         batches, always before the answer text after it
         data: {"content": "<text>"}      one event per batch of text, as it arrives
         data: [DONE]                     the answer is complete
         data: {"error": "<message>"}     instead of [DONE] when the provider fails mid-way
@@ -220,10 +222,14 @@ def _events(pump: StreamPump) -> AsyncIterator[dict[str, str]]:
     """The SSE events of one answer; stops the pump if the client goes away."""
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        batches = pump.text_batches()
+        thinking: list[str] = []  # filled by the reader's callback, in the worker thread
+        batches = pump.text_batches(on_reasoning=thinking.append)
         try:
             while True:
                 batch = await run_in_threadpool(next, batches, None)
+                # The callback ran inside that next(): its thinking precedes this batch.
+                while thinking:
+                    yield {"data": json.dumps({"reasoning": thinking.pop(0)})}
                 if batch is None:
                     break
                 if batch:

@@ -33,7 +33,6 @@ from typing import Any
 
 from chatlib.conversation import BudgetFit, Chat, ChatTurn, chat_title, fit_to_budget, to_messages
 from chatlib.errors import ProviderError
-from chatlib.metrics import run_metrics
 from chatlib.providers.base import Provider
 from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
@@ -61,17 +60,26 @@ class AnswerRequest:
 
 
 def run_summary(record: RunRecord) -> str:
-    """One line for under an answer: TTFT, speed and where the token count came from."""
-    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+    """One line for under an answer: TTFT (and the first answer token, when the model
+    thought first), speed, and where the token counts came from."""
+    m = record.metrics()
     parts = []
     if m.ttft_s is not None:
         parts.append(f"TTFT {m.ttft_s * 1000:.0f} ms")
+    if m.ttfat_s is not None and m.ttfat_s != m.ttft_s:
+        parts.append(f"first answer token {m.ttfat_s * 1000:.0f} ms")
     if m.e2e_s is not None:
         parts.append(f"total {m.e2e_s:.2f} s")
-    if not record.chunk_texts:  # failed or stopped before any text: nothing to count
-        parts.append("no output")
+    if not record.chunk_texts and not record.reasoning_offsets_s:
+        parts.append("no output")  # failed or stopped before any text: nothing to count
     elif record.output_tokens is not None:
         parts.append(f"{record.output_tokens} tokens ({record.output_source})")
+    if record.reasoning_tokens:
+        hidden = "hidden, " if record.reasoning_hidden else ""
+        parts.append(f"reasoning {hidden}{record.reasoning_tokens} tokens "
+                     f"({record.reasoning_source})")
+    elif record.reasoning_hidden:
+        parts.append("reasoning hidden")
     if m.output_tps is not None:
         parts.append(f"{m.output_tps:.1f} tok/s")
     if record.attempts > 1:
@@ -128,7 +136,8 @@ class ChatAnswers:
                 if turn.status == "streaming" and (live is None or live.seq != seq):
                     turn.status, turn.error = "error", CUT_OFF_MESSAGE
                     self.chats.update_turn(chat_id, seq, content=turn.content,
-                                           status="error", error=CUT_OFF_MESSAGE)
+                                           status="error", error=CUT_OFF_MESSAGE,
+                                           reasoning=turn.reasoning)
             if (live is not None and live.seq == len(chat.turns) - 1
                     and chat.turns[-1].status == "streaming"):
                 return chat, live.pump
@@ -231,7 +240,8 @@ class ChatAnswers:
         pump: StreamPump
 
         def progress(text: str) -> None:
-            self.chats.update_turn(chat_id, seq, content=text, status="streaming")
+            self.chats.update_turn(chat_id, seq, content=text, status="streaming",
+                                   reasoning=pump.reasoning)
 
         def done(record: RunRecord) -> None:
             # In the reader thread, whatever happened: the run, then the turn, then leave.
@@ -241,7 +251,8 @@ class ChatAnswers:
             finally:
                 self.chats.update_turn(chat_id, seq, content=record.text, status=record.status,
                                        error=record.error, run_id=record.id,
-                                       summary=run_summary(record))
+                                       summary=run_summary(record), reasoning=record.reasoning,
+                                       reasoning_s=record.metrics().reasoning_s)
                 with _TABLE:
                     if chat_id in _LIVE and _LIVE[chat_id].pump is pump:
                         del _LIVE[chat_id]

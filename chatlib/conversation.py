@@ -50,6 +50,8 @@ class ChatTurn:
     model: str | None = None
     created_at: float = field(default_factory=time.time)
     summary: str | None = None  # the run's figures line (TTFT, tokens, ...), once it ended
+    reasoning: str = ""  # the model's thinking, shown apart and never sent back as content
+    reasoning_s: float | None = None  # how long it thought (chatlib.metrics), once it ended
 
 
 @dataclass

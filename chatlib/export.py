@@ -1,8 +1,9 @@
 """Export runs with their raw per-chunk timestamps, as CSV or JSON.
 
 Every figure on the stats page can be recomputed from an export: each run carries its
-``chunk_offsets_s`` (seconds since t0, one per text chunk, full float precision), its token
-counts and their sources, and its status. In CSV the offsets are one cell holding a JSON
+``chunk_offsets_s`` (seconds since t0, one per text chunk, full float precision) and
+``reasoning_offsets_s`` (one per chunk of thinking), its token counts (reasoning apart) and
+their sources, and its status. In CSV the offsets are one cell holding a JSON
 array. Runs are read and written a batch at a time, so an export of 100k runs costs its own
 size in memory and no more. Settings are exported as stored (``Settings.to_dict()``, which
 holds no key) and run through ``redact_settings`` anyway, so a key put in a provider's extra
@@ -30,12 +31,14 @@ _STORED = (
     "id", "created_at", "page", "provider", "model", "label", "group_id", "status", "error",
     "finish_reason", "attempts", "input_tokens", "input_source", "output_tokens",
     "output_source", "chunk_count", "ttft_s", "e2e_s", "tpot_s", "itl_mean_s", "output_tps",
-    "decode_tps", "settings_json", "prompt", "response",
+    "decode_tps", "ttfat_s", "reasoning_s", "reasoning_tokens", "reasoning_source",
+    "reasoning_hidden", "answer_tokens", "answer_decode_tps", "settings_json", "prompt",
+    "response",
 )
 # What each exported run holds, in this order.
 EXPORT_COLUMNS = (
     *_STORED[:2], "created_at_utc", *_STORED[2:-3], "settings", "prompt", "response",
-    "chunk_offsets_s",
+    "chunk_offsets_s", "reasoning_offsets_s",
 )
 # Names of settings that could hold a credential ("max_tokens" is not one).
 _SECRET_NAME = re.compile(r"(api[_-]?key|secret|password|passwd|authorization|bearer|"
@@ -67,7 +70,9 @@ def export_records(store: RunStore, where: str = "",
                     "%Y-%m-%dT%H:%M:%S", time.gmtime(stored["created_at"])
                 ) + f".{int(stored['created_at'] * 1000) % 1000:03d}Z"
                 record["settings"] = settings
-                record["chunk_offsets_s"] = memoryview(row[-1]).cast("d").tolist()
+                record["chunk_offsets_s"] = memoryview(row[-2]).cast("d").tolist()
+                record["reasoning_offsets_s"] = memoryview(row[-1]).cast("d").tolist()
+                record["reasoning_hidden"] = bool(stored["reasoning_hidden"])
                 yield record
 
 

@@ -1,7 +1,21 @@
-"""Latency and throughput of runs, as defined in the README (vLLM's benchmark_serving).
+"""Latency and throughput of runs, as defined in the README (vLLM's benchmark_serving, with
+reasoning measured apart as AIPerf and Artificial Analysis do).
 
 All functions are pure: they take the stored per-chunk offsets (seconds since t0) and token
 counts, so any figure can be recomputed from an export.
+
+How reasoning enters each figure (a run without reasoning gets exactly the classic ones):
+
+- TTFT: the first chunk of any kind, thinking or answer; TTFAT: the first answer chunk.
+- E2E: the last chunk of any kind. ITL: gaps between successive answer chunks.
+- Reasoning time: from the first thinking chunk to the first answer chunk (or to the last
+  thinking chunk when no answer came).
+- TPOT, decode rate: the streamed window (TTFT to E2E) over the tokens streamed in it, i.e.
+  thinking and answer tokens together. When the reasoning is hidden (OpenAI's reasoning
+  models report its tokens but stream none), the window holds the answer only, so the
+  hidden tokens are left out; TTFT then includes the thinking (the run is flagged).
+- Answer decode rate: answer tokens − 1 over the answer window (first to last answer chunk).
+- Output throughput: all output tokens, reasoning included, over E2E.
 """
 
 from __future__ import annotations
@@ -18,28 +32,54 @@ PERCENTILES = (50, 90, 95, 99)
 
 @dataclass(frozen=True)
 class RunMetrics:
-    ttft_s: float | None  # first text chunk − t0
-    e2e_s: float | None  # last text chunk − t0
-    itl_s: list[float]  # gaps between successive text chunks after the first
-    tpot_s: float | None  # (E2E − TTFT) / (output_tokens − 1)
+    ttft_s: float | None  # first chunk of any kind − t0
+    e2e_s: float | None  # last chunk of any kind − t0
+    itl_s: list[float]  # gaps between successive answer chunks
+    tpot_s: float | None  # (E2E − TTFT) / (streamed tokens − 1)
     output_tps: float | None  # output_tokens / E2E
-    decode_tps: float | None  # (output_tokens − 1) / (last − first)
+    decode_tps: float | None  # (streamed tokens − 1) / (E2E − TTFT)
+    ttfat_s: float | None = None  # first answer chunk − t0
+    reasoning_s: float | None = None  # first thinking chunk to first answer chunk
+    answer_tokens: int | None = None  # output tokens − reasoning tokens
+    answer_decode_tps: float | None = None  # (answer tokens − 1) / answer window
 
 
-def run_metrics(offsets_s: Sequence[float], output_tokens: int | None) -> RunMetrics:
-    if not offsets_s:
+def run_metrics(
+    offsets_s: Sequence[float],
+    output_tokens: int | None,
+    *,
+    reasoning_offsets_s: Sequence[float] = (),
+    reasoning_tokens: int | None = None,
+    reasoning_hidden: bool = False,
+) -> RunMetrics:
+    """A run's figures from its answer chunk offsets and output tokens (reasoning included,
+    as providers report them), plus its thinking chunk offsets and reasoning tokens."""
+    thinking = list(reasoning_offsets_s)
+    if not offsets_s and not thinking:
         return RunMetrics(None, None, [], None, None, None)
-    ttft, e2e = offsets_s[0], offsets_s[-1]
+    ttfat = offsets_s[0] if offsets_s else None
+    ttft = min(x for x in (ttfat, thinking[0] if thinking else None) if x is not None)
+    e2e = max(x for x in (offsets_s[-1] if offsets_s else None,
+                          thinking[-1] if thinking else None) if x is not None)
     itl = [b - a for a, b in zip(offsets_s, offsets_s[1:])]
-    tpot = output_tps = decode_tps = None
-    if output_tokens:
-        if output_tokens > 1:
-            tpot = (e2e - ttft) / (output_tokens - 1)
-            if e2e > ttft:
-                decode_tps = (output_tokens - 1) / (e2e - ttft)
-        if e2e > 0:
-            output_tps = output_tokens / e2e
-    return RunMetrics(ttft, e2e, itl, tpot, output_tps, decode_tps)
+    reasoning_s = None
+    if thinking:
+        reasoning_s = (ttfat if ttfat is not None else thinking[-1]) - thinking[0]
+    answer_tokens: int | None = output_tokens
+    if output_tokens is not None and reasoning_tokens:
+        answer_tokens = max(0, output_tokens - reasoning_tokens)
+    streamed = answer_tokens if reasoning_hidden else output_tokens
+    tpot = output_tps = decode_tps = answer_decode_tps = None
+    if streamed and streamed > 1:
+        tpot = (e2e - ttft) / (streamed - 1)
+        if e2e > ttft:
+            decode_tps = (streamed - 1) / (e2e - ttft)
+    if output_tokens and e2e > 0:
+        output_tps = output_tokens / e2e
+    if answer_tokens and answer_tokens > 1 and len(offsets_s) > 1 and offsets_s[-1] > offsets_s[0]:
+        answer_decode_tps = (answer_tokens - 1) / (offsets_s[-1] - offsets_s[0])
+    return RunMetrics(ttft, e2e, itl, tpot, output_tps, decode_tps, ttfat, reasoning_s,
+                      answer_tokens, answer_decode_tps)
 
 
 def percentiles(values: Sequence[float] | np.ndarray,

@@ -5,6 +5,11 @@ its bytes arrive, and hand the UI coalesced text batches.
     texts so far ──► StreamPump.text_batches()  (any number of readers, each from the start:
                      all text so far at once, then ~40 ms batches)
 
+Thinking (``ReasoningDelta``) is kept apart from the answer, timed the same way, and handed to
+a reader's ``on_reasoning`` in the same batches, always before the answer text after it. A
+run whose stream ended while still thinking (no answer text) is recorded as failed with
+``NO_ANSWER_MESSAGE``, never as an ``ok`` run with an empty answer.
+
 The reader thread also builds the ``RunRecord`` and hands it to ``on_done`` (the run store)
 whatever happens: finished, stopped or failed; ``on_progress`` hears the text so far every
 ``progress_s`` while it arrives. So the answer does not depend on any UI thread: a
@@ -18,16 +23,27 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from chatlib.errors import ProviderError, StreamError
 from chatlib.providers.base import Provider
 from chatlib.record import RunRecord, RunStatus, new_run_id
 from chatlib.text import clean_text
 from chatlib.tokens import TokenCounter
-from chatlib.types import Finish, Message, Retrying, Settings, TextDelta, TokenSource, Usage
+from chatlib.types import (
+    Finish,
+    Message,
+    ReasoningDelta,
+    Retrying,
+    Settings,
+    TextDelta,
+    TokenSource,
+    Usage,
+)
 
-__all__ = ["StreamPump", "TRUNCATED_MESSAGE"]
+__all__ = ["StreamPump", "TRUNCATED_MESSAGE", "no_answer_message", "Phase"]
+
+Phase = Literal["waiting", "thinking", "answering"]
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +51,18 @@ TRUNCATED_MESSAGE = (
     "The answer was cut off: the stream ended without the provider's end marker, "
     "so it may be incomplete."
 )
+# Finish reasons that mean "the token limit was reached" (OpenAI-compatible, Anthropic).
+_LIMIT_REASONS = {"length", "max_tokens"}
 # While nothing arrives the UI generator wakes this often so a Stop click is noticed.
 _IDLE_POLL_S = 0.1
+
+
+def no_answer_message(finish: str | None, max_tokens: int) -> str:
+    """Why a run that only thought has no answer, and what to change."""
+    if finish in _LIMIT_REASONS:
+        return (f"The model used all {max_tokens} output tokens thinking and gave no answer: "
+                "raise Max output tokens (or lower the thinking budget).")
+    return "The model thought but gave no answer."
 
 
 class StreamPump:
@@ -65,7 +91,7 @@ class StreamPump:
         self.provider = provider
         self.messages = list(messages)
         self.settings = settings
-        self._counter = counter
+        self.counter = counter  # counts what a run without usage received (labelled)
         self._input_tokens = input_tokens
         self._input_source = input_source
         self._on_done = on_done
@@ -82,6 +108,9 @@ class StreamPump:
         self._stop_requested = False
         self._offsets: list[float] = []
         self._texts: list[str] = []
+        self._reasoning_offsets: list[float] = []
+        self._reasoning_texts: list[str] = []
+        self._redacted = False  # some thinking came encrypted (no text to show or count)
         self._events: Any = None  # the provider's iterator, once the reader has it
         self._thread = threading.Thread(target=self._read, name="chatlib-pump", daemon=True)
         self._done = threading.Event()
@@ -103,6 +132,7 @@ class StreamPump:
         status: RunStatus = "ok"
         error: str | None = None
         finish: str | None = None
+        no_answer = False  # the stream finished while the model was still thinking
         usage = Usage(None, None)
         attempts = 1
         events = None
@@ -126,9 +156,15 @@ class StreamPump:
                             self._offsets.append(now - t0)
                             self._texts.append(text)
                             self._changed.notify_all()
-                        if self._on_progress is not None and now - last_progress >= self.progress_s:
-                            last_progress = now
-                            self._report_progress()
+                elif isinstance(event, ReasoningDelta):
+                    if event.text or event.redacted:
+                        with self._changed:
+                            if self._stop_requested:
+                                break
+                            self._reasoning_offsets.append(now - t0)
+                            self._reasoning_texts.append(clean_text(event.text))
+                            self._redacted = self._redacted or event.redacted
+                            self._changed.notify_all()
                 elif isinstance(event, Usage):
                     usage = event
                 elif isinstance(event, Finish):
@@ -141,10 +177,17 @@ class StreamPump:
                         )
                         self._notices += 1
                         self._changed.notify_all()
+                if (self._on_progress is not None and isinstance(event, TextDelta | ReasoningDelta)
+                        and now - last_progress >= self.progress_s):
+                    last_progress = now
+                    self._report_progress()
             if self._stop_requested:
                 status = "stopped"
             elif finish is None:
                 raise StreamError(TRUNCATED_MESSAGE)
+            elif not self._texts and (self._reasoning_offsets or usage.reasoning_tokens):
+                no_answer = True
+                status, error = "error", no_answer_message(finish, self.settings.max_tokens)
         except ProviderError as exc:
             stopped = self._stop_requested
             status, error = ("stopped", None) if stopped else ("error", exc.user_message)
@@ -165,7 +208,8 @@ class StreamPump:
                     log.debug("closing the provider stream failed", exc_info=True)
             with self._lock:
                 self._stop_requested = True  # freeze the text the record holds
-            self.record = self._build_record(created_at, status, error, finish, usage, attempts)
+            self.record = self._build_record(created_at, status, error, finish, usage, attempts,
+                                             complete=status == "ok" or no_answer)
             if self._on_done is not None:
                 try:
                     self._on_done(self.record)
@@ -190,13 +234,29 @@ class StreamPump:
         finish: str | None,
         usage: Usage,
         attempts: int,
+        *,
+        complete: bool,
     ) -> RunRecord:
-        text = "".join(self._texts)
+        text, reasoning = "".join(self._texts), "".join(self._reasoning_texts)
+        # A provider's usage covers a finished stream only (``complete``): otherwise count
+        # what we got.
+        from_usage = complete
+        reasoning_tokens: int | None = None
+        reasoning_source: TokenSource | None = None
+        if from_usage and usage.reasoning_tokens is not None:
+            reasoning_tokens, reasoning_source = usage.reasoning_tokens, usage.source
+        elif self._reasoning_offsets and not self._redacted:
+            reasoning_tokens, reasoning_source = self._count(reasoning)
         output_source: TokenSource | None
         output_tokens, output_source = usage.output_tokens, usage.source
-        if output_tokens is None or status != "ok":
-            # A provider's usage covers a finished answer only; count what we got.
+        if output_tokens is None or not from_usage:
             output_tokens, output_source = self._count(text)
+            if output_tokens is not None and self._reasoning_offsets:
+                if reasoning_tokens is None:  # redacted thinking: its share is unknown
+                    output_tokens, output_source = None, None
+                else:
+                    output_tokens += reasoning_tokens
+                    output_source = _weaker(output_source, reasoning_source)
         input_source: TokenSource | None
         input_tokens, input_source = usage.input_tokens, usage.source
         if input_tokens is None:
@@ -219,15 +279,22 @@ class StreamPump:
             output_source=output_source if output_tokens is not None else None,
             prompt=prompt,
             id=self.run_id,
+            reasoning_offsets_s=list(self._reasoning_offsets),
+            reasoning_texts=list(self._reasoning_texts),
+            reasoning_tokens=reasoning_tokens,
+            reasoning_source=reasoning_source if reasoning_tokens is not None else None,
+            # Thought without showing it: OpenAI's hidden reasoning, Anthropic's redacted.
+            reasoning_hidden=self._redacted or bool(
+                usage.reasoning_tokens and not self._reasoning_offsets),
             **self._record_fields,
         )
 
     def _count(self, text: str) -> tuple[int | None, TokenSource | None]:
         if not text:
             return 0, "tokenizer"
-        if self._counter is None:
+        if self.counter is None:
             return None, None
-        return self._counter.count(text), self._counter.source
+        return self.counter.count(text), self.counter.source
 
     # -- the UI side --------------------------------------------------------------------
     @property
@@ -235,6 +302,39 @@ class StreamPump:
         """All text received so far (frozen once stopped)."""
         with self._lock:
             return "".join(self._texts)
+
+    def now(self) -> float:
+        """The time on the clock this pump's offsets are taken on."""
+        return self._clock()
+
+    @property
+    def reasoning(self) -> str:
+        """All thinking received so far."""
+        with self._lock:
+            return "".join(self._reasoning_texts)
+
+    def progress(self) -> tuple[float | None, float | None, Phase, float | None]:
+        """(first chunk offset of any kind, latest chunk offset, phase, offset where that
+        phase began) so far, as the reader recorded them: for live figures."""
+        with self._lock:
+            firsts = self._offsets[:1] + self._reasoning_offsets[:1]
+            first = min(firsts) if firsts else None
+            lasts = self._offsets[-1:] + self._reasoning_offsets[-1:]
+            last = max(lasts) if lasts else None
+            if self._offsets:
+                return first, last, "answering", self._offsets[0]
+            if self._reasoning_offsets:
+                return first, last, "thinking", self._reasoning_offsets[0]
+            return None, None, "waiting", None
+
+    def thinking_s(self) -> float | None:
+        """How long the model has thought: first thinking chunk to the first answer chunk
+        (to the latest thinking chunk while it still thinks); None if it has not."""
+        with self._lock:
+            if not self._reasoning_offsets:
+                return None
+            end = self._offsets[0] if self._offsets else self._reasoning_offsets[-1]
+            return end - self._reasoning_offsets[0]
 
     def arrivals(self) -> tuple[float | None, float | None, int]:
         """(first offset, latest offset, chunk count) so far, as the reader recorded them:
@@ -271,46 +371,77 @@ class StreamPump:
         return self.record
 
     def text_batches(
-        self, on_notice: Callable[[str], None] | None = None, *, stop_on_close: bool = True
+        self,
+        on_notice: Callable[[str], None] | None = None,
+        *,
+        stop_on_close: bool = True,
+        on_reasoning: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
         """Yield the answer's text for rendering, from its start: all text so far at once,
         then whatever arrived during each ``batch_s`` window. Yields ``""`` when idle so
-        the caller stays responsive to a stop. Any number of these may read one pump (a
-        rerun, a second tab). Closing one early stops the pump if ``stop_on_close``; the
-        chat page passes False, since there only its Stop button ends an answer."""
+        the caller stays responsive to a stop. ``on_reasoning`` hears the thinking the same
+        way (from the start, in batches, each before the answer text that followed it; a
+        yield follows every call). Any number of these may read one pump (a rerun, a second
+        tab). Closing one early stops the pump if ``stop_on_close``; the chat page passes
+        False, since there only its Stop button ends an answer."""
         pending: list[str] = []
+        thinking: list[str] = []
         last_yield: float | None = None
-        index = 0
+        answered = False  # some answer text was yielded
+        index = r_index = 0
         notices_seen = 0
         try:
             while True:
                 with self._changed:
                     idle = (index == len(self._texts) and not self._ended
+                            and r_index == len(self._reasoning_texts)
                             and self._notices == notices_seen)
                     if idle:
-                        if pending and last_yield is not None:
+                        if (pending or thinking) and last_yield is not None:
                             timeout = max(0.0, last_yield + self.batch_s - self._clock())
                         else:
                             timeout = _IDLE_POLL_S
                         self._changed.wait(timeout)
                     new = self._texts[index:]
                     index += len(new)
+                    new_thinking = self._reasoning_texts[r_index:]
+                    r_index += len(new_thinking)
                     ended, notices = self._ended, self._notices
                 if notices != notices_seen:
                     notices_seen = notices
                     if on_notice is not None and self.notice:
                         on_notice(self.notice)
                 pending += new
+                thinking += new_thinking
                 now = self._clock()
-                # The first text is never held back; later text waits for its window.
-                if pending and (last_yield is None or ended or now - last_yield >= self.batch_s):
+                # The first batch of each kind is never held back; later ones wait for
+                # their window.
+                due = last_yield is None or ended or now - last_yield >= self.batch_s
+                if thinking and (due or pending):  # thinking first: it came first
+                    if on_reasoning is not None:
+                        on_reasoning("".join(thinking))
+                    thinking.clear()
+                    if not pending:
+                        last_yield = now
+                        yield ""
+                        continue
+                if pending and (due or not answered):
+                    answered = True
                     yield "".join(pending)
                     pending.clear()
                     last_yield = now
                 elif not new and not ended:
                     yield ""
-                if ended and not pending:
+                if ended and not pending and not thinking:
                     return
         finally:
             if stop_on_close and not self.done:
                 self.stop()
+
+
+_EXACTNESS: dict[TokenSource | None, int] = {"usage": 2, "tokenizer": 1, "estimate": 0, None: -1}
+
+
+def _weaker(a: TokenSource | None, b: TokenSource | None) -> TokenSource | None:
+    """The less exact of two token sources: a sum is only as exact as its worst part."""
+    return a if _EXACTNESS[a] <= _EXACTNESS[b] else b

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from chatlib.metrics import RunMetrics, run_metrics
 from chatlib.types import TokenSource
 
 __all__ = ["RunRecord", "RunStatus", "new_run_id"]
@@ -23,7 +24,12 @@ class RunRecord:
 
     ``chunk_offsets_s[i]`` is when chunk ``i`` (``chunk_texts[i]``) arrived, in seconds
     since ``t0`` (just before the request was sent), on the monotonic clock of the thread
-    that read the stream. ``created_at`` is the wall-clock time of ``t0``.
+    that read the stream. ``created_at`` is the wall-clock time of ``t0``. The model's
+    thinking is kept apart, timed the same way: ``reasoning_offsets_s[i]`` for
+    ``reasoning_texts[i]``. ``output_tokens`` counts thinking and answer together (as the
+    providers report it); ``reasoning_tokens`` the thinking part, with its own source.
+    ``reasoning_hidden``: the provider thought without streaming it (OpenAI's reasoning
+    models, Anthropic's redacted thinking), so the TTFT includes thinking time.
     """
 
     provider: str
@@ -45,18 +51,35 @@ class RunRecord:
     label: str = ""  # the target's name on the compare page ("A", "B", ...)
     group_id: str | None = None  # a conversation or a comparison
     id: str = field(default_factory=new_run_id)
+    reasoning_offsets_s: list[float] = field(default_factory=list)
+    reasoning_texts: list[str] = field(default_factory=list)
+    reasoning_tokens: int | None = None
+    reasoning_source: TokenSource | None = None
+    reasoning_hidden: bool = False
 
     @property
     def text(self) -> str:
         return "".join(self.chunk_texts)
 
     @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_texts)
+
+    def metrics(self) -> RunMetrics:
+        """This run's figures (definitions: ``chatlib.metrics``)."""
+        return run_metrics(
+            self.chunk_offsets_s, self.output_tokens, reasoning_offsets_s=self.reasoning_offsets_s,
+            reasoning_tokens=self.reasoning_tokens, reasoning_hidden=self.reasoning_hidden,
+        )
+
+    @property
     def ttft_s(self) -> float | None:
-        return self.chunk_offsets_s[0] if self.chunk_offsets_s else None
+        """First chunk of any kind (thinking or answer)."""
+        return self.metrics().ttft_s
 
     @property
     def e2e_s(self) -> float | None:
-        return self.chunk_offsets_s[-1] if self.chunk_offsets_s else None
+        return self.metrics().e2e_s
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -47,19 +47,28 @@ in the thread that reads the stream), to the arrival of each chunk of text.
 
 | Figure | Definition |
 |---|---|
-| TTFT | first chunk with non-empty text − t0 |
-| E2E latency | last text chunk − t0 |
-| ITL (inter-token latency) | every gap between successive text chunks after the first, \
+| TTFT | first chunk with non-empty text − t0, thinking or answer |
+| TTFAT (time to first answer token) | first chunk of answer text − t0 (= TTFT without thinking) |
+| Reasoning time | first thinking chunk → first answer chunk (→ last thinking chunk if no answer) |
+| E2E latency | last chunk − t0 |
+| ITL (inter-token latency) | every gap between successive answer chunks after the first, \
 pooled over all runs of a model (a distribution, as in vLLM) |
-| TPOT (time per output token) | (E2E − TTFT) / (output tokens − 1) |
-| Output tok/s per request | output tokens / E2E |
-| Decode tok/s | (output tokens − 1) / (last chunk − first chunk) |
+| TPOT (time per output token) | (E2E − TTFT) / (streamed tokens − 1) |
+| Output tok/s per request | output tokens (thinking included) / E2E |
+| Decode tok/s | (streamed tokens − 1) / (E2E − TTFT) |
+| Answer decode tok/s | (answer tokens − 1) / (last answer chunk − first answer chunk) |
 
+Streamed tokens are thinking and answer tokens together, the ones whose chunks fill the window
+from TTFT to E2E; a model that hides its reasoning (OpenAI's reasoning models) streams only the
+answer, so its hidden tokens are left out of TPOT and decode tok/s, and its TTFT includes the
+thinking. Answer tokens = output tokens − reasoning tokens.
 Output tokens are the provider's usage report when it sends one (`usage`), else a count by the
-model's own tokenizer (`tokenizer`), else a labelled `estimate`. Aggregates are count, mean,
-p50, p90, p95, p99 (numpy, linear interpolation) over **finished** runs only: stopped and failed
-runs are counted apart and never enter a latency figure. The p50's 95 % confidence interval is
-distribution-free (order statistics); ITL has none, as gaps within a run are not independent.
+model's own tokenizer (`tokenizer`), else a labelled `estimate`; reasoning tokens likewise
+(usage when the provider reports them apart, else counted over the thinking text).
+Aggregates are count, mean, p50, p90, p95, p99 (numpy, linear interpolation) over **finished**
+runs only: stopped and failed runs are counted apart and never enter a latency figure. The
+p50's 95 % confidence interval is distribution-free (order statistics); ITL has none, as gaps
+within a run are not independent.
 Same definitions as vLLM's `benchmark_serving`."""
 
 
@@ -74,15 +83,21 @@ class Metric:
 
 METRICS: tuple[Metric, ...] = (
     Metric("ttft", "TTFT (ms)", "ttft_s", 1000.0, True),
+    Metric("ttfat", "TTFAT (ms)", "ttfat_s", 1000.0, True),
+    Metric("reasoning", "Reasoning time (ms)", "reasoning_s", 1000.0, True),
     Metric("e2e", "E2E latency (ms)", "e2e_s", 1000.0, True),
     Metric("tpot", "TPOT (ms)", "tpot_s", 1000.0, True),
     Metric("itl", "ITL (ms)", None, 1000.0, True),
     Metric("output_tps", "Output tok/s per request", "output_tps", 1.0, False),
     Metric("decode_tps", "Decode tok/s", "decode_tps", 1.0, False),
+    Metric("answer_decode_tps", "Answer decode tok/s", "answer_decode_tps", 1.0, False),
 )
+# Shown only for models that have them (a model that never thinks has no reasoning time).
+_ONLY_WHEN_PRESENT = {"reasoning"}
 _BY_KEY = {m.key: m for m in METRICS}
 _RUN_COLUMNS = ["created_at", "ttft_s", "e2e_s", "tpot_s", "output_tps", "decode_tps",
-                "output_tokens", "chunk_count"]
+                "output_tokens", "chunk_count", "ttfat_s", "reasoning_s", "answer_decode_tps",
+                "reasoning_tokens"]
 
 
 def group_label(provider: str, model: str) -> str:
@@ -258,6 +273,8 @@ def latency_table(data: StatsData) -> pd.DataFrame:
             else:
                 values = runs[metric.column].to_numpy(dtype=float)
                 values = values[~np.isnan(values)]
+                if not values.size and metric.key in _ONLY_WHEN_PRESENT:
+                    continue
                 stats, n_runs, n = percentiles(values), values.size, values.size
                 ci = median_ci(values)
             row.update(runs=n_runs, n=n)
@@ -295,6 +312,7 @@ def runs_table(data: StatsData, prices: PriceTable) -> pd.DataFrame:
             "error": int(by_status.get("error", 0)),
             "input tokens": _int_or_none(part.input_tokens, part.input_counted),
             "output tokens": _int_or_none(part.output_tokens, part.output_counted),
+            "of which reasoning": _int_or_none(part.reasoning_tokens, part.reasoning_counted),
         }
         for source in ("usage", "tokenizer", "estimate"):
             row[f"from {source} %"] = (100.0 * counted[source] / counted_total

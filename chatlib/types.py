@@ -14,6 +14,7 @@ __all__ = [
     "Message",
     "Settings",
     "TextDelta",
+    "ReasoningDelta",
     "Usage",
     "Finish",
     "Retrying",
@@ -56,12 +57,26 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the model's thinking, streamed apart from the answer text (OpenAI-compatible
+    ``reasoning_content`` / ``reasoning``, ``<think>`` tags split out of ``content``,
+    Anthropic ``thinking`` blocks). ``redacted``: the provider sent the thinking encrypted
+    (Anthropic ``redacted_thinking``), so ``text`` is empty and only its arrival is known."""
+
+    text: str
+    redacted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts; ``None`` means unknown, never 0."""
+    """Token counts; ``None`` means unknown, never 0. ``output_tokens`` includes the
+    reasoning tokens when the provider reports them apart (``reasoning_tokens``: OpenAI's
+    ``completion_tokens_details.reasoning_tokens``); ``None`` there means not reported."""
 
     input_tokens: int | None = None
     output_tokens: int | None = None
     source: TokenSource = "usage"
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +97,4 @@ class Retrying:
     wait_s: float = 0.0
 
 
-Event = TextDelta | Usage | Finish | Retrying
+Event = TextDelta | ReasoningDelta | Usage | Finish | Retrying

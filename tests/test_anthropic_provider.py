@@ -6,6 +6,7 @@ run store keeps."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -14,7 +15,7 @@ from chatlib.providers.anthropic_provider import AnthropicProvider
 from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counter_for_model
 from chatlib.providers.http_stream import RetryPolicy
 from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
-from chatlib.types import Message, Retrying, Settings
+from chatlib.types import Finish, Message, ReasoningDelta, Retrying, Settings, TextDelta, Usage
 from tests.clocks import HANG_GUARD_S, Recorded
 from tests.wire import anthropic_wire as aw
 from tests.wire.harness import run_pump, stop_during_silence
@@ -251,3 +252,96 @@ def test_missing_key_is_a_clear_message_before_any_request(server):
 def test_server_model_list(server):
     assert provider(server.url).list_server_models() == ["claude-sonnet-4-6", "claude-haiku-4-5"]
     assert server.exchanges[-1].path.startswith("/v1/models")
+
+
+# -- extended thinking ----------------------------------------------------------------------
+# The provider's own events, read straight from its stream: what it yields in which order is
+# the contract here (the pump and the page decide what to show of it).
+THINKING = Settings(model="claude-sonnet-4-6", temperature=0.5, max_tokens=4096,
+                    extra={"thinking_budget": 2048})
+
+
+def events_of(p: AnthropicProvider, messages: list[Message] | None = None,
+              settings: Settings = THINKING) -> list:
+    return list(p.stream(messages or [Message("user", "hi")], settings))
+
+
+def test_thinking_streams_as_reasoning_and_the_request_asks_for_it(server):
+    server.script(Reply(events=aw.stream(["Four", "."], output_tokens=60,
+                                         before=aw.thinking_block(["Two plus", " two."]))))
+    assert events_of(provider(server.url)) == [
+        ReasoningDelta("Two plus"), ReasoningDelta(" two."),  # the signature_delta shows nothing
+        TextDelta("Four"), TextDelta("."),
+        Usage(13, 60, reasoning_tokens=None),  # Anthropic counts thinking only in output
+        Finish("end_turn"),
+    ]
+    [post] = server.posts
+    assert post.json["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert post.json["max_tokens"] == 4096
+    assert "temperature" not in post.json  # Anthropic refuses a custom one with thinking
+
+
+def test_without_a_budget_no_thinking_is_asked_for(server):
+    server.script(Reply(events=aw.stream(["ok"])))
+    settings = Settings(model="claude-sonnet-4-6", temperature=0.5, extra={"thinking_budget": 0})
+    assert events_of(provider(server.url), settings=settings)[0] == TextDelta("ok")
+    assert "thinking" not in server.posts[0].json and server.posts[0].json["temperature"] == 0.5
+
+
+def test_redacted_thinking_is_one_empty_redacted_reasoning_event(server):
+    before = aw.redacted_thinking_block(0) + aw.thinking_block(["Plain thought."], 1)
+    server.script(Reply(events=aw.stream(["Hi"], before=before)))
+    assert events_of(provider(server.url)) == [
+        ReasoningDelta("", redacted=True), ReasoningDelta("Plain thought."),
+        TextDelta("Hi"), Usage(13, 9), Finish("end_turn"),
+    ]
+
+
+def test_an_answer_cut_off_while_thinking_is_reasoning_then_finish(server):
+    server.script(Reply(events=aw.stream([], stop_reason="max_tokens", output_tokens=4096,
+                                         before=aw.thinking_block(["Step 1", ", step 2"]))))
+    assert events_of(provider(server.url)) == [
+        ReasoningDelta("Step 1"), ReasoningDelta(", step 2"),
+        Usage(13, 4096), Finish("max_tokens"),
+    ]
+
+
+@pytest.mark.parametrize("budget, max_tokens, words", [
+    (512, 4096, "below Anthropic's minimum of 1024: raise it to 1024 or more"),
+    (1023, 4096, "below Anthropic's minimum of 1024"),
+    (4096, 4096, "must be below max tokens (4096), which includes it: raise max tokens above"),
+    (8000, 4096, "must be below max tokens (4096)"),
+    (-5, 4096, "must be a whole number of tokens"),
+    ("2048", 4096, "must be a whole number of tokens"),
+])
+def test_a_thinking_budget_anthropic_would_refuse_is_refused_before_sending(server, budget,
+                                                                            max_tokens, words):
+    p = provider(server.url)
+    settings = Settings(model="claude-sonnet-4-6", max_tokens=max_tokens,
+                        extra={"thinking_budget": budget})
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        p.stream([Message("user", "hi")], settings)
+    assert server.exchanges == []
+
+
+def test_the_smallest_budget_anthropic_accepts_is_sent(server):
+    server.script(Reply(events=aw.stream(["ok"])))
+    settings = Settings(model="claude-sonnet-4-6", max_tokens=1025,
+                        extra={"thinking_budget": 1024})
+    assert TextDelta("ok") in events_of(provider(server.url), settings=settings)
+    assert server.posts[0].json["thinking"]["budget_tokens"] == 1024
+
+
+def test_the_next_request_carries_only_the_visible_answer(server):
+    server.script(Reply(events=aw.stream(["Four."], before=aw.thinking_block(["Two plus two."]))),
+                  Reply(events=aw.stream(["Eight."])))
+    p = provider(server.url)
+    answer = "".join(e.text for e in events_of(p) if isinstance(e, TextDelta))
+    assert answer == "Four."
+    events_of(p, [Message("user", "2+2?"), Message("assistant", answer),
+                  Message("user", "Doubled?")])
+    second = server.posts[1].json
+    assert second["messages"] == [{"role": "user", "content": "2+2?"},
+                                  {"role": "assistant", "content": "Four."},
+                                  {"role": "user", "content": "Doubled?"}]
+    assert "Two plus" not in json.dumps(second) and "signature" not in json.dumps(second)

@@ -26,6 +26,8 @@ SCRIPTS = {
     "api-fast": {"text": "Fast and whole.", "chunk_chars": 3, "gap_s": 0.005},
     "api-fault": {"text": "Half of it, then", "chunk_chars": 4, "fault_at": 2,
                   "fault_message": "The model server went away (scripted)."},
+    "api-thinking": {"reasoning": "Let me think it over first.", "text": "Then the answer.",
+                     "chunk_chars": 4, "gap_s": 0.01},
 }
 
 
@@ -114,6 +116,21 @@ def test_history_and_settings_reach_the_model(api):
     assert (settings["max_tokens"], settings["temperature"], settings["system_prompt"]) == (
         7, 0.1, "Be terse.")
     assert run["input_tokens"] > 0 and run["input_source"] == "estimate"
+
+
+def test_thinking_streams_as_reasoning_events_before_the_answer(api):
+    server, store = api
+    got = answer(server, {"message": "think", "provider": "scripted", "model": "api-thinking"})
+    assert got[-1] == "[DONE]"
+    kinds = [next(iter(json.loads(e))) for e in got[:-1]]
+    assert "reasoning" in kinds and "content" in kinds
+    assert kinds.index("content") > max(i for i, k in enumerate(kinds) if k == "reasoning")
+    parts = [json.loads(e) for e in got[:-1]]
+    assert "".join(p.get("reasoning", "") for p in parts) == "Let me think it over first."
+    assert "".join(p.get("content", "") for p in parts) == "Then the answer."
+    [run] = wait_for(lambda: api_runs(store, "think"), "the run is recorded")
+    assert run["response"] == "Then the answer." and run["reasoning_tokens"] == 7
+    assert run["ttfat_s"] > run["ttft_s"]
 
 
 def test_a_provider_failure_mid_stream_is_an_error_event_and_the_stream_ends(api):

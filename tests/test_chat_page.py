@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chatlib.conversation import Chat, ChatTurn
+from chatlib.conversation import Chat, ChatTurn, to_messages
 from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
 from chatlib.store import ChatStore
 
@@ -235,3 +235,34 @@ def test_a_chat_is_renamed_and_deleted_after_a_confirmation(chat, store):
     assert not chat.exception
     assert ChatStore(store).get(chat_id) is None and chat.chat_message.len == 0
     assert store.count() == 1  # its run stays on the Stats page
+
+
+def test_thinking_shows_in_its_own_block_and_never_in_the_answer_or_the_next_request(
+        chat, store, scripts_env):
+    scripts_env({"thinker": {"reasoning": "Weigh it up first.", "text": "The answer.",
+                             "chunk_chars": 3},
+                 "overthinker": {"reasoning": "and on and on", "text": "", "chunk_chars": 3,
+                                 "finish_reason": "length"}})
+    chat.run()
+    chat.sidebar.selectbox(key="model").set_value("thinker").run()
+    chat.chat_input[0].set_value("think first").run()
+    assert not chat.exception
+    answer = chat.chat_message[1]
+    (block,) = answer.status  # collapsible, with a state icon
+    assert block.label.startswith("Thought for ") and block.label.endswith(" s")
+    assert block.state == "complete"
+    assert block.markdown[0].value == "Weigh it up first."
+    assert [m.value for m in answer.markdown if m.value != "Weigh it up first."] == [
+        "The answer."]
+    assert "first answer token" in answer.caption[0].value
+    stored = ChatStore(store).get(chat.query_params["chat"])
+    (turn,) = [t for t in stored.turns if t.role == "assistant"]
+    assert (turn.content, turn.reasoning) == ("The answer.", "Weigh it up first.")
+    # The next prompt's history carries the visible answer only.
+    assert [m.content for m in to_messages(stored.turns)] == ["think first", "The answer."]
+    # A run that only thought is a failure with a clear message, not an empty ok answer.
+    chat.sidebar.selectbox(key="model").set_value("overthinker").run()
+    chat.chat_input[0].set_value("too long").run()
+    failed = chat.chat_message[-1]
+    assert "thinking and gave no answer" in failed.error[0].value
+    assert store.runs("prompt = 'too long'").status.tolist() == ["error"]

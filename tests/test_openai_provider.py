@@ -17,7 +17,7 @@ from chatlib.providers.http_stream import RetryPolicy
 from chatlib.providers.openai_provider import OpenAIProvider, uses_default_temperature_only
 from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
 from chatlib.tokens import counter_for
-from chatlib.types import Message, Retrying, Settings
+from chatlib.types import Finish, Message, ReasoningDelta, Retrying, Settings, TextDelta, Usage
 from tests.clocks import HANG_GUARD_S, Recorded, wait_for
 from tests.wire import openai_wire as ow
 from tests.wire.harness import run_pump, stop_during_silence
@@ -341,3 +341,74 @@ def test_the_openai_preset_sends_max_tokens_to_any_server_but_openai_itself(serv
                                     key=KeyChoice(None, None)))
     params = lookalike.request_params([Message("user", "hi")], Settings(model="m", max_tokens=8))
     assert params["max_tokens"] == 8 and "max_completion_tokens" not in params
+
+
+# -- reasoning ------------------------------------------------------------------------------
+# The provider's own events, read straight from its stream: what it yields in which order is
+# the contract here (the pump and the page decide what to show of it).
+
+def events_of(p: OpenAIProvider, messages: list[Message] | None = None,
+              settings: Settings = SETTINGS) -> list:
+    return list(p.stream(messages or [Message("user", "hi")], settings))
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "reasoning_content reasoning"])
+def test_reasoning_fields_stream_as_reasoning_apart_from_the_answer(server, field):
+    """DeepSeek / llama.cpp / older vLLM send ``reasoning_content``, newer vLLM ``reasoning``;
+    a server that sends both with the same text gets it shown once."""
+    server.script(Reply(events=ow.stream(["The answer", " is 4."], usage=(9, 20),
+                                         reasoning=["Two plus ", "two."], reasoning_field=field)))
+    assert events_of(provider(server)) == [
+        ReasoningDelta("Two plus "), ReasoningDelta("two."),
+        TextDelta("The answer"), TextDelta(" is 4."),
+        Finish("stop"), Usage(9, 20, reasoning_tokens=None),
+    ]
+
+
+def test_think_tags_in_content_are_split_out_even_when_cut_across_chunks(server):
+    # R1 on llama.cpp / Ollama: both tags arrive cut in two.
+    server.script(Reply(events=ow.stream(
+        ["<thi", "nk>\nTwo plus", " two.</th", "ink>\n\nIt is", " 4."], usage=(9, 20))))
+    assert events_of(provider(server)) == [
+        ReasoningDelta("Two plus"), ReasoningDelta(" two."),
+        TextDelta("It is"), TextDelta(" 4."),
+        Finish("stop"), Usage(9, 20),
+    ]
+
+
+def test_hidden_reasoning_is_only_a_count_in_usage(server):
+    """OpenAI's reasoning models stream no thinking, only its token count."""
+    server.script(Reply(events=ow.stream(["Four."], usage=(12, 140), reasoning_tokens=128)))
+    assert events_of(provider(server), settings=Settings(model="o4-mini")) == [
+        TextDelta("Four."), Finish("stop"), Usage(12, 140, reasoning_tokens=128),
+    ]
+    assert "temperature" not in server.posts[0].json
+
+
+@pytest.mark.parametrize("texts, reasoning, expected", [
+    ([], ["Let me think", " more"], [ReasoningDelta("Let me think"), ReasoningDelta(" more")]),
+    (["<think>Step 1", ", step 2</th"], [],
+     [ReasoningDelta("Step 1"), ReasoningDelta(", step 2"), ReasoningDelta("</th")]),
+])
+def test_an_answer_cut_off_while_thinking_is_reasoning_then_finish(server, texts, reasoning,
+                                                                    expected):
+    server.script(Reply(events=ow.stream(texts, reasoning=reasoning, finish="length",
+                                         usage=(9, 50))))
+    assert events_of(provider(server)) == [*expected, Finish("length"), Usage(9, 50)]
+
+
+def test_the_next_request_carries_only_the_visible_answer(server):
+    server.script(Reply(events=ow.stream(["<think>Two plus two.</think>\n\n", "Four."],
+                                         reasoning=["Mm."])),
+                  Reply(events=ow.stream(["Eight."])))
+    p = provider(server)
+    first = events_of(p)
+    answer = "".join(e.text for e in first if isinstance(e, TextDelta))
+    assert answer == "Four."
+    events_of(p, [Message("user", "2+2?"), Message("assistant", answer),
+                  Message("user", "Doubled?")])
+    second = server.posts[1].json
+    assert second["messages"] == [{"role": "user", "content": "2+2?"},
+                                  {"role": "assistant", "content": "Four."},
+                                  {"role": "user", "content": "Doubled?"}]
+    assert "Two plus" not in json.dumps(second) and "Mm." not in json.dumps(second)

@@ -98,7 +98,7 @@ def test_definitions_are_on_the_page(app_test, seeded):
     text = at.expander[0].markdown[0].value
     assert "vLLM" in at.expander[0].label
     for phrase in ("TTFT", "first chunk with non-empty text − t0",
-                   "(E2E − TTFT) / (output tokens − 1)", "never enter a latency figure"):
+                   "(E2E − TTFT) / (streamed tokens − 1)", "TTFAT", "never enter a latency figure"):
         assert phrase in text
 
 

@@ -24,7 +24,8 @@ __all__ = ["current_chat", "chat_sidebar", "sidebar_settings"]
 _CURRENT = "_chatlab_chat_id"
 _CONFIRM_DELETE = "_chatlab_confirm_delete"
 # Widget keys of the chat sidebar (ui.sidebar) that a chat keeps.
-_KEPT = ("provider", "server", "system_prompt", "budget", "max_tokens", "temperature")
+_KEPT = ("provider", "server", "system_prompt", "budget", "max_tokens", "temperature",
+         "thinking", "thinking_budget")
 
 
 def sidebar_settings(model: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from chatlib.providers.base import Provider
 from chatlib.providers.local import DEFAULT_REPEAT_PENALTY, default_gguf_path
 from chatlib.providers.scripted import ScriptedProvider
 from chatlib.tokens import TokenCounter, counter_for
+from ui.inputs import bounded_int
 from ui.resources import local_provider
 
 PROVIDERS = {
@@ -52,6 +53,15 @@ def pick_provider(box: DeltaGenerator, key: str) -> ProviderPick | ProviderError
             picked = pick_cloud(box, key, kind)
             if isinstance(picked, ProviderError):
                 return picked
+            if kind == "anthropic" and box.toggle(
+                "Extended thinking", key=f"{key}thinking",
+                help="Claude thinks before it answers; its thinking shows above the answer. "
+                "Needs a budget of at least 1,024 tokens, below Max output tokens, and uses "
+                "Anthropic's default temperature.",
+            ):
+                extra["thinking_budget"] = bounded_int(
+                    box, "Thinking budget (tokens)", 1024, 128_000, 2048, step=512,
+                    key=f"{key}thinking_budget")
             return ProviderPick(*picked, extra)
         if kind == "replay":
             from ui.replay_picker import pick_replay

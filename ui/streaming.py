@@ -1,15 +1,27 @@
 """Render a ``StreamPump`` with ``st.write_stream``: first text at once, coalesced batches
 after, and each finished markdown block frozen in its own element (a callable chunk makes
-``st.write_stream`` flush its current element and start a new one)."""
+``st.write_stream`` flush its current element and start a new one).
+
+The model's thinking streams into a collapsible ``st.status`` block above the answer
+("Thinking…", open while it grows), which closes and reads "Thought for 4.2 s" once the
+answer starts; a finished turn draws the same block from the store (``show_thinking``).
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import streamlit as st
 
 from chatlib.blocks import BLOCK_BREAK, split_blocks
+from chatlib.live import live_line, live_stats
 from chatlib.pump import StreamPump
+
+# How often the live line under an answer is redrawn: often enough to watch, cheap on the
+# websocket.
+LIVE_REFRESH_S = 0.25
 
 
 def _freeze_block() -> None:
@@ -22,25 +34,81 @@ def _yield_point() -> None:
     st.session_state.get("_chatlab_tick")
 
 
+def thought_label(seconds: float | None, *, stopped: bool = False) -> str:
+    if stopped:
+        return "Stopped while thinking"
+    return "Thought" if seconds is None else f"Thought for {seconds:.1f} s"
+
+
+def show_thinking(reasoning: str, seconds: float | None) -> None:
+    """A finished answer's thinking, collapsed under its label."""
+    if reasoning:
+        with st.status(thought_label(seconds), state="complete", expanded=False):
+            st.markdown(reasoning)
+
+
+class _ThinkingBlock:
+    """The growing "Thinking…" block of one answer, created at its first thinking text."""
+
+    def __init__(self, slot: Any) -> None:
+        self._slot = slot
+        self._block: Any = None
+        self._body: Any = None
+        self._text = ""
+        self.closed = False
+
+    def add(self, delta: str) -> None:
+        if self._block is None:
+            self._block = self._slot.status("Thinking…", state="running", expanded=True)
+            self._body = self._block.empty()
+        self._text += delta
+        self._body.markdown(self._text)
+
+    def close(self, pump: StreamPump) -> None:
+        """Collapse it under "Thought for N s" (the answer has begun, or the run ended)."""
+        if self._block is None or self.closed:
+            return
+        self.closed = True
+        stopped = pump.stop_asked and not pump.text
+        self._block.update(label=thought_label(pump.thinking_s(), stopped=stopped),
+                           state="error" if stopped else "complete", expanded=False)
+
+
 def stream_answer(
     pump: StreamPump,
     waiting_label: str = "Waiting for the first token…",
     on_batch: Callable[[], None] | None = None,
     *,
     stop_on_close: bool = True,
+    live: bool = False,
 ) -> str:
     """Render the pump's answer in the current container, from its start; returns the text
     shown. ``on_batch`` runs before each batch is rendered (e.g. to redraw live figures).
+    ``live``: draw a live line under the answer (phase, time, tokens so far, tok/s).
     ``stop_on_close``: a rerun or Stop that unwinds this render stops the pump (compare);
     the chat page passes False, as its answers outlive script runs (``chatlib.chat``)."""
+    thinking = _ThinkingBlock(st.empty())
     status = st.empty()
-    status.caption(f"⏳ {waiting_label}")
+    if not live:
+        status.caption(f"⏳ {waiting_label}")
+    answer = st.container()
+    line = st.empty() if live else None
+    last_line = 0.0
+
+    def refresh_line(force: bool = False) -> None:
+        nonlocal last_line
+        now = time.monotonic()
+        if line is not None and (force or now - last_line >= LIVE_REFRESH_S):
+            last_line = now
+            line.caption(live_line(live_stats(pump)))
 
     def pieces() -> Iterator[object]:
         first = True
         batches = pump.text_batches(on_notice=lambda note: status.caption(f"⏳ {note}"),
-                                    stop_on_close=stop_on_close)
+                                    stop_on_close=stop_on_close, on_reasoning=thinking.add)
+        refresh_line(force=True)
         for piece in split_blocks(batches):
+            refresh_line()
             if piece is BLOCK_BREAK:
                 yield _freeze_block
             elif not piece:
@@ -48,11 +116,16 @@ def stream_answer(
             else:
                 if on_batch is not None:
                     on_batch()
+                thinking.close(pump)
                 yield piece
                 if first:  # cleared after the first text is on its way, not before
                     status.empty()
                     first = False
 
-    st.write_stream(pieces)
+    answer.write_stream(pieces)
+    pump.wait(2.0)  # the run's end, so the thinking label has its final figure
+    thinking.close(pump)
     status.empty()
+    if line is not None:
+        line.empty()
     return pump.text

@@ -13,8 +13,19 @@ leaves ``usage`` out; the raw events carry everything needed and a missing count
 unknown (the pump then counts, labelled).
 
 Request form: ``max_tokens`` is required; system prompts go in ``system=``, not in the
-messages; anthropic 2.12 has no ``temperature`` parameter, so it travels in
+messages; anthropic 2.x has no ``temperature`` parameter, so it travels in
 ``extra_body``, clamped to Anthropic's 0-1 range.
+
+Extended thinking: ``settings.extra["thinking_budget"] = N`` sends the SDK's named
+``thinking={"type": "enabled", "budget_tokens": N}``. Anthropic's rules are checked before
+anything is sent (``ConfigError``): N ≥ 1024 and N < ``max_tokens`` (the budget is part of
+``max_tokens``); no custom temperature goes with it. A ``thinking`` block streams as
+``thinking_delta`` events → ``ReasoningDelta(text)``; its closing ``signature_delta`` (what
+lets the API verify the block if it were sent back) is not shown; a ``redacted_thinking``
+block (encrypted by Anthropic's safety systems) → one ``ReasoningDelta("", redacted=True)``.
+Usage has no thinking count apart: ``output_tokens`` includes thinking and
+``Usage.reasoning_tokens`` stays ``None``.
+
 A mid-stream ``event: error`` arrives as ``APIStatusError`` with the stream's status (200);
 its type is in ``body["error"]["type"]``. Mid-stream transport errors arrive as raw httpx2
 exceptions (this SDK does not wrap them while streaming). The client has ``max_retries=0``;
@@ -43,9 +54,10 @@ from chatlib.providers.http_stream import (
     stream_with_retries,
 )
 from chatlib.text import clean_text
-from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
+from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
 
-__all__ = ["AnthropicProvider", "ANTHROPIC_DEFAULT_MODELS", "ANTHROPIC_DEFAULT_BASE_URL"]
+__all__ = ["AnthropicProvider", "ANTHROPIC_DEFAULT_MODELS", "ANTHROPIC_DEFAULT_BASE_URL",
+           "MIN_THINKING_BUDGET", "thinking_budget"]
 
 ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_DEFAULT_MODELS = (
@@ -57,6 +69,7 @@ ANTHROPIC_DEFAULT_MODELS = (
 )
 # Stream error types worth another attempt while no text has been shown.
 _TRANSIENT_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error", "timeout_error"}
+MIN_THINKING_BUDGET = 1024  # Anthropic refuses a smaller budget_tokens (400)
 
 
 class AnthropicProvider:
@@ -123,7 +136,12 @@ class AnthropicProvider:
         return AbortableStream(run)
 
     def request_params(self, messages: Sequence[Message], settings: Settings) -> dict[str, Any]:
-        """The arguments of ``messages.stream``, each in the form Anthropic accepts."""
+        """The arguments of ``messages.create``, each in the form Anthropic accepts.
+
+        History carries only each turn's visible answer (``Message.content``), never its
+        thinking: with no tools in play (Chat Lab uses none) Anthropic's docs let earlier
+        turns' thinking blocks be left out, and the API strips them from the context anyway.
+        Raises ``ConfigError`` for a thinking budget Anthropic would refuse."""
         system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
         # Anthropic refuses empty text blocks; a stopped answer with no text is not sent.
         turns = [{"role": m.role, "content": m.content}
@@ -134,8 +152,14 @@ class AnthropicProvider:
             "model": settings.model,
             "max_tokens": settings.max_tokens,
             "messages": turns,
-            "extra_body": {"temperature": min(1.0, max(0.0, settings.temperature))},
         }
+        budget = thinking_budget(settings)
+        if budget is None:
+            params["extra_body"] = {"temperature": min(1.0, max(0.0, settings.temperature))}
+        else:
+            # Thinking is incompatible with a modified temperature (Anthropic refuses the
+            # request), so none is sent: the temperature setting does not apply here.
+            params["thinking"] = {"type": "enabled", "budget_tokens": budget}
         if system:
             params["system"] = system
         return params
@@ -151,8 +175,15 @@ class AnthropicProvider:
                     kind = event.type
                     if kind == "content_block_delta":
                         delta = event.delta
-                        if getattr(delta, "type", None) == "text_delta" and delta.text:
+                        delta_type = getattr(delta, "type", None)
+                        if delta_type == "text_delta" and delta.text:
                             yield TextDelta(delta.text)
+                        elif delta_type == "thinking_delta" and delta.thinking:
+                            yield ReasoningDelta(delta.thinking)
+                        # signature_delta (the thinking block's signature) shows nothing.
+                    elif kind == "content_block_start":
+                        if getattr(event.content_block, "type", None) == "redacted_thinking":
+                            yield ReasoningDelta("", redacted=True)
                     elif kind == "message_start":
                         input_tokens = _input_tokens(getattr(event.message, "usage", None))
                     elif kind == "message_delta":
@@ -220,6 +251,29 @@ class AnthropicProvider:
             redact(f"Unexpected error from {in_sentence(label)} "
                    f"({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
+
+
+def thinking_budget(settings: Settings) -> int | None:
+    """The thinking budget in ``settings.extra`` (None or 0: thinking off); raises
+    ``ConfigError`` for one Anthropic would refuse."""
+    budget = settings.extra.get("thinking_budget")
+    if budget is None or budget == 0:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise ConfigError(
+            f"The thinking budget must be a whole number of tokens, not {budget!r}: "
+            "set it to 0 to turn thinking off, or to 1024 or more.")
+    if budget < MIN_THINKING_BUDGET:
+        raise ConfigError(
+            f"A thinking budget of {budget} tokens is below Anthropic's minimum of "
+            f"{MIN_THINKING_BUDGET}: raise it to {MIN_THINKING_BUDGET} or more, or set it to "
+            "0 to turn thinking off.")
+    if budget >= settings.max_tokens:
+        raise ConfigError(
+            f"A thinking budget of {budget} tokens must be below max tokens "
+            f"({settings.max_tokens}), which includes it: raise max tokens above {budget} "
+            "or lower the budget.")
+    return budget
 
 
 def _input_tokens(usage: Any) -> int | None:

@@ -45,7 +45,7 @@ from chatlib.errors import (
     redact,
 )
 from chatlib.text import one_line
-from chatlib.types import Event, Retrying, TextDelta
+from chatlib.types import Event, ReasoningDelta, Retrying, TextDelta
 
 __all__ = [
     "RetryPolicy",
@@ -282,7 +282,8 @@ def stream_with_retries(
     control: StreamControl,
     policy: RetryPolicy,
 ) -> Iterator[Event]:
-    """Yield the events of ``attempt()``, retrying it while no text has been yielded.
+    """Yield the events of ``attempt()``, retrying it while no text or thinking has been
+    yielded.
 
     ``attempt`` makes one request and yields its events; it must hold the SDK stream in a
     ``with`` so closing it closes the HTTP response, and ``control.attach`` the response.
@@ -297,10 +298,11 @@ def stream_with_retries(
         events = attempt()
         head: list[Event] = []
         try:
-            # Read up to the first text: until then a failure costs the user nothing shown.
+            # Read up to the first text (thinking counts: it is shown, and it must be timed
+            # where it arrives): until then a failure costs the user nothing shown.
             for event in events:
                 head.append(event)
-                if isinstance(event, TextDelta) and event.text:
+                if _shows_something(event):
                     break
         except Exception as exc:
             _close_quietly(events)
@@ -328,6 +330,12 @@ def stream_with_retries(
                     raise StoppedError() from None
                 raise _with_attempts(classify(exc, True).error, number) from exc
         return
+
+
+def _shows_something(event: Event) -> bool:
+    if isinstance(event, TextDelta):
+        return bool(event.text)
+    return isinstance(event, ReasoningDelta) and bool(event.text or event.redacted)
 
 
 def _with_attempts(error: ProviderError, attempts: int) -> ProviderError:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from chatlib.errors import ConfigError, ProviderError
+from chatlib.providers.think_tags import ThinkTagSplitter
 from chatlib.tokens import FunctionCounter, TokenCounter
-from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
+from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, Usage
 
 __all__ = [
     "LocalProvider", "default_gguf_path", "load_llama", "shared_local_provider",
@@ -103,6 +104,9 @@ class LocalProvider:
             except ValueError as exc:  # e.g. the prompt is longer than the context window
                 raise ProviderError(f"The local model refused the request: {exc}") from exc
             parts: list[str] = []
+            thinking: list[str] = []
+            # A GGUF of an R1-style model writes its thinking in <think> tags: split it out.
+            think = ThinkTagSplitter()
             finish: str | None = None
             try:
                 for chunk in chunks:
@@ -110,11 +114,20 @@ class LocalProvider:
                     text = choice["delta"].get("content")
                     if text:
                         parts.append(text)
-                        yield TextDelta(text)
+                        for event in think.feed(text):
+                            if isinstance(event, ReasoningDelta):
+                                thinking.append(event.text)
+                            yield event
                     finish = choice.get("finish_reason") or finish
+                for event in think.flush():
+                    if isinstance(event, ReasoningDelta):
+                        thinking.append(event.text)
+                    yield event
             finally:
                 chunks.close()  # stops generation when the caller stops early
-            yield Usage(output_tokens=self.count_tokens("".join(parts)), source="tokenizer")
+            yield Usage(output_tokens=self.count_tokens("".join(parts)), source="tokenizer",
+                        reasoning_tokens=self.count_tokens("".join(thinking)) if thinking
+                        else None)
             yield Finish(finish or "stop")
 
 

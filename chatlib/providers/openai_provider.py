@@ -8,6 +8,16 @@ reported truncated by the pump, since the SDK raises nothing); the last chunk's 
 becomes ``Usage`` (compatible servers often omit it: the pump then counts with a tokenizer
 and labels the count). The client has ``max_retries=0``: retries and their visible notes are
 ``http_stream.stream_with_retries``'s job (its docstring says why). SDK types stay here.
+
+Reasoning comes in one of three forms, each yielded as ``ReasoningDelta``:
+- ``delta.reasoning_content`` (DeepSeek, llama.cpp, older vLLM) or ``delta.reasoning``
+  (newer vLLM, OpenRouter). Neither is a typed field of the SDK's ``ChoiceDelta``; its
+  pydantic model keeps unknown fields (``model_extra``), so they are read with ``getattr``.
+- ``<think>…</think>`` inside ``content`` (R1-style models on llama.cpp / Ollama): every
+  ``content`` goes through a ``ThinkTagSplitter``, flushed at the finish.
+- OpenAI's own reasoning models stream none of it: only the count, in
+  ``usage.completion_tokens_details.reasoning_tokens`` → ``Usage.reasoning_tokens``
+  (``completion_tokens`` stays the total, reasoning included).
 """
 
 from __future__ import annotations
@@ -32,8 +42,9 @@ from chatlib.providers.http_stream import (
     status_failure,
     stream_with_retries,
 )
+from chatlib.providers.think_tags import ThinkTagSplitter
 from chatlib.text import clean_text
-from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
+from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, Usage
 
 __all__ = ["OpenAIProvider", "uses_default_temperature_only", "OPENAI_DEFAULT_MODELS"]
 
@@ -127,7 +138,12 @@ class OpenAIProvider:
         return AbortableStream(run)
 
     def request_params(self, messages: Sequence[Message], settings: Settings) -> dict[str, Any]:
-        """The request body's fields, each in the form this endpoint accepts."""
+        """The request body's fields, each in the form this endpoint accepts.
+
+        History carries only each turn's visible answer (``Message.content``): reasoning is
+        never sent back. OpenAI-compatible servers drop earlier turns' reasoning anyway
+        (DeepSeek refuses a ``reasoning_content`` in input messages), and Chat Lab uses no
+        tools, the one case where some servers want it returned."""
         params: dict[str, Any] = {
             "model": settings.model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -143,20 +159,31 @@ class OpenAIProvider:
 
     def _attempt(self, params: dict[str, Any], control: StreamControl) -> Iterator[Event]:
         finish: str | None = None
+        think = ThinkTagSplitter()
         with self._client.chat.completions.create(**params) as chunks:
             control.attach(chunks.response)
             try:
                 for chunk in chunks:
                     if chunk.usage is not None:
-                        yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                        yield _usage(chunk.usage)
                     for choice in chunk.choices[:1]:
-                        if choice.delta is not None and choice.delta.content:
-                            yield TextDelta(choice.delta.content)
+                        delta = choice.delta
+                        if delta is not None:
+                            reasoning = _reasoning_text(delta)
+                            if reasoning:
+                                yield ReasoningDelta(reasoning)
+                            if delta.content:
+                                yield from think.feed(delta.content)
                         if choice.finish_reason:
+                            yield from think.flush()
                             finish = choice.finish_reason
                             yield Finish(finish)
                     if finish is not None and chunk.usage is not None:
                         break  # the usage chunk is the last one before [DONE]
+                if finish is None:
+                    # Truncated (the pump says so): still show what was held back as a
+                    # possible cut tag. A stream that breaks loses it (a few characters).
+                    yield from think.flush()
             except (openai.APIConnectionError, ValueError):
                 if finish is None:
                     raise
@@ -213,6 +240,24 @@ class OpenAIProvider:
             redact(f"Unexpected error from {in_sentence(label)} "
                    f"({type(exc).__name__}: {exc}).", secrets)
             + (f" {INCOMPLETE}" if started else "")), "unexpected error")
+
+
+def _reasoning_text(delta: Any) -> str | None:
+    """The delta's reasoning text, from either field name. Some servers send both with the
+    same text (vLLM while renaming, proxies serving both kinds of client): one is taken,
+    never both."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _usage(usage: Any) -> Usage:
+    details = getattr(usage, "completion_tokens_details", None)
+    reasoning = getattr(details, "reasoning_tokens", None)
+    return Usage(usage.prompt_tokens, usage.completion_tokens,
+                 reasoning_tokens=reasoning if isinstance(reasoning, int) else None)
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlib.errors import ProviderError, StreamError
-from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
+from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
 
 __all__ = [
     "Script", "ScriptedProvider", "DEMO_SCRIPTS", "DEMO_MARKDOWN", "SCRIPTS_ENV", "chunk_text",
@@ -36,6 +36,9 @@ class Script:
     (i == 0) or ``gap_s`` (i > 0), or ``delays_s[i]`` when given. With ``fault_at=k`` it
     raises ``fault`` instead of sending chunk k (k=0: before any text). ``report_usage``
     makes it report one output token per chunk, like an API's usage block.
+    ``reasoning_chunks`` are thinking, streamed before the answer as ``ReasoningDelta``s and
+    numbered first (with 3 of them, answer chunk 0 is chunk 3 for the delays and faults);
+    usage then reports them apart as reasoning tokens, one per chunk.
     """
 
     chunks: tuple[str, ...]
@@ -48,6 +51,7 @@ class Script:
     )
     report_usage: bool = True
     finish_reason: str | None = "stop"  # None: end without a terminator (truncated)
+    reasoning_chunks: tuple[str, ...] = ()
 
     @classmethod
     def from_text(cls, text: str, chunk_chars: int = 5, **kwargs: object) -> Script:
@@ -81,10 +85,20 @@ $$TPOT = \frac{T_{e2e} - TTFT}{N_{out} - 1}$$
 3. Open **Stats** to see the numbers.
 """
 
+_DEMO_THINKING = (
+    "The user wants to see how a reasoning model looks here. I should think for a moment "
+    "first, so the thinking block has something to show, then answer briefly: the figures "
+    "under the answer give TTFT (first token of any kind) and the first answer token apart."
+)
+
 DEMO_SCRIPTS: dict[str, Script] = {
     "demo-markdown": Script.from_text(DEMO_MARKDOWN, 4, first_delay_s=0.15, gap_s=0.02),
     "demo-fast": Script.from_text(DEMO_MARKDOWN, 4, first_delay_s=0.05, gap_s=0.005),
     "demo-fault": Script.from_text(DEMO_MARKDOWN, 4, first_delay_s=0.1, gap_s=0.02, fault_at=40),
+    # A reasoning model's shape: about 1.5 s of thinking, then the answer.
+    "demo-thinking": Script.from_text(
+        DEMO_MARKDOWN[:DEMO_MARKDOWN.index("```")], 4, first_delay_s=0.1, gap_s=0.02,
+        reasoning_chunks=tuple(chunk_text(_DEMO_THINKING, 4))),
 }
 
 
@@ -93,7 +107,7 @@ DEMO_SCRIPTS: dict[str, Script] = {
 # when it is not set.
 SCRIPTS_ENV = "CHATLAB_SCRIPTS"
 _SCRIPT_KEYS = {"text", "chunks", "chunk_chars", "first_delay_s", "gap_s", "fault_at",
-                "fault_message", "report_usage", "finish_reason"}
+                "fault_message", "report_usage", "finish_reason", "reasoning"}
 
 
 def _script_from_spec(model: str, spec: dict[str, Any]) -> Script:
@@ -112,6 +126,8 @@ def _script_from_spec(model: str, spec: dict[str, Any]) -> Script:
         "fault_at": None if spec.get("fault_at") is None else int(spec["fault_at"]),
         "report_usage": bool(spec.get("report_usage", True)),
         "finish_reason": spec.get("finish_reason", "stop"),
+        "reasoning_chunks": tuple(chunk_text(str(spec.get("reasoning", "")),
+                                             int(spec.get("chunk_chars", 5)))),
     }
     if "fault_message" in spec:
         message = str(spec["fault_message"])
@@ -124,7 +140,8 @@ def load_scripts(path: str | Path) -> dict[str, Script]:
 
     A spec has ``text`` (cut into ``chunk_chars``-character chunks, default 5) or an explicit
     ``chunks`` list, and optionally ``first_delay_s``, ``gap_s``, ``fault_at``,
-    ``fault_message``, ``report_usage`` and ``finish_reason`` (as in ``Script``). Raises
+    ``fault_message``, ``report_usage``, ``finish_reason`` and ``reasoning`` (thinking
+    text, cut like ``text``, streamed first) as in ``Script``. Raises
     ``ValueError`` on a malformed file: a typo must not silently fall back to the demos.
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -178,17 +195,23 @@ class ScriptedProvider:
         if script is None:
             raise ProviderError(f"Unknown scripted model {settings.model!r}.")
         sent = 0
-        for i, chunk in enumerate(script.chunks):
+        thinking = len(script.reasoning_chunks)
+        events: list[TextDelta | ReasoningDelta] = [
+            *(ReasoningDelta(c) for c in script.reasoning_chunks),
+            *(TextDelta(c) for c in script.chunks),
+        ]
+        for i, event in enumerate(events):
             self._sleep(script.delay(i))
             if script.fault_at == i:
                 raise script.fault
-            yield TextDelta(chunk)
+            yield event
             sent += 1
-        if script.fault_at is not None and script.fault_at >= len(script.chunks):
+        if script.fault_at is not None and script.fault_at >= len(events):
             raise script.fault
         if script.report_usage:
             # Like an API's usage block for the output; the input is left unknown so the
             # caller counts it with a real tokenizer.
-            yield Usage(input_tokens=None, output_tokens=sent)
+            yield Usage(input_tokens=None, output_tokens=sent,
+                        reasoning_tokens=min(sent, thinking) if thinking else None)
         if script.finish_reason is not None:
             yield Finish(script.finish_reason)

@@ -18,7 +18,8 @@ from chatlib.store.runs import RunStore
 
 __all__ = ["ChatStore", "ChatSummary"]
 
-_TURN_COLUMNS = ("role, content, status, error, run_id, provider, model, summary, created_at")
+_TURN_COLUMNS = ("role, content, status, error, run_id, provider, model, summary, created_at, "
+                 "reasoning, reasoning_s")
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,10 @@ class ChatStore:
         if row is None:
             return None
         turns = [
-            ChatTurn(role, content, status, error, run_id, provider, model, created_at, summary)
-            for role, content, status, error, run_id, provider, model, summary, created_at
+            ChatTurn(role, content, status, error, run_id, provider, model, created_at, summary,
+                     reasoning, reasoning_s)
+            for (role, content, status, error, run_id, provider, model, summary, created_at,
+                 reasoning, reasoning_s)
             in db.execute(f"SELECT {_TURN_COLUMNS} FROM chat_turns WHERE chat_id = ? "
                           "ORDER BY seq", (chat_id,))
         ]
@@ -114,13 +117,15 @@ class ChatStore:
         error: str | None = None,
         run_id: str | None = None,
         summary: str | None = None,
+        reasoning: str = "",
+        reasoning_s: float | None = None,
     ) -> None:
         """The answer at ``seq`` as it stands (while streaming) or as it ended."""
         self._db().execute(
             "UPDATE chat_turns SET content = ?, status = ?, error = ?, "
-            "run_id = COALESCE(?, run_id), summary = COALESCE(?, summary) "
-            "WHERE chat_id = ? AND seq = ?",
-            (content, status, error, run_id, summary, chat_id, seq))
+            "run_id = COALESCE(?, run_id), summary = COALESCE(?, summary), reasoning = ?, "
+            "reasoning_s = ? WHERE chat_id = ? AND seq = ?",
+            (content, status, error, run_id, summary, reasoning, reasoning_s, chat_id, seq))
 
     def truncate(self, chat_id: str, keep: int) -> None:
         """Drop every turn from position ``keep`` on (regenerate, edit-and-resend)."""
@@ -142,6 +147,7 @@ class ChatStore:
     def _insert_turns(db: Any, chat_id: str, first: int, turns: list[ChatTurn]) -> None:
         db.executemany(
             f"INSERT INTO chat_turns (chat_id, seq, {_TURN_COLUMNS}) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(chat_id, first + i, t.role, t.content, t.status, t.error, t.run_id, t.provider,
-              t.model, t.summary, t.created_at) for i, t in enumerate(turns)])
+              t.model, t.summary, t.created_at, t.reasoning, t.reasoning_s)
+             for i, t in enumerate(turns)])

@@ -124,3 +124,25 @@ def m004_chats(db: sqlite3.Connection) -> None:
         """
     )
     db.execute("CREATE INDEX chats_updated ON chats(updated_at)")
+
+
+@migration
+def m006_reasoning(db: sqlite3.Connection) -> None:
+    # Reasoning models: their thinking is timed and counted apart from the answer (the
+    # definitions are chatlib.metrics'); its chunks are kept like the answer's.
+    for column in ("ttfat_s REAL", "reasoning_s REAL", "reasoning_tokens INTEGER",
+                   "reasoning_source TEXT", "reasoning_hidden INTEGER NOT NULL DEFAULT 0",
+                   "answer_tokens INTEGER", "answer_decode_tps REAL"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    db.execute("ALTER TABLE chunks ADD COLUMN reasoning_offsets BLOB NOT NULL DEFAULT x''")
+    db.execute("ALTER TABLE chunks ADD COLUMN reasoning_texts_json TEXT NOT NULL DEFAULT '[]'")
+    db.execute("ALTER TABLE chat_turns ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE chat_turns ADD COLUMN reasoning_s REAL")  # "Thought for 4.2 s"
+    # The stats page's covering index (m003), with the new per-run figures.
+    db.execute("DROP INDEX runs_stats")
+    db.execute(
+        """CREATE INDEX runs_stats ON runs(provider, model, status, created_at, page, ttft_s,
+               e2e_s, tpot_s, output_tps, decode_tps, chunk_count, input_tokens, output_tokens,
+               input_source, output_source, ttfat_s, reasoning_s, answer_decode_tps,
+               reasoning_tokens, id)"""
+    )

@@ -25,7 +25,6 @@ from typing import Any
 
 import pandas as pd
 
-from chatlib.metrics import run_metrics
 from chatlib.paths import data_dir
 from chatlib.record import RunRecord
 from chatlib.store.migrations import MIGRATIONS
@@ -42,13 +41,23 @@ def default_store_path() -> Path:
     return Path(os.environ.get("CHATLAB_DB") or data_dir() / "runs.sqlite3")
 
 
-_INSERT_RUN = "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-_INSERT_CHUNKS = "INSERT INTO chunks VALUES (?,?,?)"
+_RUN_COLUMNS = (
+    "id", "created_at", "page", "provider", "model", "label", "group_id", "status", "error",
+    "finish_reason", "attempts", "settings_json", "prompt", "response", "input_tokens",
+    "input_source", "output_tokens", "output_source", "chunk_count", "ttft_s", "e2e_s",
+    "tpot_s", "itl_mean_s", "output_tps", "decode_tps", "ttfat_s", "reasoning_s",
+    "reasoning_tokens", "reasoning_source", "reasoning_hidden", "answer_tokens",
+    "answer_decode_tps",
+)
+_INSERT_RUN = (f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
+               f"VALUES ({','.join('?' * len(_RUN_COLUMNS))})")
+_INSERT_CHUNKS = ("INSERT INTO chunks (run_id, offsets, texts_json, reasoning_offsets, "
+                  "reasoning_texts_json) VALUES (?,?,?,?,?)")
 
 
 def _run_values(record: RunRecord) -> tuple[Any, ...]:
     """The ``runs`` row of a record, its per-run metrics computed here once."""
-    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+    m = record.metrics()
     itl_mean = sum(m.itl_s) / len(m.itl_s) if m.itl_s else None
     return (
         record.id, record.created_at, record.page, record.provider, record.model,
@@ -57,6 +66,8 @@ def _run_values(record: RunRecord) -> tuple[Any, ...]:
         record.prompt, record.text, record.input_tokens, record.input_source,
         record.output_tokens, record.output_source, len(record.chunk_texts),
         m.ttft_s, m.e2e_s, m.tpot_s, itl_mean, m.output_tps, m.decode_tps,
+        m.ttfat_s, m.reasoning_s, record.reasoning_tokens, record.reasoning_source,
+        int(record.reasoning_hidden), m.answer_tokens, m.answer_decode_tps,
     )
 
 
@@ -65,7 +76,15 @@ def _chunk_values(record: RunRecord) -> tuple[Any, ...]:
         record.id,
         array("d", record.chunk_offsets_s).tobytes(),
         json.dumps(record.chunk_texts),
+        array("d", record.reasoning_offsets_s).tobytes(),
+        json.dumps(record.reasoning_texts),
     )
+
+
+def _floats(blob: bytes) -> list[float]:
+    values = array("d")
+    values.frombytes(blob)
+    return list(values)
 
 
 # The runs columns the stats page reads: everything but the long texts (settings, prompt,
@@ -74,7 +93,8 @@ STATS_COLUMNS = (
     "id", "created_at", "page", "provider", "model", "label", "group_id", "status", "error",
     "finish_reason", "attempts", "input_tokens", "input_source", "output_tokens",
     "output_source", "chunk_count", "ttft_s", "e2e_s", "tpot_s", "itl_mean_s", "output_tps",
-    "decode_tps",
+    "decode_tps", "ttfat_s", "reasoning_s", "reasoning_tokens", "reasoning_source",
+    "reasoning_hidden", "answer_tokens", "answer_decode_tps",
 )
 
 
@@ -145,20 +165,22 @@ class RunStore:
             """SELECT r.provider, r.model, r.settings_json, r.status, r.created_at, c.offsets,
                       c.texts_json, r.error, r.finish_reason, r.attempts, r.input_tokens,
                       r.input_source, r.output_tokens, r.output_source, r.prompt, r.page,
-                      r.label, r.group_id, r.id
+                      r.label, r.group_id, r.id, c.reasoning_offsets, c.reasoning_texts_json,
+                      r.reasoning_tokens, r.reasoning_source, r.reasoning_hidden
                FROM runs r JOIN chunks c ON c.run_id = r.id WHERE r.id = ?""",
             (run_id,),
         ).fetchone()
         if row is None:
             return None
-        offsets = array("d")
-        offsets.frombytes(row[5])
         return RunRecord(
             provider=row[0], model=row[1], settings=json.loads(row[2]), status=row[3],
-            created_at=row[4], chunk_offsets_s=list(offsets), chunk_texts=json.loads(row[6]),
+            created_at=row[4], chunk_offsets_s=_floats(row[5]), chunk_texts=json.loads(row[6]),
             error=row[7], finish_reason=row[8], attempts=row[9], input_tokens=row[10],
             input_source=row[11], output_tokens=row[12], output_source=row[13],
             prompt=row[14], page=row[15], label=row[16], group_id=row[17], id=row[18],
+            reasoning_offsets_s=_floats(row[19]), reasoning_texts=json.loads(row[20]),
+            reasoning_tokens=row[21], reasoning_source=row[22],
+            reasoning_hidden=bool(row[23]),
         )
 
     def runs(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
@@ -176,9 +198,7 @@ class RunStore:
             for run_id, blob in db.execute(
                 f"SELECT run_id, offsets FROM chunks WHERE run_id IN ({marks})", part
             ):
-                offsets = array("d")
-                offsets.frombytes(blob)
-                out[run_id] = list(offsets)
+                out[run_id] = _floats(blob)
         return out
 
     # -- queries for the stats page ---------------------------------------------------------
@@ -249,13 +269,15 @@ class RunStore:
         self, columns: Sequence[str], where: str = "", params: Iterable[Any] = (),
         batch: int = 1000,
     ) -> Iterator[list[tuple[Any, ...]]]:
-        """Rows of ``columns`` (of ``runs``) plus the packed offsets blob last, for the runs
-        matching ``where``, oldest first, ``batch`` at a time (exports of any size)."""
+        """Rows of ``columns`` (of ``runs``) plus the packed offsets blobs of the answer and
+        of the thinking last, for the runs matching ``where``, oldest first, ``batch`` at a
+        time (exports of any size)."""
         known = {row[1] for row in self._connect().execute("PRAGMA table_info(runs)")}
         unknown = [c for c in columns if c not in known]
         if unknown:
             raise ValueError(f"unknown runs columns {unknown}")
-        sql = (f"SELECT {', '.join(f'runs.{c}' for c in columns)}, chunks.offsets "
+        sql = (f"SELECT {', '.join(f'runs.{c}' for c in columns)}, chunks.offsets, "
+               "chunks.reasoning_offsets "
                "FROM runs JOIN chunks ON chunks.run_id = runs.id"
                + (f" WHERE {where}" if where else "") + " ORDER BY runs.created_at")
         cursor = self._connect().execute(sql, list(params))
@@ -288,6 +310,8 @@ class RunStore:
                        COUNT(*) AS runs,
                        SUM(input_tokens) AS input_tokens, COUNT(input_tokens) AS input_counted,
                        SUM(output_tokens) AS output_tokens, COUNT(output_tokens) AS output_counted,
+                       SUM(reasoning_tokens) AS reasoning_tokens,
+                       COUNT(reasoning_tokens) AS reasoning_counted,
                        SUM(CASE WHEN chunk_count > 1 THEN chunk_count - 1 ELSE 0 END) AS gaps,
                        COUNT(input_tokens + output_tokens) AS priced_runs,
                        SUM(CASE WHEN output_tokens IS NOT NULL THEN input_tokens END)

@@ -8,7 +8,8 @@ from typing import Any
 
 from tests.wire.server import Reply
 
-__all__ = ["event", "text_delta", "stream", "error", "error_event", "models_body", "MALFORMED"]
+__all__ = ["event", "text_delta", "stream", "thinking_block", "redacted_thinking_block",
+           "error", "error_event", "models_body", "MALFORMED"]
 
 MALFORMED = b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": \n\n'
 
@@ -18,22 +19,32 @@ def event(type_: str, data: dict[str, Any]) -> bytes:
 
 
 def stream(texts: list[str], *, input_tokens: int = 13, output_tokens: int = 9,
-           stop_reason: str = "end_turn", stop: bool = True,
-           model: str = "claude-test") -> tuple[bytes, ...]:
-    """A whole answer; ``stop=False`` leaves out message_delta and message_stop (truncated)."""
+           stop_reason: str = "end_turn", stop: bool = True, model: str = "claude-test",
+           before: tuple[bytes, ...] = ()) -> tuple[bytes, ...]:
+    """A whole answer; ``stop=False`` leaves out message_delta and message_stop (truncated).
+    ``before``: blocks that come before the text block (``thinking_block(...)``, ...), which
+    then takes the next index. ``texts=[]`` with ``before``: no text block at all (an answer
+    cut off while thinking)."""
     frames = [
         event("message_start", {"message": {
             "id": "msg_1", "type": "message", "role": "assistant", "model": model,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": 1},
         }}),
-        event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
-        event("ping", {}),
+        *before,
     ]
-    frames += [text_delta(t) for t in texts]
+    index = sum(1 for f in before if f.startswith(b"event: content_block_start"))
+    if texts or not index:
+        frames += [
+            event("content_block_start",
+                  {"index": index, "content_block": {"type": "text", "text": ""}}),
+            event("ping", {}),
+        ]
+        frames += [text_delta(t, index) for t in texts]
+        if stop:
+            frames.append(event("content_block_stop", {"index": index}))
     if stop:
         frames += [
-            event("content_block_stop", {"index": 0}),
             event("message_delta", {"delta": {"stop_reason": stop_reason, "stop_sequence": None},
                                     "usage": {"output_tokens": output_tokens}}),
             event("message_stop", {}),
@@ -41,8 +52,35 @@ def stream(texts: list[str], *, input_tokens: int = 13, output_tokens: int = 9,
     return tuple(frames)
 
 
-def text_delta(text: str) -> bytes:
-    return event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+def text_delta(text: str, index: int = 0) -> bytes:
+    return event("content_block_delta",
+                 {"index": index, "delta": {"type": "text_delta", "text": text}})
+
+
+def thinking_block(texts: list[str], index: int = 0, *, signature: str = "EqQBCkgIAhABGAIi",
+                   stop: bool = True) -> tuple[bytes, ...]:
+    """A ``thinking`` block: start, one ``thinking_delta`` per text, the ``signature_delta``
+    the API sends just before the block's stop. ``stop=False``: cut off mid-thought."""
+    frames = [event("content_block_start", {"index": index, "content_block": {
+        "type": "thinking", "thinking": "", "signature": ""}})]
+    frames += [event("content_block_delta", {"index": index, "delta": {
+        "type": "thinking_delta", "thinking": t}}) for t in texts]
+    if stop:
+        frames += [
+            event("content_block_delta", {"index": index, "delta": {
+                "type": "signature_delta", "signature": signature}}),
+            event("content_block_stop", {"index": index}),
+        ]
+    return tuple(frames)
+
+
+def redacted_thinking_block(index: int = 0, data: str = "EmwKAhgBEgy3va3pzix") -> tuple[bytes, ...]:
+    """A ``redacted_thinking`` block: the whole (encrypted) block in its start, no deltas."""
+    return (
+        event("content_block_start", {"index": index, "content_block": {
+            "type": "redacted_thinking", "data": data}}),
+        event("content_block_stop", {"index": index}),
+    )
 
 
 def error_event(type_: str = "overloaded_error", message: str = "Overloaded") -> bytes:

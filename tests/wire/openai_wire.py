@@ -4,11 +4,13 @@ usage chunk (``stream_options.include_usage``: ``choices == []``), then ``data: 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from tests.wire.server import Reply
 
-__all__ = ["chunk", "stream", "error", "stream_error_frame", "models_body", "DONE", "MALFORMED"]
+__all__ = ["chunk", "reasoning_chunk", "usage_chunk", "stream", "error", "stream_error_frame",
+           "models_body", "DONE", "MALFORMED"]
 
 DONE = b"data: [DONE]\n\n"
 MALFORMED = b'data: {"id": "chatcmpl-1", "choices": [{"delta": \n\n'
@@ -31,21 +33,49 @@ def chunk(content: str | None = None, finish: str | None = None, *, role: bool =
     })
 
 
+def reasoning_chunk(text: str, *, field: str = "reasoning_content",
+                    model: str = "gpt-test") -> bytes:
+    """A thinking delta as compatible servers send it: ``reasoning_content`` (DeepSeek,
+    llama.cpp, older vLLM) or ``reasoning`` (newer vLLM), with ``content: null``. ``field``
+    may name both, space-separated, for a server that sends the text under both names."""
+    delta: dict[str, Any] = {"content": None}
+    delta.update({name: text for name in field.split()})
+    return _frame({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+    })
+
+
+def usage_chunk(prompt: int, completion: int, *, reasoning: int | None = None,
+                model: str = "gpt-test") -> bytes:
+    """The ``include_usage`` chunk; ``reasoning`` adds OpenAI's
+    ``completion_tokens_details.reasoning_tokens`` (part of ``completion``)."""
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                             "total_tokens": prompt + completion}
+    if reasoning is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning,
+                                              "accepted_prediction_tokens": 0,
+                                              "rejected_prediction_tokens": 0}
+    return _frame({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model,
+        "choices": [], "usage": usage,
+    })
+
+
 def stream(texts: list[str], *, usage: tuple[int, int] | None = (11, 7),
-           finish: str | None = "stop", done: bool = True,
-           model: str = "gpt-test") -> tuple[bytes, ...]:
-    """A whole answer: a role chunk, one chunk per text, the finish chunk, usage, [DONE].
+           finish: str | None = "stop", done: bool = True, model: str = "gpt-test",
+           reasoning: Sequence[str] = (), reasoning_field: str = "reasoning_content",
+           reasoning_tokens: int | None = None) -> tuple[bytes, ...]:
+    """A whole answer: a role chunk, one chunk per ``reasoning`` text (under
+    ``reasoning_field``), one per text, the finish chunk, usage, [DONE].
     ``finish=None`` and ``done=False`` leave the terminators out (a truncated stream)."""
     frames = [chunk("", role=True, model=model)]
+    frames += [reasoning_chunk(t, field=reasoning_field, model=model) for t in reasoning]
     frames += [chunk(t, model=model) for t in texts]
     if finish is not None:
         frames.append(chunk(None, finish, model=model))
     if usage is not None:
-        frames.append(_frame({
-            "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model,
-            "choices": [], "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                                     "total_tokens": usage[0] + usage[1]},
-        }))
+        frames.append(usage_chunk(*usage, reasoning=reasoning_tokens, model=model))
     if done:
         frames.append(DONE)
     return tuple(frames)

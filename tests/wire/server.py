@@ -35,7 +35,8 @@ class Reply:
 
     ``events`` are raw SSE frames (bytes) for a streaming reply; ``body`` is a JSON body
     for a plain one (errors). ``first_byte_delay_s``: wait before sending anything (the
-    status line included). ``gap_s``: wait before each event. ``end``: "clean" ends the
+    status line included). ``gap_s``: wait before each event (``delays_s[i]`` before event
+    ``i`` when given). ``end``: "clean" ends the
     chunked body, "drop" closes the socket mid-body, "hold" keeps the connection open and
     silent for ``hold_s`` after the last event (a stream that stalls).
     """
@@ -46,6 +47,7 @@ class Reply:
     events: tuple[bytes, ...] = ()
     first_byte_delay_s: float = 0.0
     gap_s: float = 0.0
+    delays_s: tuple[float, ...] | None = None
     end: Literal["clean", "drop", "hold"] = "clean"
     hold_s: float = 10.0
 
@@ -60,6 +62,7 @@ class Exchange:
     json: Any
     started_at: float
     events_sent: int = 0
+    sent_at: list[float] = field(default_factory=list)  # monotonic, as each event was flushed
     finished: bool = False  # the whole reply was written
     disconnected_at: float | None = None  # monotonic time the client was seen gone
 
@@ -159,11 +162,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.flush()
-        for frame in reply.events:
-            if reply.gap_s and not self._wait(ex, reply.gap_s):
+        for i, frame in enumerate(reply.events):
+            gap = reply.delays_s[i] if reply.delays_s is not None else reply.gap_s
+            if gap and not self._wait(ex, gap):
                 return
             self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             self.wfile.flush()
+            ex.sent_at.append(time.monotonic())
             ex.events_sent += 1
         if reply.end == "drop":
             self.connection.shutdown(socket.SHUT_RDWR)
