@@ -1,15 +1,19 @@
 """Compare page: one prompt to 2-4 targets at once, streamed side by side with live figures;
-repeat-N statistics, blind voting, export."""
+repeat-N statistics, blind voting, export. A view of one comparison (``?compare=<id>``):
+the one in flight re-attached, or a stored one drawn as it ended."""
 
 import streamlit as st
 
-from chatlib.compare import MAX_TARGETS, Comparison, SharedSettings, TargetSpec, serial_key
+from chatlib.compare import MAX_TARGETS, SharedSettings, TargetSpec, serial_key
 from chatlib.errors import ProviderError
-from ui.compare_view import repeat_all, show_columns, show_results, stop_comparison, stream_all
+from ui.compare_view import (
+    current_comparison, repeat_all, show_columns, show_comparison, show_results, stop_comparison,
+    stream_all,
+)
 from ui.limits import rate_limit_input, session_limiter
 from ui.inputs import bounded_int
 from ui.providers import pick_provider
-from ui.resources import run_store
+from ui.resources import comparisons
 from ui.sidebar import DEFAULT_SYSTEM_PROMPT, EMPTY_PROMPT
 
 sb = st.sidebar
@@ -42,6 +46,7 @@ rate_limit_input(sb)
 st.title("⚖️ Compare")
 st.caption("One prompt, every target at once. Times are taken where each answer's bytes "
            "arrive, in its own reader thread; the Stop button stops all and keeps each partial.")
+comparison = current_comparison(comparisons())
 specs = [p for p in picks if isinstance(p, TargetSpec)]
 embedded = sum(serial_key(s.provider) is not None for s in specs)
 if embedded > 1:
@@ -67,15 +72,13 @@ elif prompt and per_minute and paid_requests > per_minute:
              f"than your limit of {per_minute} a minute: lower the runs or raise the limit.",
              icon="⚠️")
 elif prompt:
-    running = st.session_state.get("comparison")
-    if running is not None:
-        stop_comparison(running)  # one comparison at a time: the new prompt ends the old
+    if comparison is not None:
+        stop_comparison(comparison)  # one comparison at a time: the new prompt ends the old
     shared = SharedSettings(system_prompt, int(max_tokens), float(temperature))
-    st.session_state.comparison = Comparison(
-        prompt, specs, shared, repeat=int(repeat), warmup=warmup, blind=blind,
-        on_done=run_store().add).start()
+    comparison = comparisons().start(prompt, specs, shared, repeat=int(repeat), warmup=warmup,
+                                     blind=blind)
+    show_comparison(comparison)  # a new comparison, a new URL
 
-comparison = st.session_state.get("comparison")
 if comparison is None:
     st.markdown("Pick the targets in the sidebar, then type a prompt below.")
 else:

@@ -16,20 +16,35 @@ the same cores (one ``Llama`` even serialises its streams with a lock), and the 
 would include the first's whole answer. Each counted run is recorded through ``on_done``
 (the run store) with ``page="compare"``, ``group_id`` = the comparison id and its label;
 warm-up runs are not recorded.
+
+A comparison is stored, and its URL names it (``?compare=<id>``); ``Comparisons`` keeps the
+lifecycle, the way ``chatlib.chat`` does for a chat's answer::
+
+    Comparisons.start   register in this process's table (by id), store the row, start
+    each counted run    recorded by its reader thread as it ends (finished, stopped, failed)
+    last lane ends      the row gets its wall time and whether it was stopped
+    Comparisons.open    the live object while this process has it (in flight, or among the
+                        last that ended: a reload re-attaches to the runs still streaming),
+                        else ``Comparison.reopen`` of the stored row, runs and vote
+
+A reopened comparison's runs are ``StoredRun``s (the records read back) and its targets have
+no provider object (so no key): the views read only what both kinds have (``RunView``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import string
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -40,16 +55,20 @@ from chatlib.providers.base import Provider
 from chatlib.providers.local import LocalProvider
 from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
+from chatlib.store.comparisons import ComparisonStore, StoredComparison, StoredTarget
 from chatlib.tokens import TokenCounter
-from chatlib.types import Message, Settings
+from chatlib.types import Message, Settings, TokenSource
 
 __all__ = [
     "SharedSettings",
     "TargetSpec",
     "Target",
+    "RunView",
+    "StoredRun",
     "LiveStats",
     "Vote",
     "Comparison",
+    "Comparisons",
     "TIE",
     "MAX_TARGETS",
     "SUMMARY_PERCENTILES",
@@ -63,9 +82,13 @@ TIE = "tie"
 SUMMARY_PERCENTILES = (50, 90, 95)
 # The prompt is sent alone, so no budget applies; fit_to_budget still counts its tokens.
 _NO_BUDGET = 10**9
+# How many ended comparisons this process keeps live (besides every one in flight).
+_KEEP_ENDED = 32
+
+log = logging.getLogger(__name__)
 
 
-def serial_key(provider: Provider) -> str | None:
+def serial_key(provider: Provider | None) -> str | None:
     """Targets with the same key run one after another (see the module docstring)."""
     return "embedded" if isinstance(provider, LocalProvider) else None
 
@@ -139,27 +162,92 @@ class LiveStats:
         return self.tokens / self.last_s
 
 
-class Target:
-    """One column of a comparison: its label, what it runs and the runs it made."""
+class RunView(Protocol):
+    """What the views read of a counted run: a ``StreamPump`` (live) or a ``StoredRun``."""
 
-    def __init__(self, label: str, spec: TargetSpec, shared: SharedSettings, prompt: str) -> None:
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def record(self) -> RunRecord | None: ...  # None: still in its reader thread
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def done(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A counted run of a reopened comparison: its record, as the run store kept it."""
+
+    record: RunRecord
+
+    @property
+    def run_id(self) -> str:
+        return self.record.id
+
+    @property
+    def text(self) -> str:
+        return self.record.text
+
+    @property
+    def done(self) -> bool:
+        return True
+
+
+def _known_fields(cls: Any, values: dict[str, Any]) -> dict[str, Any]:
+    # A row stored by an older or newer release may lack a field or hold one more.
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+class Target:
+    """One column of a comparison: its label, what it runs and the runs it made. A live
+    target has its ``provider`` and ``counter``; a reopened one (``Comparison.reopen``) has
+    neither, only the provider's id and label, and ``StoredRun``s."""
+
+    def __init__(
+        self,
+        label: str,
+        settings: Settings,
+        provider_id: str,
+        provider_label: str,
+        *,
+        provider: Provider | None = None,
+        counter: TokenCounter | None = None,
+        runs: Sequence[RunView] = (),
+    ) -> None:
         self.label = label
-        self.provider = spec.provider
-        self.counter = spec.counter
-        self.settings = shared.for_model(spec.model, spec.extra)
-        fit = fit_to_budget(
-            [Message("user", prompt)], _NO_BUDGET, spec.counter, shared.system_prompt
-        )
-        self.messages = fit.messages
-        self.input_tokens = fit.tokens
-        self.runs: list[StreamPump] = []  # counted runs, in order
+        self.settings = settings
+        self.provider_id = provider_id
+        self.provider_label = provider_label
+        self.provider = provider
+        self.counter = counter
+        self.messages: list[Message] = []
+        self.input_tokens: int | None = None
+        self.runs: list[RunView] = list(runs)  # counted runs, in order
         self.warmup: StreamPump | None = None
         self.current: StreamPump | None = None  # the run streaming now, or the last one
         self.total_runs = 0
 
+    @classmethod
+    def for_spec(cls, label: str, spec: TargetSpec, shared: SharedSettings,
+                 prompt: str) -> Target:
+        """A target to run: ``spec``'s provider and model with the shared settings."""
+        target = cls(label, shared.for_model(spec.model, spec.extra), spec.provider.id,
+                     spec.provider.label, provider=spec.provider, counter=spec.counter)
+        fit = fit_to_budget(
+            [Message("user", prompt)], _NO_BUDGET, spec.counter, shared.system_prompt
+        )
+        target.messages = fit.messages
+        target.input_tokens = fit.tokens
+        return target
+
     @property
     def name(self) -> str:
-        return f"{self.provider.label} · {self.settings.model}"
+        return f"{self.provider_label} · {self.settings.model}"
 
     @property
     def records(self) -> list[RunRecord]:
@@ -168,6 +256,9 @@ class Target:
 
     @property
     def completed(self) -> int:
+        """Counted runs that ended (finished, stopped or failed). Each is in the run store by
+        then: a reader records its run before it reports done, so this count is the
+        store's count of this target's runs, also after a Stop."""
         return sum(1 for p in self.runs if p.done)
 
     @property
@@ -189,7 +280,8 @@ class Vote:
 
 class Comparison:
     """See the module docstring. ``start()``, then read ``targets``/``live()``; ``stop()``
-    stops every run and keeps each partial answer; ``wait()`` until ``done``."""
+    stops every run and keeps each partial answer; ``wait()`` until ``done``. ``on_end``
+    hears the comparison once its last lane has ended (in that lane's thread)."""
 
     def __init__(
         self,
@@ -201,6 +293,7 @@ class Comparison:
         warmup: bool = False,
         blind: bool = False,
         on_done: Callable[[RunRecord], None] | None = None,
+        on_end: Callable[[Comparison], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -208,30 +301,81 @@ class Comparison:
             raise ValueError(f"a comparison has 1 to {MAX_TARGETS} targets, not {len(specs)}")
         if repeat < 1:
             raise ValueError("repeat must be at least 1")
-        self.id = uuid.uuid4().hex
-        self.created_at = time.time()
+        order = list(specs)
+        if blind:  # so the order the user picked in does not give the labels away
+            (rng or random.Random()).shuffle(order)
+        targets = [
+            Target.for_spec(letter, spec, shared, prompt)
+            for letter, spec in zip(string.ascii_uppercase, order)
+        ]
+        self._setup(uuid.uuid4().hex, time.time(), prompt, shared, targets, repeat, warmup,
+                    blind, on_done=on_done, on_end=on_end, clock=clock)
+
+    def _setup(self, comparison_id: str, created_at: float, prompt: str,
+               shared: SharedSettings, targets: list[Target], repeat: int, warmup: bool,
+               blind: bool, *, on_done: Callable[[RunRecord], None] | None = None,
+               on_end: Callable[[Comparison], None] | None = None,
+               clock: Callable[[], float] = time.monotonic) -> None:
+        self.id = comparison_id
+        self.created_at = created_at
         self.prompt = prompt
         self.shared = shared
         self.repeat = repeat
         self.use_warmup = warmup
         self.blind = blind
         self.vote: Vote | None = None
+        self.targets = targets
         self._on_done = on_done
+        self._on_end = on_end
         self._clock = clock  # every run's pump timestamps on it (tests pass a virtual one)
-        order = list(specs)
-        if blind:  # so the order the user picked in does not give the labels away
-            (rng or random.Random()).shuffle(order)
-        self.targets = [
-            Target(letter, spec, shared, prompt)
-            for letter, spec in zip(string.ascii_uppercase, order)
-        ]
         self._lock = threading.Lock()
         self._go = threading.Event()
         self._stopping = False
         self._lanes: list[threading.Thread] = []
         self.started_at: float | None = None  # monotonic
-        self.finished_at: float | None = None
+        self.finished_at: float | None = None  # monotonic, when the last lane ended
+        self.ended_at: float | None = None  # wall clock (epoch s) of that moment
+        self.wall_s: float | None = None  # from the common start to the end of the last lane
+        self.interrupted = False  # reopened, but the server stopped before it ended
+        self._ended = False
         self._lanes_left = 0
+
+    @classmethod
+    def reopen(cls, stored: StoredComparison, records: Sequence[RunRecord]) -> Comparison:
+        """The stored comparison, ended, as the views draw it: its targets with their
+        counted runs (``records``, oldest first, matched by label) and its vote. A row that
+        never got its end (the server stopped meanwhile) reads as stopped and
+        ``interrupted``."""
+        targets = [
+            Target(t.label, Settings(**_known_fields(Settings, t.settings)), t.provider,
+                   t.provider_label, runs=[StoredRun(r) for r in records if r.label == t.label])
+            for t in stored.targets
+        ]
+        comparison = cls.__new__(cls)
+        comparison._setup(stored.id, stored.created_at, stored.prompt,
+                          SharedSettings(**_known_fields(SharedSettings, stored.shared)),
+                          targets, stored.repeat, stored.warmup, stored.blind)
+        for target in targets:
+            target.total_runs = stored.repeat
+        comparison.ended_at, comparison.wall_s = stored.ended_at, stored.wall_s
+        comparison.interrupted = stored.ended_at is None
+        comparison._stopping = stored.stopped or comparison.interrupted
+        comparison._ended = True
+        if stored.vote is not None and stored.vote.choice in comparison.choices():
+            comparison.cast_vote(stored.vote.choice, created_at=stored.vote.created_at)
+        return comparison
+
+    def stored(self) -> StoredComparison:
+        """What the comparison store keeps of it (no provider object, so no key)."""
+        return StoredComparison(
+            id=self.id, created_at=self.created_at, prompt=self.prompt,
+            shared=asdict(self.shared), repeat=self.repeat, warmup=self.use_warmup,
+            blind=self.blind,
+            targets=tuple(StoredTarget(t.label, t.provider_id, t.provider_label,
+                                       t.settings.model, t.settings.to_dict())
+                          for t in self.targets),
+            ended_at=self.ended_at, wall_s=self.wall_s, stopped=self.done and self.stopped,
+        )
 
     # -- running -------------------------------------------------------------------------
     def lanes(self) -> list[list[Target]]:
@@ -255,6 +399,8 @@ class Comparison:
         return [t for t in lane if t is not target]
 
     def start(self) -> Comparison:
+        if self.started_at is not None or self._ended:
+            raise RuntimeError("a comparison runs once (a reopened one has run already)")
         lanes = self.lanes()
         for target in self.targets:
             target.total_runs = self.repeat
@@ -292,10 +438,22 @@ class Comparison:
         finally:
             with self._lock:
                 self._lanes_left -= 1
-                if self._lanes_left == 0:
+                last = self._lanes_left == 0
+                if last:
                     self.finished_at = time.monotonic()
+                    self.ended_at = time.time()
+                    if self.started_at is not None:
+                        self.wall_s = self.finished_at - self.started_at
+                    self._ended = True  # from here on stop() leaves it as it is
+            if last and self._on_end is not None:
+                try:
+                    self._on_end(self)
+                except Exception:  # the answers are kept whatever the store says
+                    log.exception("storing the end of comparison %s failed", self.id)
 
     def _new_pump(self, target: Target, warm: bool) -> StreamPump:
+        if target.provider is None or target.counter is None:
+            raise RuntimeError("a reopened comparison cannot run again")
         return StreamPump(
             target.provider,
             target.messages,
@@ -325,7 +483,7 @@ class Comparison:
 
     @property
     def done(self) -> bool:
-        return self.started_at is not None and self.finished_at is not None
+        return self._ended
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for every lane to finish; True when done."""
@@ -335,22 +493,16 @@ class Comparison:
             thread.join(left)
         return self.done
 
-    @property
-    def wall_s(self) -> float | None:
-        """From the common start to the end of the last lane."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return self.finished_at - self.started_at
-
     def live(self, target: Target) -> LiveStats:
         """The figures of the run streaming now (or the last one) for ``target``."""
-        pump = target.current
-        if pump is None:
-            return LiveStats(None, None, 0, 0, target.counter.source)
+        pump, counter = target.current, target.counter
+        source: TokenSource = counter.source if counter is not None else "estimate"
+        if pump is None or counter is None:
+            return LiveStats(None, None, 0, 0, source)
         first, last, chunks = pump.arrivals()
         text = pump.text
-        tokens = target.counter.count(text) if text else 0
-        return LiveStats(first, last, chunks, tokens, target.counter.source)
+        tokens = counter.count(text) if text else 0
+        return LiveStats(first, last, chunks, tokens, source)
 
     # -- results -------------------------------------------------------------------------
     @property
@@ -418,9 +570,9 @@ class Comparison:
     def choices(self) -> list[str]:
         return [t.label for t in self.targets] + [TIE]
 
-    def cast_vote(self, choice: str) -> Vote:
+    def cast_vote(self, choice: str, *, created_at: float | None = None) -> Vote:
         """Record the user's verdict (a label or ``TIE``); names are revealed after it.
-        Store it with ``RunStore.add_vote``."""
+        ``Comparisons.vote`` also stores it."""
         if choice not in self.choices():
             raise ValueError(f"vote for one of {self.choices()}, not {choice!r}")
         self.vote = Vote(
@@ -431,12 +583,13 @@ class Comparison:
             targets=[
                 {
                     "label": t.label,
-                    "provider": t.provider.id,
+                    "provider": t.provider_id,
                     "model": t.settings.model,
                     "run_ids": [p.run_id for p in t.runs],
                 }
                 for t in self.targets
             ],
+            created_at=time.time() if created_at is None else created_at,
         )
         return self.vote
 
@@ -463,8 +616,8 @@ class Comparison:
                 })
             targets.append({
                 "label": target.label,
-                "provider": target.provider.id,
-                "provider_label": target.provider.label,
+                "provider": target.provider_id,
+                "provider_label": target.provider_label,
                 "model": target.settings.model,
                 "settings": target.settings.to_dict(),
                 "runs": runs,
@@ -473,12 +626,7 @@ class Comparison:
             "comparison_id": self.id,
             "created_at": self.created_at,
             "prompt": self.prompt,
-            "shared_settings": {
-                "system_prompt": self.shared.system_prompt,
-                "max_tokens": self.shared.max_tokens,
-                "temperature": self.shared.temperature,
-                "seed": self.shared.seed,
-            },
+            "shared_settings": asdict(self.shared),
             "repeat": self.repeat,
             "warmup": self.use_warmup,
             "blind": self.blind,
@@ -533,6 +681,76 @@ class Comparison:
             lines += ["## Vote", "", f"The user judged {verdict}"
                       + (" (voted blind)." if self.vote.blind else "."), ""]
         return "\n".join(lines)
+
+
+# comparison id -> its Comparison, for every session of this process: each one in flight and
+# the last _KEEP_ENDED that ended (oldest first). _TABLE guards the dict alone.
+_LIVE: OrderedDict[str, Comparison] = OrderedDict()
+_TABLE = threading.Lock()
+
+
+class Comparisons:
+    """Starts comparisons, stores them, and finds them again by id (see the module
+    docstring): the page keeps one of these for the whole process."""
+
+    def __init__(self, store: ComparisonStore) -> None:
+        self.store = store
+
+    def start(
+        self,
+        prompt: str,
+        specs: Sequence[TargetSpec],
+        shared: SharedSettings,
+        *,
+        repeat: int = 1,
+        warmup: bool = False,
+        blind: bool = False,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Comparison:
+        """A new comparison, stored and registered before its first request is sent; each
+        counted run is stored as it ends, and the row gets its end with the last lane."""
+        comparison = Comparison(prompt, specs, shared, repeat=repeat, warmup=warmup,
+                                blind=blind, on_done=self.store.add_run, on_end=self._ended,
+                                rng=rng, clock=clock)
+        with _TABLE:
+            _LIVE[comparison.id] = comparison
+            ended = [cid for cid, c in _LIVE.items() if c.done]
+            for cid in ended[:max(0, len(ended) - _KEEP_ENDED)]:
+                del _LIVE[cid]
+        try:
+            self.store.create(comparison.stored())
+        except BaseException:
+            with _TABLE:
+                _LIVE.pop(comparison.id, None)
+            raise
+        return comparison.start()
+
+    def _ended(self, comparison: Comparison) -> None:
+        # In the last lane's thread; the comparison stays in _LIVE until newer ones push it
+        # out, so this process keeps serving the very object (and its warm-up runs).
+        self.store.finish(comparison.id, ended_at=comparison.ended_at or time.time(),
+                          wall_s=comparison.wall_s, stopped=comparison.stopped)
+
+    def open(self, comparison_id: str) -> Comparison | None:
+        """The comparison of that id: the live one of this process, else the stored one
+        reopened; ``None`` when there is none."""
+        with _TABLE:
+            live = _LIVE.get(comparison_id)
+        if live is not None:
+            return live
+        stored = self.store.get(comparison_id)
+        if stored is None:
+            return None
+        return Comparison.reopen(stored, self.store.runs(comparison_id))
+
+    def vote(self, comparison: Comparison, choice: str) -> Vote:
+        """Cast the user's verdict and store it (voting again replaces it)."""
+        vote = comparison.cast_vote(choice)
+        self.store.add_vote(vote.comparison_id, vote.choice, blind=vote.blind,
+                            prompt=vote.prompt, targets=vote.targets,
+                            created_at=vote.created_at)
+        return vote
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

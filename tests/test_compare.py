@@ -16,12 +16,12 @@ import time
 
 import pytest
 
-from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
+from chatlib.compare import TIE, Comparison, Comparisons, SharedSettings, TargetSpec
 from chatlib.errors import AuthError
 from chatlib.providers.local import LocalProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.record import RunRecord
-from chatlib.store import MIGRATIONS, RunStore
+from chatlib.store import MIGRATIONS, ComparisonStore, RunStore
 from chatlib.tokens import FunctionCounter
 from chatlib.types import TextDelta
 from tests.clocks import (
@@ -366,3 +366,109 @@ def test_cost_estimates_come_from_the_dated_price_table():
     comparison.wait(5)
     assert list(comparison.summary()["est. cost, all runs"]) == [0, 0]
     assert json.loads(comparison.export_json())["targets"][0]["runs"][0]["cost_estimate"] == 0
+
+
+# -- stored comparisons: reopened from the store, found live by id --------------------------
+
+def restarted_server(monkeypatch) -> None:
+    """What a new server process has: no comparison in its table of live ones."""
+    import chatlib.compare
+    from collections import OrderedDict
+
+    monkeypatch.setattr(chatlib.compare, "_LIVE", OrderedDict())
+
+
+def test_a_reopened_comparison_reads_exactly_like_the_finished_one(store, monkeypatch):
+    # Answers, figures (exact: virtual clocks), summary, the runs table the charts plot, the
+    # vote and both exports: the same, read back from the store.
+    comparisons = Comparisons(ComparisonStore(store))
+    clock = ThreadClock()
+    specs = [scripted(6, 0.03, 0.005, sleep=clock.sleep),
+             scripted(4, 0.06, 0.01, sleep=clock.sleep)]
+    live = comparisons.start("Explain", specs, SHARED, repeat=3, warmup=True, clock=clock)
+    assert live.wait(4 * HANG_GUARD_S)
+    comparisons.vote(live, "B")
+    restarted_server(monkeypatch)
+    reopened = comparisons.open(live.id)
+    assert reopened is not None and reopened is not live
+    assert reopened.done and not reopened.stopped and not reopened.interrupted
+    assert reopened.to_dict() == live.to_dict()
+    assert reopened.export_markdown() == live.export_markdown()
+    assert reopened.summary().equals(live.summary())
+    assert reopened.run_table().equals(live.run_table())
+    assert reopened.wall_s == live.wall_s and reopened.vote == live.vote
+    for old, new in zip(live.targets, reopened.targets):
+        assert (new.label, new.name, new.settings) == (old.label, old.name, old.settings)
+        assert [r.text for r in new.runs] == [r.text for r in old.runs]
+        assert new.records == old.records and new.completed == old.completed == 3
+        assert new.provider is None  # nothing that could hold a key
+
+
+def test_a_blind_comparison_reopened_before_the_vote_can_be_voted_on(store, monkeypatch):
+    comparisons = Comparisons(ComparisonStore(store))
+    live = comparisons.start("which?", [scripted(2, 0, 0), scripted(3, 0, 0)], SHARED,
+                             blind=True, rng=random.Random(1))
+    assert live.wait(HANG_GUARD_S)
+    restarted_server(monkeypatch)
+    reopened = comparisons.open(live.id)
+    assert not reopened.revealed and [reopened.title(t) for t in reopened.targets] == ["A", "B"]
+    comparisons.vote(reopened, "A")
+    assert reopened.revealed and reopened.title(reopened.targets[0]).startswith("A · ")
+    again = comparisons.open(live.id)
+    assert again.vote.choice == "A" and again.revealed
+    votes = store.votes()
+    assert list(votes.comparison_id) == [live.id] and list(votes.blind) == [1]
+    mapping = json.loads(votes.targets_json[0])
+    assert [m["run_ids"] for m in mapping] == [[t.runs[0].run_id] for t in live.targets]
+
+
+def test_the_live_comparison_is_found_by_id_while_it_runs_and_after(store):
+    comparisons = Comparisons(ComparisonStore(store))
+    gate = threading.Event()
+    spec = recorded(scripted(3, 0, 0), before=lambda: assert_opened(gate))
+    live = comparisons.start("hi", [spec, scripted(3, 0, 0)], SHARED)
+    try:
+        assert comparisons.open(live.id) is live and not live.done
+    finally:
+        gate.set()
+    assert live.wait(HANG_GUARD_S)
+    assert comparisons.open(live.id) is live  # the same object: a reload re-attaches to it
+    assert comparisons.open("nope") is None
+
+
+def test_after_a_stop_every_counter_equals_the_runs_in_the_store(store, monkeypatch):
+    # Repeat-N stopped mid-way: the "k of N runs" each column shows (completed) must be the
+    # number of that target's runs in the store, the run cut by the stop included, live and
+    # reopened alike.
+    comparisons = Comparisons(ComparisonStore(store))
+    live = comparisons.start("hi", [scripted(40, 0.01, 0.005), scripted(40, 0.01, 0.005)],
+                             SHARED, repeat=50)
+    wait_for(lambda: all(len(t.records) >= 2 and comparison_text(live, t)
+                         for t in live.targets), "two runs per target, a third streaming")
+    live.stop()
+    assert live.wait(HANG_GUARD_S)
+    stored = comparisons.store.runs(live.id)
+    for target in live.targets:
+        mine = [r for r in stored if r.label == target.label]
+        assert target.completed == len(mine) == len(target.runs) and 2 <= len(mine) < 50
+        assert [r.status for r in mine][:-1] == ["ok"] * (len(mine) - 1)
+    assert comparisons.store.get(live.id).stopped
+    restarted_server(monkeypatch)
+    reopened = comparisons.open(live.id)
+    assert [t.completed for t in reopened.targets] == [t.completed for t in live.targets]
+    assert reopened.stopped and reopened.revealed
+
+
+def comparison_text(comparison: Comparison, target) -> str:
+    return target.current.text if target.current is not None else ""
+
+
+def test_a_comparison_cut_off_by_a_restart_reopens_stopped_and_says_so(store, monkeypatch):
+    comparisons = Comparisons(ComparisonStore(store))
+    never_ended = Comparison("hi", [scripted(1, 0, 0), scripted(1, 0, 0)], SHARED)
+    comparisons.store.create(never_ended.stored())  # as a server that died mid-way left it
+    reopened = comparisons.open(never_ended.id)
+    assert reopened.done and reopened.stopped and reopened.interrupted
+    assert [t.runs for t in reopened.targets] == [[], []]
+    with pytest.raises(RuntimeError):
+        reopened.start()  # a reopened comparison never runs again

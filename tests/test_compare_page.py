@@ -5,9 +5,14 @@ check only what load cannot break: a recorded first-token time or gap is at leas
 scripted sleep before it. tests/test_compare.py checks exact figures on virtual clocks and
 the timestamps against the moments the provider yielded."""
 
+import threading
+import time
+from collections import OrderedDict
+
 import pytest
 
 from chatlib.providers.scripted import DEMO_MARKDOWN, DEMO_SCRIPTS
+from tests.clocks import HANG_GUARD_S
 
 DEMO = DEMO_MARKDOWN.strip()
 
@@ -201,3 +206,147 @@ def test_a_recorded_run_can_be_replayed_as_a_target(compare, store):
     runs = store.runs()
     latest = runs[runs.group_id == runs.group_id.iloc[-1]]
     assert sorted(latest.provider) == ["replay", "scripted"]
+
+
+# -- a comparison's URL: ?compare=<id> --------------------------------------------------------
+
+def restarted_server(monkeypatch) -> None:
+    """What a new server process has: no comparison in its table of live ones (so a URL is
+    served from the store)."""
+    import chatlib.compare
+
+    monkeypatch.setattr(chatlib.compare, "_LIVE", OrderedDict())
+
+
+def open_url(app_test, comparison_id: str):
+    """A new session (a fresh tab) opened at the compare page's URL for ``comparison_id``."""
+    at = app_test()
+    at.switch_page("app_pages/compare.py")
+    at.query_params["compare"] = comparison_id
+    at.run()
+    assert not at.exception
+    return at
+
+
+def shown(at) -> dict:
+    """What a user sees of a comparison: each column's header, answer and figures, the
+    captions, vote and statistics under them."""
+    columns = [c for c in at.main.columns if c.markdown]
+    table = at.main.dataframe[0].value if at.main.dataframe else None
+    return {
+        "headers": [c.markdown[0].value for c in columns],
+        "answers": [column_text(c) for c in columns],
+        "figures": [[x.value for x in c.caption] for c in columns],
+        "counters": [[p.proto.text for p in c.get("progress")] for c in columns],
+        # (not the notes on the targets the sidebar has picked now: "ℹ️ ...")
+        "captions": [x.value for x in at.main.caption if not x.value.startswith("ℹ️")],
+        "success": [x.value for x in at.main.success],
+        "buttons": [b.label for b in at.main.button],
+        "table": None if table is None else table.to_dict(orient="list"),
+    }
+
+
+def test_a_finished_comparison_reopens_from_its_url_with_its_answers_figures_and_vote(
+        compare, app_test, store, monkeypatch):
+    pick(compare, t0="demo-fast", t1="demo-markdown")
+    compare.sidebar.checkbox(key="cmp_blind").check().run()
+    compare.chat_input[0].set_value("Reopen me").run()
+    assert not compare.exception
+    comparison_id = compare.query_params["compare"]  # the URL names the comparison
+    assert comparison_id == compare.session_state["comparison"].id == store.runs().group_id[0]
+    next(b for b in compare.button if b.label == "B is better").click().run()
+    assert compare.query_params["compare"] == comparison_id
+    finished = shown(compare)
+    assert finished["answers"] == [DEMO, DEMO] and "Vote saved: **B** better" in \
+        finished["success"][0]
+    assert all(f[0].startswith("✅ TTFT") for f in finished["figures"])
+    # A fresh tab on this server: the comparison this process still holds...
+    assert shown(open_url(app_test, comparison_id)) == finished
+    # ...and on a restarted server, read back from the store: the same page.
+    restarted_server(monkeypatch)
+    reopened = open_url(app_test, comparison_id)
+    assert shown(reopened) == finished
+    assert not [b for b in reopened.button if b.label.endswith("is better")]
+    assert [b.proto.label for b in reopened.get("download_button")] == [
+        "Export JSON", "Export Markdown"]
+
+
+def test_a_reopened_comparison_not_yet_voted_on_takes_the_vote_and_stores_it(
+        compare, app_test, store, monkeypatch):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.sidebar.checkbox(key="cmp_blind").check().run()
+    compare.chat_input[0].set_value("Vote later").run()
+    comparison_id = compare.query_params["compare"]
+    restarted_server(monkeypatch)
+    at = open_url(app_test, comparison_id)
+    assert [c.markdown[0].value for c in at.columns[:2]] == ["#### A", "#### B"]  # still blind
+    assert [column_text(c) for c in at.columns[:2]] == [DEMO, DEMO]
+    next(b for b in at.button if b.label == "A is better").click().run()
+    assert not at.exception
+    assert "Vote saved: **A** better" in at.success[0].value
+    assert at.columns[0].markdown[0].value == "#### A · Scripted demo · demo-fast"
+    votes = store.votes()
+    assert list(votes.comparison_id) == [comparison_id] and list(votes.choice) == ["A"]
+    assert "Vote saved: **A** better" in open_url(app_test, comparison_id).success[0].value
+
+
+def test_an_unknown_comparison_id_shows_a_warning(app_test, store):
+    at = open_url(app_test, "0123456789abcdef0123456789abcdef")
+    assert "no comparison with that id" in at.warning[0].value
+    assert "Pick the targets" in at.markdown[-1].value
+    assert "compare" not in at.query_params
+
+
+def test_a_new_prompt_starts_a_new_comparison_with_a_new_url(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.chat_input[0].set_value("first").run()
+    first = compare.query_params["compare"]
+    compare.chat_input[0].set_value("second").run()
+    second = compare.query_params["compare"]
+    assert first != second and set(store.runs().group_id) == {first, second}
+    assert compare.chat_message[0].markdown[0].value == "second"
+
+
+def test_repeat_n_stopped_mid_way_shows_the_stores_count_of_runs_per_target(
+        compare, app_test, store, monkeypatch):
+    # demo-markdown runs last at least 3 s each (its scripted sleeps); 5 per target: a stop
+    # once each target has stored one lands long before the end.
+    pick(compare, t0="demo-markdown", t1="demo-markdown")
+    compare.sidebar.number_input(key="cmp_repeat").set_value(5).run()
+    stopper = stop_once(store, lambda runs: set(runs.label) == {"A", "B"})
+    compare.chat_input[0].set_value("Count me").run()  # returns once every lane has ended
+    stopper.join(HANG_GUARD_S)
+    assert not compare.exception and stopper.stopped
+    counts = store.runs().label.value_counts().to_dict()
+    finished = shown(compare)
+    assert finished["counters"] == [[f"{counts['A']} of 5 runs"], [f"{counts['B']} of 5 runs"]]
+    assert all(1 <= n < 5 for n in counts.values())
+    table = compare.dataframe[0].value
+    assert [table.ok[i] + table.stopped[i] + table.failed[i] for i in (0, 1)] == [
+        counts["A"], counts["B"]]
+    assert "Stopped: no vote on a stopped comparison." in finished["captions"]
+    restarted_server(monkeypatch)
+    assert shown(open_url(app_test, compare.query_params["compare"])) == finished
+
+
+def stop_once(store, ready):
+    """A thread that stops the comparison being run (as its Stop button does) once
+    ``ready(runs)`` holds for its stored runs."""
+    from chatlib.compare import Comparisons
+    from chatlib.store import ComparisonStore
+
+    def run() -> None:
+        deadline = time.monotonic() + 60  # a hang guard
+        while time.monotonic() < deadline:
+            runs = store.runs()
+            if not runs.empty and ready(runs):
+                comparison = Comparisons(ComparisonStore(store)).open(runs.group_id[0])
+                comparison.stop()
+                thread.stopped = True
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.stopped = False
+    thread.start()
+    return thread

@@ -6,6 +6,12 @@ A comparison outlives the script run that started it, as a chat's answer does: a
 widget change, a page switch and back) draws it again from its plain object and re-attaches
 to the runs in flight; only the Stop button ends it early. Its callback stops every target
 before the next run draws the columns, so each shows stopped at once (no polling).
+
+The URL names the comparison (``?compare=<id>``), as ``?chat=<id>`` names a chat: a reload,
+another tab or a shared link opens it (``current_comparison``): the live one while this
+process has it (still streaming: its columns re-attach), else the stored one, drawn by the
+same functions as a just-finished one. The session remembers it too, since a switch to
+another page and back drops the query string.
 """
 
 from __future__ import annotations
@@ -16,16 +22,47 @@ import altair as alt
 import streamlit as st
 
 from chatlib.chat import run_summary
-from chatlib.compare import TIE, Comparison, LiveStats, Target, format_cost, run_cost
+from chatlib.compare import (
+    TIE, Comparison, Comparisons, LiveStats, Target, format_cost, run_cost,
+)
 from chatlib.metrics import run_metrics
 from chatlib.pricing import default_prices
 from chatlib.record import RunRecord
-from ui.resources import run_store
+from ui.resources import comparisons
 from ui.streaming import stream_answer
 
 # How often the live figures are redrawn: often enough to watch, cheap on the websocket.
 _LIVE_REFRESH_S = 0.25
 _POLL_S = 0.05
+_URL_KEY = "compare"  # ?compare=<id>
+_SESSION_KEY = "comparison"
+UNKNOWN_COMPARISON = ("There is no comparison with that id here (deleted, or stored by "
+                      "another server?). Type a prompt to start a new one.")
+
+
+def current_comparison(registry: Comparisons) -> Comparison | None:
+    """The comparison the page shows: the URL's (live in this process, else stored), else
+    the session's, else none. An unknown id in the URL gets a warning and is dropped."""
+    wanted = st.query_params.get(_URL_KEY)
+    shown: Comparison | None = st.session_state.get(_SESSION_KEY)
+    if wanted and (shown is None or shown.id != wanted):
+        found = registry.open(wanted)
+        if found is None:
+            st.warning(UNKNOWN_COMPARISON, icon="⚠️")
+            st.session_state.pop(_SESSION_KEY, None)
+            del st.query_params[_URL_KEY]
+            return None
+        st.session_state[_SESSION_KEY] = found
+        return found
+    if shown is not None and wanted != shown.id:
+        st.query_params[_URL_KEY] = shown.id  # back from another page: the URL names it again
+    return shown
+
+
+def show_comparison(comparison: Comparison) -> None:
+    """From now on this session (and its URL) shows ``comparison``."""
+    st.session_state[_SESSION_KEY] = comparison
+    st.query_params[_URL_KEY] = comparison.id
 
 
 def _yield_point() -> None:
@@ -217,11 +254,7 @@ def show_statistics(comparison: Comparison) -> None:
 
 
 def _cast_vote(comparison: Comparison, choice: str) -> None:
-    vote = comparison.cast_vote(choice)
-    run_store().add_vote(
-        vote.comparison_id, vote.choice, blind=vote.blind, prompt=vote.prompt,
-        targets=vote.targets, created_at=vote.created_at,
-    )
+    comparisons().vote(comparison, choice)
 
 
 def show_vote(comparison: Comparison) -> None:
@@ -264,6 +297,9 @@ def show_results(comparison: Comparison) -> None:
         show_statistics(comparison)
     if comparison.done and not comparison.stopped:
         show_vote(comparison)
+    elif comparison.interrupted:
+        st.caption("This comparison never ended: the server stopped while it ran. The runs "
+                   "that had ended are shown.")
     elif comparison.stopped and comparison.vote is None:
         st.caption("Stopped: no vote on a stopped comparison.")
     if comparison.wall_s is not None:

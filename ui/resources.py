@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlib.chat import ChatAnswers
+from chatlib.compare import Comparisons
 from chatlib.providers.local import LocalProvider, shared_local_provider
-from chatlib.store import ChatStore, RunStore
+from chatlib.store import ChatStore, ComparisonStore, RunStore
 
 
 @st.cache_resource(show_spinner="Loading the embedded model…")
@@ -24,3 +25,10 @@ def chat_answers() -> ChatAnswers:
     """The stored chats and their answers in flight, shared by every session (one process
     table of live answers: a reload or a second tab re-attaches to the same answer)."""
     return ChatAnswers(ChatStore(run_store()))
+
+
+@st.cache_resource
+def comparisons() -> Comparisons:
+    """Starts, stores and finds comparisons for every session (the comparisons in flight
+    are one process table: a reload or a second tab re-attaches to the same one)."""
+    return Comparisons(ComparisonStore(run_store()))

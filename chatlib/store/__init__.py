@@ -1,10 +1,13 @@
-"""Chat Lab's store: recorded runs (``runs``), stored chats (``chats``) and the schema both
-live in (``migrations``), in one SQLite file. All SQL of chatlib is in this package."""
+"""Chat Lab's store: recorded runs (``runs``), stored chats (``chats``), stored comparisons
+(``comparisons``) and the schema they live in (``migrations``), in one SQLite file. All SQL
+of chatlib is in this package."""
 
 from chatlib.store.chats import ChatStore
+from chatlib.store.comparisons import ComparisonStore, StoredComparison, StoredTarget, StoredVote
 from chatlib.store.migrations import MIGRATIONS
 from chatlib.store.runs import STATS_COLUMNS, RowidMismatch, RunStore, default_store_path
 
 __all__ = [
-    "RunStore", "ChatStore", "RowidMismatch", "default_store_path", "MIGRATIONS", "STATS_COLUMNS",
+    "RunStore", "ChatStore", "ComparisonStore", "StoredComparison", "StoredTarget",
+    "StoredVote", "RowidMismatch", "default_store_path", "MIGRATIONS", "STATS_COLUMNS",
 ]

@@ -127,6 +127,29 @@ def m004_chats(db: sqlite3.Connection) -> None:
 
 
 @migration
+def m005_comparisons(db: sqlite3.Connection) -> None:
+    # A comparison, written when it starts and updated when it ends; its runs are the runs
+    # with group_id = id (page 'compare', label = the target's), its vote the votes row.
+    db.execute(
+        """
+        CREATE TABLE comparisons (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            prompt TEXT NOT NULL,
+            shared_json TEXT NOT NULL,     -- system_prompt, max_tokens, temperature, seed
+            repeat INTEGER NOT NULL,
+            warmup INTEGER NOT NULL,
+            blind INTEGER NOT NULL,
+            targets_json TEXT NOT NULL,    -- [{label, provider, provider_label, model, settings}]
+            ended_at REAL,                 -- NULL while it runs (or if the server died meanwhile)
+            wall_s REAL,
+            stopped INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute("CREATE INDEX comparisons_created ON comparisons(created_at)")
+
+@migration
 def m006_reasoning(db: sqlite3.Connection) -> None:
     # Reasoning models: their thinking is timed and counted apart from the answer (the
     # definitions are chatlib.metrics'); its chunks are kept like the answer's.

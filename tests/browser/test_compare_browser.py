@@ -1,18 +1,21 @@
 """The compare page in headless Chromium: two targets stream side by side with live
-figures, and Stop stops both and keeps each partial answer.
+figures, and Stop stops both and keeps each partial answer; the URL names the comparison
+(``?compare=<id>``): a fresh page opens a finished one with its answers and vote, and a
+reload mid-comparison re-attaches to the columns still streaming.
 
-Uses the browser suite's session app and Chromium (tests/browser/conftest.py) and adds two
-slow scripted models (about 6 s each), so a Stop lands mid-stream whatever the load."""
+Uses the browser suite's session app and Chromium (tests/browser/conftest.py) and adds
+slow scripted models, so a Stop or a reload lands mid-stream whatever the load."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import send_prompt, wait_idle
+from testkit.browser import exception_texts, send_prompt, wait_idle
 
 STOP_BUTTON = ".st-key-stop_compare button"  # above the columns while they stream
 
@@ -25,6 +28,11 @@ SLOW_SCRIPTS = {
     # About 36 s: outlasts a 32-token answer of the embedded model even on a loaded machine
     # (the test stops it once the embedded model has finished).
     "slow-c": {"text": "gamma " * 1200, "chunk_chars": 6, "first_delay_s": 0.1, "gap_s": 0.03},
+    # About 12 s each: a reload lands mid-stream, and the test waits for their ends.
+    "steady-a": {"text": "steady alpha " * 60, "chunk_chars": 6, "first_delay_s": 0.1,
+                 "gap_s": 0.09},
+    "steady-b": {"text": "steady beta " * 60, "chunk_chars": 6, "first_delay_s": 0.2,
+                 "gap_s": 0.09},
 }
 COLUMNS = "[data-testid='stColumn']"
 CAPTION = "[data-testid='stCaptionContainer']"
@@ -206,3 +214,87 @@ def test_a_widget_change_mid_comparison_leaves_every_target_streaming(compare, a
                       and r["A"].prompt == "Keep streaming through a rerun." and r)
     assert (runs["A"].status, runs["B"].status) == ("stopped", "stopped")
     assert runs["A"].response.count("alpha") > before[0][0].count("alpha") + 10
+
+
+def comparison_id(page: Any) -> str:
+    """The id in the page's URL (``?compare=<id>``), once the page has set it."""
+    expect(page).to_have_url(re.compile(r"[?&]compare=[0-9a-f]{32}"), timeout=15_000)
+    return re.search(r"[?&]compare=([0-9a-f]{32})", page.url).group(1)
+
+
+def test_a_finished_comparisons_url_opens_in_a_fresh_page_with_its_answers_and_vote(
+        compare, browser, app_store):
+    page = compare
+    for target, model in ((1, "instant"), (2, "demo-fast")):
+        choose(page, target, "Provider", "Scripted demo (offline)")
+        choose(page, target, "Model", model)
+    page.get_by_text("Blind: hide names").click()
+    wait_idle(page)
+    send_prompt(page, "Open me again.")
+    page.get_by_role("button", name="B is better").click(timeout=30_000)
+    expect(page.get_by_text("Vote saved:")).to_be_visible(timeout=15_000)
+    wait_idle(page)
+    wanted = comparison_id(page)
+    finished = columns(page)
+    answers = " | ".join(text for text, _ in finished)  # blind: in either order
+    assert "Chat Lab" in answers and "Done at once." in answers
+    runs = eventually(lambda: (r := last_comparison(app_store)) and len(r) == 2 and r)
+    assert {row.group_id for row in runs.values()} == {wanted}
+
+    other = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    try:
+        other.goto(page.url)
+        expect(other.get_by_text("Vote saved:")).to_be_visible(timeout=60_000)
+        wait_idle(other, 60_000)
+        assert "B" in other.get_by_text("Vote saved:").inner_text()
+        # The same headers, answers and figures (once its markdown and math have rendered).
+        assert eventually(lambda: columns(other) == finished, 30), (columns(other), finished)
+        assert other.get_by_role("button", name="A is better").count() == 0
+        assert exception_texts(other) == []
+        assert comparison_id(other) == wanted
+    finally:
+        other.context.close()
+
+
+def test_a_reload_mid_comparison_shows_the_columns_again_and_they_finish(compare, app_store):
+    page = compare
+    for target, model in ((1, "steady-a"), (2, "steady-b")):
+        choose(page, target, "Provider", "Scripted demo (offline)")
+        choose(page, target, "Model", model)
+    send_prompt(page, "Survive a reload.")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # both mid-stream, with some text
+        cols = columns(page)
+        if (len(cols) == 2 and all(c.startswith("🔴") for _, c in cols)
+                and cols[0][0].count("alpha") > 3 and cols[1][0].count("beta") > 3):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the columns never streamed together: {columns(page)}")
+    wanted = comparison_id(page)
+    before = [text.count(word) for (text, _), word in zip(cols, ("alpha", "beta"))]
+    page.reload()
+    # The new page re-attaches to the runs still streaming: both columns live again, each
+    # with at least the text it had before the reload...
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        cols = columns(page)
+        if (len(cols) == 2 and all(c.startswith("🔴") for _, c in cols)
+                and cols[0][0].count("alpha") >= before[0]
+                and cols[1][0].count("beta") >= before[1]):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the reloaded page did not show the columns streaming: {columns(page)}")
+    assert comparison_id(page) == wanted
+    # ...and they finish, each with its whole answer, and the vote is offered.
+    expect(page.get_by_role("button", name="A is better")).to_be_visible(timeout=60_000)
+    wait_idle(page, 30_000)
+    done = columns(page)
+    assert all(c.startswith("✅") for _, c in done), done
+    assert done[0][0].count("steady alpha") == 60 and done[1][0].count("steady beta") == 60
+    assert exception_texts(page) == []
+    runs = eventually(lambda: (r := last_comparison(app_store)) and len(r) == 2
+                      and r["A"].prompt == "Survive a reload." and r)
+    assert {row.group_id for row in runs.values()} == {wanted}  # one run each, not two
+    assert (runs["A"].status, runs["B"].status) == ("ok", "ok")
