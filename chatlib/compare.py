@@ -1,8 +1,8 @@
 """One prompt, several targets (provider + model + settings), streamed at the same time.
 
-A ``Comparison`` owns everything the compare page shows and exports: its targets, the shared
+A ``Comparison`` owns what the compare page shows and exports: its targets, the shared
 settings applied identically to each, every run's ``StreamPump`` (so timestamps are taken in
-reader threads, never where the UI renders), the summary table and the vote.
+reader threads, never where the UI renders) and the vote.
 
 Scheduling, so that the figures are fair::
 
@@ -17,47 +17,32 @@ would include the first's whole answer. Each counted run is recorded through ``o
 (the run store) with ``page="compare"``, ``group_id`` = the comparison id and its label;
 warm-up runs are not recorded.
 
-A comparison is stored, and its URL names it (``?compare=<id>``); ``Comparisons`` keeps the
-lifecycle, the way ``chatlib.chat`` does for a chat's answer::
-
-    Comparisons.start   register in this process's table (by id), store the row, start
-    each counted run    recorded by its reader thread as it ends (finished, stopped, failed)
-    last lane ends      the row gets its wall time and whether it was stopped
-    Comparisons.open    the live object while this process has it (in flight, or among the
-                        last that ended: a reload re-attaches to the runs still streaming),
-                        else ``Comparison.reopen`` of the stored row, runs and vote
-
-A reopened comparison's runs are ``StoredRun``s (the records read back) and its targets have
-no provider object (so no key): the views read only what both kinds have (``RunView``).
+A comparison is stored and its URL names it (``?compare=<id>``): ``chatlib.comparisons``
+keeps that lifecycle; ``chatlib.compare_report`` makes its tables and exports. A reopened
+comparison (``Comparison.reopen``) has ``StoredRun``s and targets without a provider object
+(so no key): the views read only what both kinds have (``RunView``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
 import string
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
-import pandas as pd
-
 from chatlib.conversation import fit_to_budget
-from chatlib.metrics import percentiles, run_metrics
-from chatlib.pricing import PriceTable, default_prices
 from chatlib.providers.base import Provider
 from chatlib.providers.local import LocalProvider
 from chatlib.pump import StreamPump
 from chatlib.record import RunRecord
-from chatlib.store.comparisons import ComparisonStore, StoredComparison, StoredTarget
+from chatlib.store.comparisons import StoredComparison, StoredTarget
 from chatlib.tokens import TokenCounter
-from chatlib.types import Message, Settings, TokenSource
+from chatlib.types import Message, Settings
 
 __all__ = [
     "SharedSettings",
@@ -65,25 +50,17 @@ __all__ = [
     "Target",
     "RunView",
     "StoredRun",
-    "LiveStats",
     "Vote",
     "Comparison",
-    "Comparisons",
     "TIE",
     "MAX_TARGETS",
-    "SUMMARY_PERCENTILES",
     "serial_key",
-    "run_cost",
-    "format_cost",
 ]
 
 MAX_TARGETS = 4
 TIE = "tie"
-SUMMARY_PERCENTILES = (50, 90, 95)
 # The prompt is sent alone, so no budget applies; fit_to_budget still counts its tokens.
 _NO_BUDGET = 10**9
-# How many ended comparisons this process keeps live (besides every one in flight).
-_KEEP_ENDED = 32
 
 log = logging.getLogger(__name__)
 
@@ -91,25 +68,6 @@ log = logging.getLogger(__name__)
 def serial_key(provider: Provider | None) -> str | None:
     """Targets with the same key run one after another (see the module docstring)."""
     return "embedded" if isinstance(provider, LocalProvider) else None
-
-
-def run_cost(record: RunRecord, prices: PriceTable | None = None) -> float | None:
-    """Estimated cost of one run from the dated price table (``None``: the table has no
-    price for that model, or a token count is unknown; never a silent zero)."""
-    table = prices or default_prices()
-    return table.cost(record.provider, record.model, record.input_tokens, record.output_tokens)
-
-
-def format_cost(cost: float | None, currency: str = "USD") -> str | None:
-    """"≈ $0.00042" for the UI; ``None`` when there is no estimate."""
-    if cost is None:
-        return None
-    sign = "$" if currency == "USD" else f"{currency} "
-    if cost == 0:
-        return f"{sign}0"
-    # Two significant digits however small, never scientific notation.
-    decimals = max(4, 1 - math.floor(math.log10(cost)))
-    return f"≈ {sign}{cost:.{decimals}f}"
 
 
 @dataclass(frozen=True)
@@ -140,26 +98,6 @@ class TargetSpec:
     model: str
     counter: TokenCounter
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LiveStats:
-    """A target's figures while its answer streams. Times come from the reader thread;
-    ``tokens`` is the target's counter run over the text so far (``token_source`` says
-    which kind of count), so it may differ from the final, provider-reported count."""
-
-    ttft_s: float | None
-    last_s: float | None  # offset of the latest chunk
-    chunks: int
-    tokens: int
-    token_source: str
-
-    @property
-    def tokens_per_s(self) -> float | None:
-        """Tokens so far / time of the latest chunk: the live form of output tokens/s."""
-        if not self.tokens or not self.last_s:
-            return None
-        return self.tokens / self.last_s
 
 
 class RunView(Protocol):
@@ -279,7 +217,7 @@ class Vote:
 
 
 class Comparison:
-    """See the module docstring. ``start()``, then read ``targets``/``live()``; ``stop()``
+    """See the module docstring. ``start()``, then read ``targets``; ``stop()``
     stops every run and keeps each partial answer; ``wait()`` until ``done``. ``on_end``
     hears the comparison once its last lane has ended (in that lane's thread)."""
 
@@ -493,17 +431,6 @@ class Comparison:
             thread.join(left)
         return self.done
 
-    def live(self, target: Target) -> LiveStats:
-        """The figures of the run streaming now (or the last one) for ``target``."""
-        pump, counter = target.current, target.counter
-        source: TokenSource = counter.source if counter is not None else "estimate"
-        if pump is None or counter is None:
-            return LiveStats(None, None, 0, 0, source)
-        first, last, chunks = pump.arrivals()
-        text = pump.text
-        tokens = counter.count(text) if text else 0
-        return LiveStats(first, last, chunks, tokens, source)
-
     # -- results -------------------------------------------------------------------------
     @property
     def revealed(self) -> bool:
@@ -513,59 +440,6 @@ class Comparison:
 
     def title(self, target: Target) -> str:
         return f"{target.label} · {target.name}" if self.revealed else target.label
-
-    def summary(self) -> pd.DataFrame:
-        """One row per target: run counts by status, then p50/p90/p95 of TTFT, TPOT and
-        output tokens/s over its finished (ok) runs only; stopped and failed runs are
-        counted apart and never enter the latency figures."""
-        rows = []
-        for target in self.targets:
-            records = target.records
-            ok = [r for r in records if r.status == "ok"]
-            metrics = [run_metrics(r.chunk_offsets_s, r.output_tokens) for r in ok]
-            row: dict[str, Any] = {
-                "target": self.title(target),
-                "ok": len(ok),
-                "stopped": sum(r.status == "stopped" for r in records),
-                "failed": sum(r.status == "error" for r in records),
-            }
-            series = {
-                "TTFT ms": [m.ttft_s * 1000 for m in metrics if m.ttft_s is not None],
-                "TPOT ms": [m.tpot_s * 1000 for m in metrics if m.tpot_s is not None],
-                "tok/s": [m.output_tps for m in metrics if m.output_tps is not None],
-            }
-            for name, values in series.items():
-                stats = percentiles(values, SUMMARY_PERCENTILES)
-                for p in SUMMARY_PERCENTILES:
-                    row[f"{name} p{p}"] = stats[f"p{p}"]
-            e2e = percentiles([m.e2e_s for m in metrics if m.e2e_s is not None], (50,))
-            row["E2E s p50"] = e2e["p50"]
-            sources = sorted({r.output_source for r in ok if r.output_source})
-            row["tokens from"] = ", ".join(sources)
-            costs = [run_cost(r) for r in records]
-            known = [c for c in costs if c is not None]
-            # Every run is billed, finished or not; no price for any run: no figure.
-            row["est. cost, all runs"] = sum(known) if known else None
-            rows.append(row)
-        return pd.DataFrame(rows)
-
-    def run_table(self) -> pd.DataFrame:
-        """Every counted run, one row each: what the charts plot."""
-        rows = []
-        for target in self.targets:
-            for i, record in enumerate(target.records, 1):
-                m = run_metrics(record.chunk_offsets_s, record.output_tokens)
-                rows.append({
-                    "target": self.title(target),
-                    "run": i,
-                    "status": record.status,
-                    "TTFT ms": None if m.ttft_s is None else m.ttft_s * 1000,
-                    "TPOT ms": None if m.tpot_s is None else m.tpot_s * 1000,
-                    "tok/s": m.output_tps,
-                    "E2E s": m.e2e_s,
-                    "output tokens": record.output_tokens,
-                })
-        return pd.DataFrame(rows)
 
     def choices(self) -> list[str]:
         return [t.label for t in self.targets] + [TIE]
@@ -593,183 +467,3 @@ class Comparison:
         )
         return self.vote
 
-    def to_dict(self) -> dict[str, Any]:
-        """Everything a comparison holds: prompt, settings, every run with its answer,
-        metrics and raw chunk timestamps (seconds since that run's t0), and the vote."""
-        targets = []
-        for target in self.targets:
-            runs: list[dict[str, Any]] = []
-            for pump in target.runs:
-                record = pump.record
-                if record is None:  # still in its reader: export what the page shows
-                    runs.append({"id": pump.run_id, "status": "running", "text": pump.text})
-                    continue
-                m = run_metrics(record.chunk_offsets_s, record.output_tokens)
-                runs.append({
-                    **record.to_dict(),
-                    "text": record.text,
-                    "cost_estimate": run_cost(record),
-                    "metrics": {
-                        "ttft_s": m.ttft_s, "e2e_s": m.e2e_s, "tpot_s": m.tpot_s,
-                        "output_tps": m.output_tps, "decode_tps": m.decode_tps,
-                    },
-                })
-            targets.append({
-                "label": target.label,
-                "provider": target.provider_id,
-                "provider_label": target.provider_label,
-                "model": target.settings.model,
-                "settings": target.settings.to_dict(),
-                "runs": runs,
-            })
-        return {
-            "comparison_id": self.id,
-            "created_at": self.created_at,
-            "prompt": self.prompt,
-            "shared_settings": asdict(self.shared),
-            "repeat": self.repeat,
-            "warmup": self.use_warmup,
-            "blind": self.blind,
-            "wall_s": self.wall_s,
-            "prices": default_prices().label(),
-            "vote": None if self.vote is None else {
-                "choice": self.vote.choice, "created_at": self.vote.created_at,
-            },
-            "targets": targets,
-            "summary": _records(self.summary()),
-        }
-
-    def export_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
-
-    def export_markdown(self) -> str:
-        s = self.shared
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.created_at))
-        lines = [
-            f"# Chat Lab comparison {self.id[:8]}",
-            "",
-            f"- Date: {when}",
-            f"- Settings (same for every target): max tokens {s.max_tokens}, "
-            f"temperature {s.temperature}" + (f", seed {s.seed}" if s.seed is not None else ""),
-            f"- Runs per target: {self.repeat}" + (" (after one warm-up run, not counted)"
-                                                   if self.use_warmup else ""),
-            f"- Blind: {'yes' if self.blind else 'no'}",
-            "",
-            "## Prompt",
-            "",
-            self.prompt,
-            "",
-        ]
-        if s.system_prompt:
-            lines += ["System prompt:", "", "> " + s.system_prompt.replace("\n", "\n> "), ""]
-        lines += ["## Figures", "", _markdown_table(self.summary()), ""]
-        lines += ["Times in ms (TTFT, TPOT) and s (E2E), p50/p90/p95 over finished runs; "
-                  f"costs: {default_prices().label()}.", ""]
-        for target in self.targets:
-            record = target.last_record
-            lines += [f"## {self.title(target)}", ""]
-            if record is None:
-                lines += ["_(no run finished)_", ""]
-                continue
-            mark = {"stopped": " (stopped: partial answer)", "error": " (failed)"}
-            lines += [f"Last run{mark.get(record.status, '')}:", ""]
-            lines += [record.text or "_(no text)_", ""]
-            if record.error:
-                lines += [f"> Error: {record.error}", ""]
-        if self.vote is not None:
-            verdict = "a tie" if self.vote.choice == TIE else f"**{self.vote.choice}** is better"
-            lines += ["## Vote", "", f"The user judged {verdict}"
-                      + (" (voted blind)." if self.vote.blind else "."), ""]
-        return "\n".join(lines)
-
-
-# comparison id -> its Comparison, for every session of this process: each one in flight and
-# the last _KEEP_ENDED that ended (oldest first). _TABLE guards the dict alone.
-_LIVE: OrderedDict[str, Comparison] = OrderedDict()
-_TABLE = threading.Lock()
-
-
-class Comparisons:
-    """Starts comparisons, stores them, and finds them again by id (see the module
-    docstring): the page keeps one of these for the whole process."""
-
-    def __init__(self, store: ComparisonStore) -> None:
-        self.store = store
-
-    def start(
-        self,
-        prompt: str,
-        specs: Sequence[TargetSpec],
-        shared: SharedSettings,
-        *,
-        repeat: int = 1,
-        warmup: bool = False,
-        blind: bool = False,
-        rng: random.Random | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> Comparison:
-        """A new comparison, stored and registered before its first request is sent; each
-        counted run is stored as it ends, and the row gets its end with the last lane."""
-        comparison = Comparison(prompt, specs, shared, repeat=repeat, warmup=warmup,
-                                blind=blind, on_done=self.store.add_run, on_end=self._ended,
-                                rng=rng, clock=clock)
-        with _TABLE:
-            _LIVE[comparison.id] = comparison
-            ended = [cid for cid, c in _LIVE.items() if c.done]
-            for cid in ended[:max(0, len(ended) - _KEEP_ENDED)]:
-                del _LIVE[cid]
-        try:
-            self.store.create(comparison.stored())
-        except BaseException:
-            with _TABLE:
-                _LIVE.pop(comparison.id, None)
-            raise
-        return comparison.start()
-
-    def _ended(self, comparison: Comparison) -> None:
-        # In the last lane's thread; the comparison stays in _LIVE until newer ones push it
-        # out, so this process keeps serving the very object (and its warm-up runs).
-        self.store.finish(comparison.id, ended_at=comparison.ended_at or time.time(),
-                          wall_s=comparison.wall_s, stopped=comparison.stopped)
-
-    def open(self, comparison_id: str) -> Comparison | None:
-        """The comparison of that id: the live one of this process, else the stored one
-        reopened; ``None`` when there is none."""
-        with _TABLE:
-            live = _LIVE.get(comparison_id)
-        if live is not None:
-            return live
-        stored = self.store.get(comparison_id)
-        if stored is None:
-            return None
-        return Comparison.reopen(stored, self.store.runs(comparison_id))
-
-    def vote(self, comparison: Comparison, choice: str) -> Vote:
-        """Cast the user's verdict and store it (voting again replaces it)."""
-        vote = comparison.cast_vote(choice)
-        self.store.add_vote(vote.comparison_id, vote.choice, blind=vote.blind,
-                            prompt=vote.prompt, targets=vote.targets,
-                            created_at=vote.created_at)
-        return vote
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """DataFrame rows as JSON-safe dicts (NaN becomes None)."""
-    return [
-        {str(k): (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    def cell(v: Any) -> str:
-        if v is None or (isinstance(v, float) and v != v):
-            return "–"
-        if isinstance(v, float):
-            return f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
-        return str(v).replace("|", "\\|")
-
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])

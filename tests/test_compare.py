@@ -16,7 +16,9 @@ import time
 
 import pytest
 
-from chatlib.compare import TIE, Comparison, Comparisons, SharedSettings, TargetSpec
+from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
+from chatlib.compare_report import export_json, export_markdown, run_table, summary, to_dict
+from chatlib.comparisons import Comparisons
 from chatlib.errors import AuthError
 from chatlib.providers.local import LocalProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
@@ -162,7 +164,8 @@ def test_stop_stops_every_target_and_keeps_each_partial():
     # lets one finish.
     comparison = Comparison("hi", [scripted(500, 0.01, 0.01), scripted(500, 0.2, 0.01)], SHARED,
                             on_done=saved.append).start()
-    wait_for(lambda: all(comparison.live(t).chunks for t in comparison.targets),
+    wait_for(lambda: all(t.current is not None and t.current.text
+                         for t in comparison.targets),
              "text from both targets")
     comparison.stop()
     assert comparison.wait(HANG_GUARD_S)
@@ -201,19 +204,19 @@ def test_repeat_runs_in_sequence_per_target_and_in_parallel_across_targets():
     assert len(a.provider.streams) == len(b.provider.streams) == 5
     assert len(saved) == 8  # warm-up runs are not recorded
     assert len(a.provider.inner.calls) == len(b.provider.inner.calls) == 5
-    summary = comparison.summary().set_index("target")
-    assert list(summary["ok"]) == [4, 4]
-    assert summary.loc["A · Scripted demo · scripted", "TTFT ms p50"] == pytest.approx(30)
-    assert summary.loc["B · Scripted demo · scripted", "TTFT ms p50"] == pytest.approx(60)
-    assert {"TTFT ms p90", "TTFT ms p95", "TPOT ms p50", "tok/s p95"} <= set(summary.columns)
-    assert len(comparison.run_table()) == 8
+    table = summary(comparison).set_index("target")
+    assert list(table["ok"]) == [4, 4]
+    assert table.loc["A · Scripted demo · scripted", "TTFT ms p50"] == pytest.approx(30)
+    assert table.loc["B · Scripted demo · scripted", "TTFT ms p50"] == pytest.approx(60)
+    assert {"TTFT ms p90", "TTFT ms p95", "TPOT ms p50", "tok/s p95"} <= set(table.columns)
+    assert len(run_table(comparison)) == 8
 
 
 def test_summary_keeps_failed_runs_out_of_the_latency_figures():
     broken = scripted(5, 0.001, 0.001, fault_at=2)
     comparison = Comparison("hi", [broken, scripted(5, 0.01, 0.001)], SHARED, repeat=3).start()
     comparison.wait(10)
-    row = comparison.summary().iloc[0]
+    row = summary(comparison).iloc[0]
     assert (row["ok"], row["failed"], row["stopped"]) == (0, 3, 0)
     assert row["TTFT ms p50"] is None or row["TTFT ms p50"] != row["TTFT ms p50"]  # None/NaN
 
@@ -294,7 +297,7 @@ def test_export_holds_prompt_settings_answers_metrics_and_raw_timestamps():
                             SHARED).start()
     comparison.wait(5)
     comparison.cast_vote(TIE)
-    data = json.loads(comparison.export_json())
+    data = json.loads(export_json(comparison))
     assert data["prompt"] == "Explain TTFT" and data["shared_settings"]["max_tokens"] == 64
     assert data["vote"]["choice"] == TIE and len(data["targets"]) == 2
     run = data["targets"][0]["runs"][0]
@@ -302,7 +305,7 @@ def test_export_holds_prompt_settings_answers_metrics_and_raw_timestamps():
     assert run["metrics"]["ttft_s"] == run["chunk_offsets_s"][0]
     assert data["targets"][0]["settings"]["system_prompt"] == "Be brief."
     assert [row["ok"] for row in data["summary"]] == [1, 1]
-    md = comparison.export_markdown()
+    md = export_markdown(comparison)
     assert "Explain TTFT" in md and "w0 w1 w2 w3" in md and "| target | ok |" in md
     assert "a tie" in md and "> Be brief." in md
 
@@ -345,11 +348,11 @@ def test_stop_during_repeat_runs_starts_no_further_run():
         assert 2 <= len(statuses) < 50
         assert set(statuses[:-1]) == {"ok"} and statuses[-1] in ("ok", "stopped")
     assert len(saved) == sum(len(t.runs) for t in comparison.targets)
-    assert comparison.summary()["ok"].min() >= 1
+    assert summary(comparison)["ok"].min() >= 1
 
 
 def test_cost_estimates_come_from_the_dated_price_table():
-    from chatlib.compare import format_cost, run_cost
+    from chatlib.compare_report import format_cost, run_cost
 
     def record(provider: str, model: str, tokens_in, tokens_out) -> RunRecord:
         return RunRecord(provider=provider, model=model, settings={}, status="ok", created_at=0,
@@ -364,18 +367,18 @@ def test_cost_estimates_come_from_the_dated_price_table():
         None, "$0", "≈ $0.0000048", "≈ $0.0123"]
     comparison = Comparison("hi", [scripted(2, 0, 0), scripted(2, 0, 0)], SHARED).start()
     comparison.wait(5)
-    assert list(comparison.summary()["est. cost, all runs"]) == [0, 0]
-    assert json.loads(comparison.export_json())["targets"][0]["runs"][0]["cost_estimate"] == 0
+    assert list(summary(comparison)["est. cost, all runs"]) == [0, 0]
+    assert json.loads(export_json(comparison))["targets"][0]["runs"][0]["cost_estimate"] == 0
 
 
 # -- stored comparisons: reopened from the store, found live by id --------------------------
 
 def restarted_server(monkeypatch) -> None:
     """What a new server process has: no comparison in its table of live ones."""
-    import chatlib.compare
+    import chatlib.comparisons
     from collections import OrderedDict
 
-    monkeypatch.setattr(chatlib.compare, "_LIVE", OrderedDict())
+    monkeypatch.setattr(chatlib.comparisons, "_LIVE", OrderedDict())
 
 
 def test_a_reopened_comparison_reads_exactly_like_the_finished_one(store, monkeypatch):
@@ -392,10 +395,10 @@ def test_a_reopened_comparison_reads_exactly_like_the_finished_one(store, monkey
     reopened = comparisons.open(live.id)
     assert reopened is not None and reopened is not live
     assert reopened.done and not reopened.stopped and not reopened.interrupted
-    assert reopened.to_dict() == live.to_dict()
-    assert reopened.export_markdown() == live.export_markdown()
-    assert reopened.summary().equals(live.summary())
-    assert reopened.run_table().equals(live.run_table())
+    assert to_dict(reopened) == to_dict(live)
+    assert export_markdown(reopened) == export_markdown(live)
+    assert summary(reopened).equals(summary(live))
+    assert run_table(reopened).equals(run_table(live))
     assert reopened.wall_s == live.wall_s and reopened.vote == live.vote
     for old, new in zip(live.targets, reopened.targets):
         assert (new.label, new.name, new.settings) == (old.label, old.name, old.settings)

@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 import pytest
 
+from chatlib.compare_report import export_json, export_markdown, summary
 from chatlib.providers.scripted import DEMO_MARKDOWN, DEMO_SCRIPTS
 from tests.clocks import HANG_GUARD_S
 
@@ -183,7 +184,7 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_local_runs_are_not_l
         a = runs["A"]
         assert (a.provider, a.output_tokens, a.input_tokens) == ("openai", 3, 20)
         comparison = compare.session_state["comparison"]
-        assert key not in comparison.export_json() and key not in comparison.export_markdown()
+        assert key not in export_json(comparison) and key not in export_markdown(comparison)
         # 3 runs at a paid limit of 2 a minute: a server on this machine is never paid, so
         # all three are sent (the limit itself: tests/test_ratelimit.py).
         compare.sidebar.number_input(key="paid_rpm").set_value(2).run()
@@ -213,9 +214,9 @@ def test_a_recorded_run_can_be_replayed_as_a_target(compare, store):
 def restarted_server(monkeypatch) -> None:
     """What a new server process has: no comparison in its table of live ones (so a URL is
     served from the store)."""
-    import chatlib.compare
+    import chatlib.comparisons
 
-    monkeypatch.setattr(chatlib.compare, "_LIVE", OrderedDict())
+    monkeypatch.setattr(chatlib.comparisons, "_LIVE", OrderedDict())
 
 
 def open_url(app_test, comparison_id: str):
@@ -332,7 +333,7 @@ def test_repeat_n_stopped_mid_way_shows_the_stores_count_of_runs_per_target(
 def stop_once(store, ready):
     """A thread that stops the comparison being run (as its Stop button does) once
     ``ready(runs)`` holds for its stored runs."""
-    from chatlib.compare import Comparisons
+    from chatlib.comparisons import Comparisons
     from chatlib.store import ComparisonStore
 
     def run() -> None:
@@ -350,3 +351,30 @@ def stop_once(store, ready):
     thread.stopped = False
     thread.start()
     return thread
+
+
+def test_a_thinking_target_shows_its_thinking_and_ttfat_beside_ttft(compare, store):
+    # demo-thinking thinks for ~1.5 s before it answers; demo-fast answers at once.
+    pick(compare, t0="demo-thinking", t1="demo-fast")
+    compare.chat_input[0].set_value("Think, then answer").run()
+    assert not compare.exception
+    a, b = compare.columns[0], compare.columns[1]
+    (block,) = a.status
+    assert block.label.startswith("Thought for ") and block.state == "complete"
+    assert not b.status  # a model that does not think gets no block
+    runs = by_label(store)
+    thinker = runs["A"]
+    assert block.markdown[0].value == thinker.reasoning.strip()
+    assert thinker.reasoning not in column_text(b)
+    assert "first answer token" in a.caption[0].value
+    m = thinker.metrics()
+    assert m.ttfat_s > m.ttft_s and thinker.reasoning_tokens > 0
+    table = summary(compare.session_state["comparison"]).set_index("target")
+    row = table.loc["A · Scripted demo · demo-thinking"]
+    assert row["TTFAT ms p50"] == pytest.approx(m.ttfat_s * 1000)
+    assert row["TTFT ms p50"] == pytest.approx(m.ttft_s * 1000)
+    assert row["reasoning tokens p50"] == thinker.reasoning_tokens
+    fast = table.loc["B · Scripted demo · demo-fast"]
+    assert fast["TTFAT ms p50"] == pytest.approx(fast["TTFT ms p50"])
+    report = export_markdown(compare.session_state["comparison"])
+    assert "Thinking (" in report and thinker.reasoning.split()[0] in report

@@ -4,7 +4,8 @@ ends, reads back with its targets, settings and vote, and never holds a key."""
 import sqlite3
 import threading
 
-from chatlib.compare import TIE, Comparison, Comparisons, SharedSettings, TargetSpec
+from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
+from chatlib.comparisons import Comparisons
 from chatlib.providers.openai_provider import OpenAIProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.store import (
@@ -67,7 +68,8 @@ def test_the_row_is_written_at_the_start_and_gets_its_end_when_the_last_lane_end
 def test_a_stopped_comparison_is_stored_stopped_with_each_partial_run(store):
     comparisons = Comparisons(ComparisonStore(store))
     comparison = comparisons.start("hi", [scripted(500, 0.01), scripted(500, 0.01)], SHARED)
-    wait_for(lambda: all(comparison.live(t).chunks for t in comparison.targets),
+    wait_for(lambda: all(t.current is not None and t.current.text
+                         for t in comparison.targets),
              "text from both targets")
     comparison.stop()
     assert comparison.wait(HANG_GUARD_S)

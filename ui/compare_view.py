@@ -22,17 +22,16 @@ import altair as alt
 import streamlit as st
 
 from chatlib.chat import run_summary
-from chatlib.compare import (
-    TIE, Comparison, Comparisons, LiveStats, Target, format_cost, run_cost,
-)
-from chatlib.metrics import run_metrics
+from chatlib.compare import TIE, Comparison, Target
+from chatlib.compare_report import export_json, export_markdown, format_cost, run_cost, \
+    run_table, summary
+from chatlib.comparisons import Comparisons
+from chatlib.live import live_line, live_stats
 from chatlib.pricing import default_prices
 from chatlib.record import RunRecord
 from ui.resources import comparisons
-from ui.streaming import stream_answer
+from ui.streaming import LIVE_REFRESH_S, show_thinking, stream_answer
 
-# How often the live figures are redrawn: often enough to watch, cheap on the websocket.
-_LIVE_REFRESH_S = 0.25
 _POLL_S = 0.05
 _URL_KEY = "compare"  # ?compare=<id>
 _SESSION_KEY = "comparison"
@@ -70,18 +69,6 @@ def _yield_point() -> None:
     st.session_state.get("_chatlab_tick")
 
 
-def live_line(stats: LiveStats, elapsed_s: float | None = None) -> str:
-    """One caption of live figures: TTFT, tokens so far (and how counted), tokens/s."""
-    if stats.ttft_s is None:
-        waited = f" {elapsed_s:.1f} s" if elapsed_s is not None else ""
-        return f"⏳ Waiting for the first token…{waited}"
-    parts = [f"TTFT {stats.ttft_s * 1000:.0f} ms",
-             f"{stats.tokens} tokens so far ({stats.token_source})"]
-    if stats.tokens_per_s is not None:
-        parts.append(f"{stats.tokens_per_s:.1f} tok/s")
-    return "🔴 " + " · ".join(parts)
-
-
 def cost_note(record: RunRecord) -> str | None:
     """The run's estimated cost for the figures line (the dated table's list prices)."""
     text = format_cost(run_cost(record), default_prices().currency)
@@ -91,7 +78,7 @@ def cost_note(record: RunRecord) -> str | None:
 def figures_line(record: RunRecord) -> str:
     """The finished run's figures: TTFT, E2E, output tokens (source), tok/s, TPOT, cost."""
     line = run_summary(record)
-    m = run_metrics(record.chunk_offsets_s, record.output_tokens)
+    m = record.metrics()
     if m.tpot_s is not None:
         line += f" · TPOT {m.tpot_s * 1000:.1f} ms"
     cost = cost_note(record)
@@ -124,8 +111,9 @@ def _header(comparison: Comparison, target: Target) -> None:
 
 @st.fragment(parallel=True)
 def stream_column(comparison: Comparison, target: Target, finished: set[str]) -> None:
-    """One target's column while it streams: header, live figures, the growing answer;
-    then its final figures. Runs in its own thread (a parallel fragment), so a slow or
+    """One target's column while it streams: header, live figures (the phase: waiting,
+    thinking, answering), the thinking block and the growing answer; then its final
+    figures. Runs in its own thread (a parallel fragment), so a slow or
     failing target never holds up the others' rendering."""
     try:
         _header(comparison, target)
@@ -144,13 +132,12 @@ def stream_column(comparison: Comparison, target: Target, finished: set[str]) ->
         last_refresh = 0.0
 
         def refresh() -> None:
-            # At most every _LIVE_REFRESH_S, in this fragment's own thread.
+            # At most every LIVE_REFRESH_S, in this fragment's own thread.
             nonlocal last_refresh
             now = time.monotonic()
-            if now - last_refresh >= _LIVE_REFRESH_S:
+            if now - last_refresh >= LIVE_REFRESH_S:
                 last_refresh = now
-                elapsed = now - pump.started_at if pump.started_at else None
-                figures.caption(live_line(comparison.live(target), elapsed))
+                figures.caption(live_line(live_stats(pump, target.counter)))
 
         stream_answer(pump, on_batch=refresh, stop_on_close=False)
         pump.wait(2.0)
@@ -186,7 +173,7 @@ def repeat_all(comparison: Comparison) -> None:
             bar.progress(n / total, text=f"{n} of {total} runs"
                          + (" (warm-up running)" if target.warmup and not target.runs else ""))
             if target.current is not None and not done:
-                line.caption(live_line(comparison.live(target)))
+                line.caption(live_line(live_stats(target.current, target.counter)))
         if done:
             break
         time.sleep(0.2)
@@ -212,6 +199,9 @@ def show_columns(comparison: Comparison) -> None:
                 st.progress(target.completed / comparison.repeat,
                             text=f"{target.completed} of {comparison.repeat} runs")
             show_figures(comparison, target)
+            last = target.last_record
+            if last is not None and comparison.repeat == 1:
+                show_thinking(last.reasoning, last.metrics().reasoning_s)
             text = target.runs[-1].text if target.runs else ""
             if comparison.repeat > 1 and text:
                 with st.expander("Last answer"):
@@ -226,14 +216,14 @@ def show_statistics(comparison: Comparison) -> None:
     st.caption("Latency over finished runs only (stopped and failed runs are counted apart); "
                "TTFT and TPOT in ms, E2E in s; token counts: see *tokens from*; the cost "
                "covers every run, finished or not.")
-    summary = comparison.summary()
+    table = summary(comparison)
     formats = {c: st.column_config.NumberColumn(c, format="%.1f")
-               for c in summary.columns if " p" in c}
+               for c in table.columns if " p" in c}
     formats["target"] = st.column_config.TextColumn("target", width="medium")
     formats["est. cost, all runs"] = st.column_config.NumberColumn(
         "est. cost, all runs", format="%.6f", help=default_prices().label())
-    st.dataframe(summary, hide_index=True, width="stretch", column_config=formats)
-    runs = comparison.run_table()
+    st.dataframe(table, hide_index=True, width="stretch", column_config=formats)
+    runs = run_table(comparison)
     if runs.empty:
         return
     ok = runs[runs.status == "ok"].assign(label=lambda f: f.target.str.split(" · ").str[0])
@@ -285,9 +275,9 @@ def show_export(comparison: Comparison) -> None:
         return
     stamp = comparison.id[:8]
     row = st.container(horizontal=True)
-    row.download_button("Export JSON", comparison.export_json(), f"compare-{stamp}.json",
+    row.download_button("Export JSON", export_json(comparison), f"compare-{stamp}.json",
                         "application/json", on_click="ignore", icon="📥")
-    row.download_button("Export Markdown", comparison.export_markdown(), f"compare-{stamp}.md",
+    row.download_button("Export Markdown", export_markdown(comparison), f"compare-{stamp}.md",
                         "text/markdown", on_click="ignore", icon="📥")
 
 

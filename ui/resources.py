@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlib.chat import ChatAnswers
-from chatlib.compare import Comparisons
+from chatlib.comparisons import Comparisons
 from chatlib.providers.local import LocalProvider, shared_local_provider
 from chatlib.store import ChatStore, ComparisonStore, RunStore
 

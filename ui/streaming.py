@@ -83,7 +83,8 @@ def stream_answer(
     live: bool = False,
 ) -> str:
     """Render the pump's answer in the current container, from its start; returns the text
-    shown. ``on_batch`` runs before each batch is rendered (e.g. to redraw live figures).
+    shown. ``on_batch`` runs before each batch, thinking or idle tick is rendered (e.g. to
+    redraw live figures, throttled by the caller).
     ``live``: draw a live line under the answer (phase, time, tokens so far, tok/s).
     ``stop_on_close``: a rerun or Stop that unwinds this render stops the pump (compare);
     the chat page passes False, as its answers outlive script runs (``chatlib.chat``)."""
@@ -109,13 +110,13 @@ def stream_answer(
         refresh_line(force=True)
         for piece in split_blocks(batches):
             refresh_line()
+            if on_batch is not None:
+                on_batch()
             if piece is BLOCK_BREAK:
                 yield _freeze_block
             elif not piece:
                 _yield_point()
             else:
-                if on_batch is not None:
-                    on_batch()
                 thinking.close(pump)
                 yield piece
                 if first:  # cleared after the first text is on its way, not before

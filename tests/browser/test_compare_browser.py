@@ -117,7 +117,8 @@ def test_embedded_model_and_scripted_demo_stream_side_by_side_with_live_figures(
     else:
         pytest.fail(f"the embedded model did not finish: {samples[-1]}")
     # At some moments both columns were streaming at once, each with live figures...
-    both_live = [s for s in samples if len(s) == 2 and all(c.startswith("🔴 TTFT") for _, c in s)]
+    both_live = [s for s in samples
+                 if len(s) == 2 and all(c.startswith("🔴 Answering") and "TTFT" in c for _, c in s)]
     assert len(both_live) >= 2, samples[-5:]
     assert "tokens so far (tokenizer)" in both_live[0][0][1]
     assert "tokens so far (estimate)" in both_live[0][1][1] and "tok/s" in both_live[0][1][1]

@@ -1,0 +1,99 @@
+"""The comparisons of this process and the store: start one, find it again by id, vote.
+
+The lifecycle, the way ``chatlib.chat`` keeps a chat's answer::
+
+    Comparisons.start   register in this process's table (by id), store the row, start
+    each counted run    recorded by its reader thread as it ends (finished, stopped, failed)
+    last lane ends      the row gets its wall time and whether it was stopped
+    Comparisons.open    the live object while this process has it (in flight, or among the
+                        last that ended: a reload re-attaches to the runs still streaming),
+                        else ``Comparison.reopen`` of the stored row, runs and vote
+
+A reopened comparison's runs are ``StoredRun``s (the records read back) and its targets have
+no provider object (so no key): the views read only what both kinds have (``RunView``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from chatlib.compare import Comparison, SharedSettings, TargetSpec, Vote
+from chatlib.store.comparisons import ComparisonStore
+
+__all__ = ["Comparisons"]
+
+# How many ended comparisons this process keeps live (besides every one in flight).
+_KEEP_ENDED = 32
+
+# comparison id -> its Comparison, for every session of this process: each one in flight and
+# the last _KEEP_ENDED that ended (oldest first). _TABLE guards the dict alone.
+_LIVE: OrderedDict[str, Comparison] = OrderedDict()
+_TABLE = threading.Lock()
+
+
+class Comparisons:
+    """Starts comparisons, stores them, and finds them again by id (see the module
+    docstring): the page keeps one of these for the whole process."""
+
+    def __init__(self, store: ComparisonStore) -> None:
+        self.store = store
+
+    def start(
+        self,
+        prompt: str,
+        specs: Sequence[TargetSpec],
+        shared: SharedSettings,
+        *,
+        repeat: int = 1,
+        warmup: bool = False,
+        blind: bool = False,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Comparison:
+        """A new comparison, stored and registered before its first request is sent; each
+        counted run is stored as it ends, and the row gets its end with the last lane."""
+        comparison = Comparison(prompt, specs, shared, repeat=repeat, warmup=warmup,
+                                blind=blind, on_done=self.store.add_run, on_end=self._ended,
+                                rng=rng, clock=clock)
+        with _TABLE:
+            _LIVE[comparison.id] = comparison
+            ended = [cid for cid, c in _LIVE.items() if c.done]
+            for cid in ended[:max(0, len(ended) - _KEEP_ENDED)]:
+                del _LIVE[cid]
+        try:
+            self.store.create(comparison.stored())
+        except BaseException:
+            with _TABLE:
+                _LIVE.pop(comparison.id, None)
+            raise
+        return comparison.start()
+
+    def _ended(self, comparison: Comparison) -> None:
+        # In the last lane's thread; the comparison stays in _LIVE until newer ones push it
+        # out, so this process keeps serving the very object (and its warm-up runs).
+        self.store.finish(comparison.id, ended_at=comparison.ended_at or time.time(),
+                          wall_s=comparison.wall_s, stopped=comparison.stopped)
+
+    def open(self, comparison_id: str) -> Comparison | None:
+        """The comparison of that id: the live one of this process, else the stored one
+        reopened; ``None`` when there is none."""
+        with _TABLE:
+            live = _LIVE.get(comparison_id)
+        if live is not None:
+            return live
+        stored = self.store.get(comparison_id)
+        if stored is None:
+            return None
+        return Comparison.reopen(stored, self.store.runs(comparison_id))
+
+    def vote(self, comparison: Comparison, choice: str) -> Vote:
+        """Cast the user's verdict and store it (voting again replaces it)."""
+        vote = comparison.cast_vote(choice)
+        self.store.add_vote(vote.comparison_id, vote.choice, blind=vote.blind,
+                            prompt=vote.prompt, targets=vote.targets,
+                            created_at=vote.created_at)
+        return vote
