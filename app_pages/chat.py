@@ -22,7 +22,8 @@ chat_sidebar(answers, chat)
 
 def show_turn(turn: ChatTurn) -> None:
     with st.chat_message(turn.role):
-        show_thinking(turn.reasoning, turn.reasoning_s)
+        show_thinking(turn.reasoning, turn.reasoning_s,
+                      stopped=turn.status == "stopped" and not turn.content)
         if turn.content:
             st.markdown(turn.content)
         show_footer(turn)

@@ -143,7 +143,11 @@ def export_markdown(turns: Sequence[ChatTurn], title: str = "Chat Lab conversati
     for turn in turns:
         who = "You" if turn.role == "user" else f"Assistant ({turn.provider} · {turn.model})"
         mark = {"stopped": " — stopped", "error": " — failed"}.get(turn.status, "")
-        lines += [f"## {who}{mark}", "", turn.content or "_(no text)_", ""]
+        lines += [f"## {who}{mark}", ""]
+        if turn.reasoning:  # apart from the answer, as the page shows it
+            took = f" ({turn.reasoning_s:.1f} s)" if turn.reasoning_s is not None else ""
+            lines += [f"Thinking{took}:", "", "> " + turn.reasoning.replace("\n", "\n> "), ""]
+        lines += [turn.content or "_(no text)_", ""]
         if turn.error:
             lines += [f"> Error: {turn.error}", ""]
     return "\n".join(lines)

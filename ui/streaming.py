@@ -40,10 +40,12 @@ def thought_label(seconds: float | None, *, stopped: bool = False) -> str:
     return "Thought" if seconds is None else f"Thought for {seconds:.1f} s"
 
 
-def show_thinking(reasoning: str, seconds: float | None) -> None:
-    """A finished answer's thinking, collapsed under its label."""
+def show_thinking(reasoning: str, seconds: float | None, *, stopped: bool = False) -> None:
+    """A finished answer's thinking, collapsed under its label (``stopped``: the answer was
+    stopped before it began)."""
     if reasoning:
-        with st.status(thought_label(seconds), state="complete", expanded=False):
+        with st.status(thought_label(seconds, stopped=stopped),
+                       state="error" if stopped else "complete", expanded=False):
             st.markdown(reasoning)
 
 

@@ -81,3 +81,25 @@ def test_thinking_grows_in_its_block_then_collapses_above_the_answer(page, app_s
     assert exception_texts(page) == []
     run = app_store.runs("prompt = ?", ["Think before you answer (thinking test)"]).iloc[-1]
     assert run.status == "ok" and run.response == ANSWER and run.ttfat_s > run.ttft_s
+
+
+def test_stop_while_thinking_keeps_the_thinking_marked(page, app_store, scripts):
+    scripts.add({"long-thinker": {"reasoning": THINKING * 5, "text": ANSWER, "chunk_chars": 4,
+                                  "first_delay_s": 0.2, "gap_s": 0.05}})  # ~13 s of thinking
+    use_scripted_model(page, "long-thinker")
+    prompt = "Think for a long time (stop test)"
+    send_prompt(page, prompt)
+    wait_state(page, "s.label && s.label.includes('Thinking') && s.inside.length > 20")
+    page.locator(".st-key-stop_answer button").click()
+    stopped = wait_state(page, "s.label === 'Stopped while thinking'")
+    wait_idle(page)
+    expect(chat_messages(page).last).to_contain_text("Stopped: partial answer kept.")
+    stopped = state(page)
+    assert stopped["answer"] == "" and (THINKING * 5).startswith(stopped["inside"])
+    run = app_store.runs("prompt = ?", [prompt]).iloc[-1]
+    assert run.status == "stopped" and run.response == ""
+    assert app_store.get(run.id).reasoning == stopped["inside"]
+    page.reload()
+    again = wait_state(page, "s.label === 'Stopped while thinking'")
+    assert again["inside"] == stopped["inside"]
+    assert exception_texts(page) == []
