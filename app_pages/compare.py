@@ -40,6 +40,9 @@ repeat = bounded_int(sb, "Runs per target", 1, 100, 1, key="cmp_repeat",
                      help="Above 1: runs one after another per target, targets in parallel; "
                      "then p50/p90/p95 per target.")
 warmup = sb.checkbox("Warm-up run first (not counted)", key="cmp_warmup")
+nonce = sb.checkbox("Defeat prompt caches", key="cmp_nonce",
+                    help="A unique tag starts every request, so a provider's prompt cache "
+                    "cannot make the repeats faster than a fresh request.")
 blind = sb.checkbox("Blind: hide names until I vote", key="cmp_blind")
 rate_limit_input(sb)
 
@@ -74,7 +77,7 @@ elif prompt and per_minute and paid_requests > per_minute:
 elif prompt:
     if comparison is not None:
         stop_comparison(comparison)  # one comparison at a time: the new prompt ends the old
-    shared = SharedSettings(system_prompt, int(max_tokens), float(temperature))
+    shared = SharedSettings(system_prompt, int(max_tokens), float(temperature), nonce=nonce)
     comparison = comparisons().start(prompt, specs, shared, repeat=int(repeat), warmup=warmup,
                                      blind=blind)
     show_comparison(comparison)  # a new comparison, a new URL

@@ -7,15 +7,20 @@ reader threads, never where the UI renders) and the vote.
 Scheduling, so that the figures are fair::
 
     lanes = targets grouped by what they must not share (all embedded models: one CPU)
-    lane thread: [warm-up per target] then run 1..N, round-robin over its targets
-    every lane starts on the same signal; a lane waits only for its own runs
+    lane thread: [warm-up per target] then rounds 1..N: each round runs every target of the
+                 lane once, in a new random order
+    every lane starts on the same signal; with N > 1 every lane starts each round together
 
 A remote or scripted target has a lane of its own, so a slow or failing target never delays
-another. Embedded (llama.cpp) targets share one lane: run side by side they would fight for
-the same cores (one ``Llama`` even serialises its streams with a lock), and the second's TTFT
-would include the first's whole answer. Each counted run is recorded through ``on_done``
-(the run store) with ``page="compare"``, ``group_id`` = the comparison id and its label;
-warm-up runs are not recorded.
+another's answer. With repeats, round k of every target runs at about the same moment (the
+lanes meet before each round), so drift and a busy neighbour hit every target alike and run
+k of A can be paired with run k of B (``chatlib.compare_analysis``); the random order within
+a shared lane keeps one target from always going first. Embedded (llama.cpp) targets share
+one lane: run side by side they would fight for the same cores (one ``Llama`` even
+serialises its streams with a lock), and the second's TTFT would include the first's whole
+answer. Each counted run is recorded through ``on_done`` (the run store) with
+``page="compare"``, ``group_id`` = the comparison id and its label; warm-up runs are not
+recorded. With ``SharedSettings.nonce`` every request starts with a unique tag.
 
 A comparison is stored and its URL names it (``?compare=<id>``): ``chatlib.comparisons``
 keeps that lifecycle; ``chatlib.compare_report`` makes its tables and exports. A reopened
@@ -78,6 +83,9 @@ class SharedSettings:
     max_tokens: int = 256
     temperature: float = 0.7
     seed: int | None = None
+    # A unique tag at the start of every request, so a provider's prompt cache (which
+    # matches on a prefix) cannot flatter the repeats.
+    nonce: bool = False
 
     def for_model(self, model: str, extra: dict[str, Any] | None = None) -> Settings:
         return Settings(
@@ -239,21 +247,23 @@ class Comparison:
             raise ValueError(f"a comparison has 1 to {MAX_TARGETS} targets, not {len(specs)}")
         if repeat < 1:
             raise ValueError("repeat must be at least 1")
+        rng = rng or random.Random()
         order = list(specs)
         if blind:  # so the order the user picked in does not give the labels away
-            (rng or random.Random()).shuffle(order)
+            rng.shuffle(order)
         targets = [
             Target.for_spec(letter, spec, shared, prompt)
             for letter, spec in zip(string.ascii_uppercase, order)
         ]
         self._setup(uuid.uuid4().hex, time.time(), prompt, shared, targets, repeat, warmup,
-                    blind, on_done=on_done, on_end=on_end, clock=clock)
+                    blind, on_done=on_done, on_end=on_end, clock=clock, rng=rng)
 
     def _setup(self, comparison_id: str, created_at: float, prompt: str,
                shared: SharedSettings, targets: list[Target], repeat: int, warmup: bool,
                blind: bool, *, on_done: Callable[[RunRecord], None] | None = None,
                on_end: Callable[[Comparison], None] | None = None,
-               clock: Callable[[], float] = time.monotonic) -> None:
+               clock: Callable[[], float] = time.monotonic,
+               rng: random.Random | None = None) -> None:
         self.id = comparison_id
         self.created_at = created_at
         self.prompt = prompt
@@ -275,6 +285,8 @@ class Comparison:
         self.ended_at: float | None = None  # wall clock (epoch s) of that moment
         self.wall_s: float | None = None  # from the common start to the end of the last lane
         self.interrupted = False  # reopened, but the server stopped before it ended
+        self._rounds: threading.Barrier | None = None  # lanes meet before each round
+        self._rng = rng or random.Random()  # the order of each round in a shared lane
         self._ended = False
         self._lanes_left = 0
 
@@ -343,11 +355,17 @@ class Comparison:
         for target in self.targets:
             target.total_runs = self.repeat
         self._lanes_left = len(lanes)
+        if self.repeat > 1 and len(lanes) > 1:
+            self._rounds = threading.Barrier(len(lanes))
         for lane in lanes:
-            jobs: list[tuple[Target, bool]] = []
+            jobs: list[tuple[Target, bool, int]] = []
             if self.use_warmup:
-                jobs += [(t, True) for t in lane]
-            jobs += [(t, False) for _ in range(self.repeat) for t in lane]
+                jobs += [(t, True, -1) for t in lane]
+            for round_ in range(self.repeat):
+                order = list(lane)
+                if self.repeat > 1:
+                    self._rng.shuffle(order)
+                jobs += [(t, False, round_) for t in order]
             thread = threading.Thread(
                 target=self._run_lane, args=(jobs,), name="chatlib-compare-lane", daemon=True
             )
@@ -358,10 +376,18 @@ class Comparison:
         self._go.set()
         return self
 
-    def _run_lane(self, jobs: list[tuple[Target, bool]]) -> None:
+    def _run_lane(self, jobs: list[tuple[Target, bool, int]]) -> None:
         self._go.wait()
+        current_round = -1
         try:
-            for target, warm in jobs:
+            for target, warm, round_ in jobs:
+                if round_ != current_round:
+                    current_round = round_
+                    if self._rounds is not None:
+                        try:
+                            self._rounds.wait()  # every lane starts round k together
+                        except threading.BrokenBarrierError:  # stopped meanwhile
+                            return
                 with self._lock:
                     if self._stopping:
                         return
@@ -392,9 +418,12 @@ class Comparison:
     def _new_pump(self, target: Target, warm: bool) -> StreamPump:
         if target.provider is None or target.counter is None:
             raise RuntimeError("a reopened comparison cannot run again")
+        messages = target.messages
+        if self.shared.nonce:
+            messages = _with_nonce(messages)
         return StreamPump(
             target.provider,
-            target.messages,
+            messages,
             target.settings,
             counter=target.counter,
             input_tokens=target.input_tokens,
@@ -412,6 +441,8 @@ class Comparison:
                 return
             self._stopping = True
             pumps = [t.current for t in self.targets if t.current is not None]
+        if self._rounds is not None:
+            self._rounds.abort()  # lanes waiting for the next round end now
         for pump in pumps:
             pump.stop()
 
@@ -467,3 +498,11 @@ class Comparison:
         )
         return self.vote
 
+
+
+def _with_nonce(messages: list[Message]) -> list[Message]:
+    """``messages`` with a unique tag first (in the system prompt: what a prefix cache sees)."""
+    tag = f"[request {uuid.uuid4().hex[:12]}]"
+    if messages and messages[0].role == "system":
+        return [Message("system", f"{tag} {messages[0].content}"), *messages[1:]]
+    return [Message("system", tag), *messages]

@@ -286,6 +286,7 @@ class StreamPump:
             # Thought without showing it: OpenAI's hidden reasoning, Anthropic's redacted.
             reasoning_hidden=self._redacted or bool(
                 usage.reasoning_tokens and not self._reasoning_offsets),
+            cached_input_tokens=usage.cached_tokens,
             **self._record_fields,
         )
 

@@ -56,6 +56,7 @@ class RunRecord:
     reasoning_tokens: int | None = None
     reasoning_source: TokenSource | None = None
     reasoning_hidden: bool = False
+    cached_input_tokens: int | None = None  # of input_tokens, read from a prompt cache
 
     @property
     def text(self) -> str:

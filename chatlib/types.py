@@ -77,6 +77,10 @@ class Usage:
     output_tokens: int | None = None
     source: TokenSource = "usage"
     reasoning_tokens: int | None = None
+    # Input tokens served from the provider's prompt cache (OpenAI prompt_tokens_details.
+    # cached_tokens, Anthropic cache_read_input_tokens): a repeat that hits the cache is
+    # faster than a fresh request would be.
+    cached_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -378,3 +378,105 @@ def test_a_thinking_target_shows_its_thinking_and_ttfat_beside_ttft(compare, sto
     assert fast["TTFAT ms p50"] == pytest.approx(fast["TTFT ms p50"])
     report = export_markdown(compare.session_state["comparison"])
     assert "Thinking (" in report and thinker.reasoning.split()[0] in report
+
+
+def test_repeats_give_paired_verdicts_and_flagged_runs_can_be_kept_in(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.sidebar.number_input(key="cmp_repeat").set_value(6).run()
+    compare.chat_input[0].set_value("Race").run()
+    assert not compare.exception
+    lines = [m.value for m in compare.markdown if "paired runs" in m.value]
+    assert len(lines) == 4  # TTFT, tok/s, E2E, cost for the one pair
+    assert all("5 paired runs" in line for line in lines)  # round 1 is cold: left out
+    keep = compare.multiselect(key=next(k for k in compare.session_state
+                                        if str(k).startswith("keep_flags_")))
+    assert "cold" in keep.options or "cold first run (no warm-up)" in keep.options
+    keep.set_value(["cold"]).run()
+    lines = [m.value for m in compare.markdown if "paired runs" in m.value]
+    assert lines and all("6 paired runs" in line for line in lines)
+    assert store.count() == 12
+
+
+# -- the race chart under the columns -----------------------------------------------------------
+
+def race_caption(at) -> list[str]:
+    """The race caption's lines after its explanation: one per target."""
+    (caption,) = [c.value for c in at.main.caption if c.value.startswith("Answer characters")]
+    return caption.split("  \n")[1:]
+
+
+def chart_data(chart, mark: str):
+    """The rows of ``chart``'s layer drawn with ``mark`` (each layer's data travels as an
+    Arrow dataset named in the spec)."""
+    import json
+
+    import pyarrow as pa
+
+    spec = json.loads(chart.proto.spec)
+    datasets = {d.name: d.data.data for d in chart.proto.datasets}
+    (layer,) = [la for la in spec["layer"] if la["mark"]["type"] == mark]
+    return pa.ipc.open_stream(datasets[layer["data"]["name"]]).read_all().to_pandas()
+
+
+def expected_race_line(title: str, run) -> str:
+    """The caption's line for ``run``, recomputed from its stored chunks."""
+    total, to_n = 0, None
+    for offset, text in zip(run.chunk_offsets_s, run.chunk_texts):
+        total += len(text)
+        if to_n is None and total >= 100:
+            to_n = offset
+    arrivals = sorted(run.chunk_offsets_s + run.reasoning_offsets_s)
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    at = gaps.index(max(gaps))  # the first of the longest
+    stall = f"{gaps[at] * 1000:.0f} ms" if gaps[at] < 1 else f"{gaps[at]:.2f} s"
+    return (f"**{title}**: first 100 answer characters at {to_n:.2f} s · longest stall "
+            f"{stall} at {arrivals[at]:.2f} s")
+
+
+def test_the_race_chart_plots_each_targets_recorded_chunks_with_time_to_100_and_stall(
+        compare, store):
+    import json
+
+    pick(compare, t0="demo-thinking", t1="demo-fast")
+    compare.chat_input[0].set_value("Race").run()
+    assert not compare.exception
+    (chart,) = compare.get("vega_lite_chart")
+    runs = by_label(store)
+    titles = {"A": "A · Scripted demo · demo-thinking", "B": "B · Scripted demo · demo-fast"}
+    # The caption names both targets, with the figures the stored chunks give.
+    assert race_caption(compare) == [expected_race_line(titles[k], runs[k]) for k in "AB"]
+    # Each line is its run's chunks: from t0 with nothing, then the answer characters so far
+    # at every chunk (thinking chunks add none).
+    lines = chart_data(chart, "line")
+    for label, run in runs.items():
+        got = lines[lines.target == titles[label]]
+        merged = sorted([(t, 0, 0) for t in run.reasoning_offsets_s]
+                        + [(t, 1, len(x)) for t, x in zip(run.chunk_offsets_s, run.chunk_texts)])
+        want, total = [(0.0, 0)], 0
+        for t, _, n in merged:
+            total += n
+            want.append((t, total))
+        assert list(zip(got.t_s, got.answer_chars)) == want
+        assert want[-1][1] == len(run.text)
+    # The thinker's thinking is shaded, from its first thinking chunk to its first answer.
+    thinking = chart_data(chart, "rect")
+    thinker = runs["A"]
+    assert list(zip(thinking.target, thinking.from_s, thinking.to_s)) == [
+        (titles["A"], thinker.reasoning_offsets_s[0], thinker.chunk_offsets_s[0])]
+    line_layer = [la for la in json.loads(chart.proto.spec)["layer"]
+                  if la["mark"]["type"] == "line"]
+    assert line_layer[0]["encoding"]["y"]["title"] == "answer characters received (cumulative)"
+
+
+def test_a_blind_race_names_only_the_labels_until_the_vote(compare, store):
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.sidebar.checkbox(key="cmp_blind").check().run()
+    compare.chat_input[0].set_value("Blind race").run()
+    assert not compare.exception
+    lines = race_caption(compare)
+    assert [line.split("**")[1] for line in lines] == ["A", "B"]
+    assert "demo-fast" not in " ".join(lines)
+    assert set(chart_data(compare.get("vega_lite_chart")[0], "line").target) == {"A", "B"}
+    next(b for b in compare.button if b.label == "A is better").click().run()
+    assert [line.split("**")[1] for line in race_caption(compare)] == [
+        "A · Scripted demo · demo-fast", "B · Scripted demo · demo-fast"]

@@ -135,3 +135,25 @@ def test_openai_hidden_reasoning_is_flagged_with_its_count(server):
     m = record.metrics()
     assert m.ttft_s == m.ttfat_s and m.answer_tokens == 2 and m.reasoning_s is None
     provider.close()
+
+
+def test_prompt_cache_hits_are_recorded_for_the_validity_flags(server):
+    # OpenAI: prompt_tokens_details.cached_tokens (part of prompt_tokens).
+    server.script(Reply(events=(*ow.stream(ANSWER, usage=None, done=False),
+                                ow.usage_chunk(1200, 2, cached=1024), ow.DONE)))
+    provider = OpenAIProvider(api_key="sk-test", base_url=server.url + "/v1", paid=False)
+    pump = StreamPump(provider, [Message("user", "2+2?")], Settings(model="m"),
+                      counter=WORDS).start()
+    "".join(pump.text_batches())
+    record = pump.wait(HANG_GUARD_S)
+    assert (record.input_tokens, record.cached_input_tokens) == (1200, 1024)
+    provider.close()
+    # Anthropic: cache_read_input_tokens beside input_tokens (both are input).
+    server.script(Reply(events=aw.stream(ANSWER, input_tokens=30, cache_read=2048)))
+    anthropic = AnthropicProvider(api_key="sk-ant-test", base_url=server.url)
+    pump = StreamPump(anthropic, [Message("user", "2+2?")],
+                      Settings(model="claude-sonnet-4-6", max_tokens=64), counter=WORDS).start()
+    "".join(pump.text_batches())
+    record = pump.wait(HANG_GUARD_S)
+    assert (record.input_tokens, record.cached_input_tokens) == (30 + 2048, 2048)
+    anthropic.close()

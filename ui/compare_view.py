@@ -23,12 +23,14 @@ import streamlit as st
 
 from chatlib.chat import run_summary
 from chatlib.compare import TIE, Comparison, Target
+from chatlib.compare_analysis import FLAGS, flag_table, verdicts
 from chatlib.compare_report import export_json, export_markdown, format_cost, run_cost, \
     run_table, summary
 from chatlib.comparisons import Comparisons
 from chatlib.live import live_line, live_stats
 from chatlib.pricing import default_prices
 from chatlib.record import RunRecord
+from ui.race_chart import live_race, show_race
 from ui.resources import comparisons
 from ui.streaming import LIVE_REFRESH_S, show_thinking, stream_answer
 
@@ -153,7 +155,9 @@ def stream_all(comparison: Comparison) -> None:
     for column, target in zip(st.columns(len(comparison.targets)), comparison.targets):
         with column:
             stream_column(comparison, target, finished)
+    race = live_race(comparison)
     while not (comparison.done and len(finished) == len(comparison.targets)):
+        race()
         time.sleep(_POLL_S)
         _yield_point()  # a rerun leaves the comparison running: the next run re-attaches
 
@@ -241,6 +245,29 @@ def show_statistics(comparison: Comparison) -> None:
         )
         box.altair_chart(points + median, width="stretch")
     st.caption("Each dot is one run; the bar across is the median (p50).")
+    if comparison.done:
+        show_verdicts(comparison)
+
+
+def show_verdicts(comparison: Comparison) -> None:
+    """Pairwise verdicts over paired runs, and the runs' validity flags to keep in or out."""
+    st.subheader("Verdicts")
+    flags = flag_table(comparison)
+    present = [name for name in FLAGS if name in flags and flags[name].any()]
+    keep = st.multiselect(
+        "Keep flagged runs in the verdicts", present, format_func=FLAGS.__getitem__,
+        key=f"keep_flags_{comparison.id}",
+        help="Flagged runs are left out unless kept in; failed and stopped runs always are.")
+    for verdict in verdicts(comparison, keep):
+        st.markdown(("✅ " if verdict.conclusive else "❔ ") + verdict.words)
+    st.caption("Run k of each target ran in the same round (the targets start every round "
+               "together, in a random order on a shared CPU). Difference of medians over the "
+               "paired runs, 95 % interval by paired bootstrap (2,000 resamples of rounds).")
+    if present:
+        with st.expander(f"Runs and their flags ({int(flags[present].any(axis=1).sum())} "
+                         "flagged)"):
+            st.dataframe(flags[["target", "run", "status", *present]], hide_index=True,
+                         width="stretch")
 
 
 def _cast_vote(comparison: Comparison, choice: str) -> None:
@@ -282,7 +309,8 @@ def show_export(comparison: Comparison) -> None:
 
 
 def show_results(comparison: Comparison) -> None:
-    """Below the columns: statistics (repeat-N), the vote, the export."""
+    """Below the columns: the race, statistics (repeat-N), the vote, the export."""
+    show_race(comparison)
     if comparison.repeat > 1:
         show_statistics(comparison)
     if comparison.done and not comparison.stopped:

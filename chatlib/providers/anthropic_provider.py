@@ -167,6 +167,7 @@ class AnthropicProvider:
     def _attempt(self, params: dict[str, Any], control: StreamControl) -> Iterator[Event]:
         input_tokens: int | None = None
         output_tokens: int | None = None
+        cached: Any = None  # input tokens read from the prompt cache
         stop_reason: str | None = None
         with self._client.messages.create(**params, stream=True) as events:
             control.attach(events.response)
@@ -185,15 +186,19 @@ class AnthropicProvider:
                         if getattr(event.content_block, "type", None) == "redacted_thinking":
                             yield ReasoningDelta("", redacted=True)
                     elif kind == "message_start":
-                        input_tokens = _input_tokens(getattr(event.message, "usage", None))
+                        start_usage = getattr(event.message, "usage", None)
+                        input_tokens = _input_tokens(start_usage)
+                        cached = getattr(start_usage, "cache_read_input_tokens", None)
                     elif kind == "message_delta":
                         stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
                         usage = getattr(event, "usage", None)
                         # message_delta's counts are cumulative: they replace message_start's.
                         output_tokens = getattr(usage, "output_tokens", None) or output_tokens
                         input_tokens = _input_tokens(usage) or input_tokens
+                        cached = getattr(usage, "cache_read_input_tokens", None) or cached
                     elif kind == "message_stop":
-                        yield Usage(input_tokens, output_tokens)
+                        yield Usage(input_tokens, output_tokens,
+                                    cached_tokens=cached if isinstance(cached, int) else None)
                         yield Finish(stop_reason or "end_turn")
                         return
             finally:

@@ -254,10 +254,12 @@ def _reasoning_text(delta: Any) -> str | None:
 
 
 def _usage(usage: Any) -> Usage:
-    details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(details, "reasoning_tokens", None)
+    reasoning = getattr(getattr(usage, "completion_tokens_details", None), "reasoning_tokens",
+                        None)
+    cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
     return Usage(usage.prompt_tokens, usage.completion_tokens,
-                 reasoning_tokens=reasoning if isinstance(reasoning, int) else None)
+                 reasoning_tokens=reasoning if isinstance(reasoning, int) else None,
+                 cached_tokens=cached if isinstance(cached, int) else None)
 
 
 def _error_message(exc: openai.APIStatusError) -> str:

@@ -169,3 +169,9 @@ def m006_reasoning(db: sqlite3.Connection) -> None:
                input_source, output_source, ttfat_s, reasoning_s, answer_decode_tps,
                reasoning_tokens, id)"""
     )
+
+
+@migration
+def m008_cached_tokens(db: sqlite3.Connection) -> None:
+    # Input tokens a provider served from its prompt cache: a validity flag on Compare.
+    db.execute("ALTER TABLE runs ADD COLUMN cached_input_tokens INTEGER")

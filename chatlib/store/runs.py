@@ -47,7 +47,7 @@ _RUN_COLUMNS = (
     "input_source", "output_tokens", "output_source", "chunk_count", "ttft_s", "e2e_s",
     "tpot_s", "itl_mean_s", "output_tps", "decode_tps", "ttfat_s", "reasoning_s",
     "reasoning_tokens", "reasoning_source", "reasoning_hidden", "answer_tokens",
-    "answer_decode_tps",
+    "answer_decode_tps", "cached_input_tokens",
 )
 _INSERT_RUN = (f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
                f"VALUES ({','.join('?' * len(_RUN_COLUMNS))})")
@@ -68,6 +68,7 @@ def _run_values(record: RunRecord) -> tuple[Any, ...]:
         m.ttft_s, m.e2e_s, m.tpot_s, itl_mean, m.output_tps, m.decode_tps,
         m.ttfat_s, m.reasoning_s, record.reasoning_tokens, record.reasoning_source,
         int(record.reasoning_hidden), m.answer_tokens, m.answer_decode_tps,
+        record.cached_input_tokens,
     )
 
 
@@ -166,7 +167,8 @@ class RunStore:
                       c.texts_json, r.error, r.finish_reason, r.attempts, r.input_tokens,
                       r.input_source, r.output_tokens, r.output_source, r.prompt, r.page,
                       r.label, r.group_id, r.id, c.reasoning_offsets, c.reasoning_texts_json,
-                      r.reasoning_tokens, r.reasoning_source, r.reasoning_hidden
+                      r.reasoning_tokens, r.reasoning_source, r.reasoning_hidden,
+                      r.cached_input_tokens
                FROM runs r JOIN chunks c ON c.run_id = r.id WHERE r.id = ?""",
             (run_id,),
         ).fetchone()
@@ -180,7 +182,7 @@ class RunStore:
             prompt=row[14], page=row[15], label=row[16], group_id=row[17], id=row[18],
             reasoning_offsets_s=_floats(row[19]), reasoning_texts=json.loads(row[20]),
             reasoning_tokens=row[21], reasoning_source=row[22],
-            reasoning_hidden=bool(row[23]),
+            reasoning_hidden=bool(row[23]), cached_input_tokens=row[24],
         )
 
     def runs(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:

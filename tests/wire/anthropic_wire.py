@@ -20,16 +20,20 @@ def event(type_: str, data: dict[str, Any]) -> bytes:
 
 def stream(texts: list[str], *, input_tokens: int = 13, output_tokens: int = 9,
            stop_reason: str = "end_turn", stop: bool = True, model: str = "claude-test",
-           before: tuple[bytes, ...] = ()) -> tuple[bytes, ...]:
+           before: tuple[bytes, ...] = (), cache_read: int | None = None) -> tuple[bytes, ...]:
     """A whole answer; ``stop=False`` leaves out message_delta and message_stop (truncated).
     ``before``: blocks that come before the text block (``thinking_block(...)``, ...), which
     then takes the next index. ``texts=[]`` with ``before``: no text block at all (an answer
-    cut off while thinking)."""
+    cut off while thinking). ``cache_read``: input tokens read from the prompt cache (Anthropic
+    counts them apart from ``input_tokens``)."""
+    start_usage: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": 1}
+    if cache_read is not None:
+        start_usage["cache_read_input_tokens"] = cache_read
     frames = [
         event("message_start", {"message": {
             "id": "msg_1", "type": "message", "role": "assistant", "model": model,
             "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+            "usage": start_usage,
         }}),
         *before,
     ]

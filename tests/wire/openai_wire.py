@@ -47,15 +47,18 @@ def reasoning_chunk(text: str, *, field: str = "reasoning_content",
 
 
 def usage_chunk(prompt: int, completion: int, *, reasoning: int | None = None,
-                model: str = "gpt-test") -> bytes:
+                cached: int | None = None, model: str = "gpt-test") -> bytes:
     """The ``include_usage`` chunk; ``reasoning`` adds OpenAI's
-    ``completion_tokens_details.reasoning_tokens`` (part of ``completion``)."""
+    ``completion_tokens_details.reasoning_tokens`` (part of ``completion``), ``cached`` its
+    ``prompt_tokens_details.cached_tokens`` (part of ``prompt``)."""
     usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
                              "total_tokens": prompt + completion}
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning,
                                               "accepted_prediction_tokens": 0,
                                               "rejected_prediction_tokens": 0}
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
     return _frame({
         "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model,
         "choices": [], "usage": usage,
