@@ -43,15 +43,12 @@ from starlette.routing import Route
 from chatlib.conversation import fit_to_budget
 from chatlib.errors import ProviderError
 from chatlib.providers.base import Provider
-from chatlib.providers.catalog import PRESETS, build_provider, counter_for_model, \
-    default_base_url, resolve_key
-from chatlib.providers.local import default_gguf_path, shared_local_provider
-from chatlib.providers.scripted import ScriptedProvider
+from chatlib.providers import named
 from chatlib.pump import StreamPump
 from chatlib.ratelimit import RateLimiter
 from chatlib.record import RunRecord
 from chatlib.store import RunStore
-from chatlib.tokens import TokenCounter, counter_for
+from chatlib.tokens import TokenCounter
 from chatlib.types import Message, Settings
 
 __all__ = ["ApiConfig", "ChatRequest", "ApiError", "parse_chat_request", "api_routes"]
@@ -166,34 +163,11 @@ def parse_chat_request(body: bytes) -> ChatRequest:
 
 
 def resolve_provider(name: str, model: str | None) -> tuple[Provider, str, TokenCounter]:
-    """The provider and model a request names; ``ApiError(400)`` for an unknown one. The
-    cloud presets use their configured base URL and key (environment) only: a request
-    cannot point a key at another server."""
+    """The provider and model a request names (``chatlib.providers.named``); ``ApiError(400)``
+    for an unknown one, a missing key or model file."""
     try:
-        if name == "local":
-            path = default_gguf_path()
-            local = shared_local_provider(str(path or ""))
-            if model not in (None, local.model_name):
-                raise ApiError(400, f"Unknown model {model!r} for provider 'local' "
-                               f"(it has {local.model_name!r}).")
-            return local, local.model_name, local.counter
-        if name == "scripted":
-            scripted = ScriptedProvider()
-            chosen = model or scripted.models()[0]
-            if chosen not in scripted.models():
-                raise ApiError(400, f"Unknown model {chosen!r} for provider 'scripted'.")
-            return scripted, chosen, counter_for("scripted", chosen)
-        preset = PRESETS.get(name)
-        if preset is None:
-            known = ", ".join(["local", "scripted", *PRESETS])
-            raise ApiError(400, f"Unknown provider {name!r}: one of {known}.")
-        base_url = default_base_url(preset)
-        provider = build_provider(preset, base_url=base_url, key=resolve_key(preset, base_url))
-        chosen = model or (preset.default_models[0] if preset.default_models else "")
-        if not chosen:
-            raise ApiError(400, f"Provider {name!r} needs a 'model'.")
-        return provider, chosen, counter_for_model(preset, chosen)
-    except ProviderError as exc:  # no key, no model file: nothing was sent
+        return named.resolve_provider(name, model)
+    except ProviderError as exc:  # nothing was sent
         raise ApiError(400, exc.user_message) from None
 
 

@@ -149,6 +149,7 @@ def m005_comparisons(db: sqlite3.Connection) -> None:
     )
     db.execute("CREATE INDEX comparisons_created ON comparisons(created_at)")
 
+
 @migration
 def m006_reasoning(db: sqlite3.Connection) -> None:
     # Reasoning models: their thinking is timed and counted apart from the answer (the
@@ -172,6 +173,45 @@ def m006_reasoning(db: sqlite3.Connection) -> None:
 
 
 @migration
+def m007_prompt_sets(db: sqlite3.Connection) -> None:
+    # A prompt-set run (chatlib.evaluate): each case is one comparison (its runs: group_id =
+    # comparison_id), linked here with what the case asks and checks.
+    db.execute(
+        """
+        CREATE TABLE prompt_sets (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            source TEXT NOT NULL,          -- the name of the file the prompts came from
+            targets_json TEXT NOT NULL,    -- ["provider:model", ...] in label order (A, B, ...)
+            repeat INTEGER NOT NULL,
+            settings_json TEXT NOT NULL,   -- the shared settings (system_prompt, max_tokens, ...)
+            ended_at REAL,                 -- NULL while it runs (or if the process died meanwhile)
+            stopped INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE prompt_set_cases (
+            prompt_set_id TEXT NOT NULL REFERENCES prompt_sets(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,          -- 0, 1, 2, ... in the file's order
+            case_json TEXT NOT NULL,       -- id, prompt, contains, regex, max_ttft_ms, ...
+            comparison_id TEXT NOT NULL,   -- comparisons.id
+            PRIMARY KEY (prompt_set_id, seq)
+        )
+        """
+    )
+    db.execute("CREATE INDEX prompt_sets_created ON prompt_sets(created_at)")
+
+
+@migration
 def m008_cached_tokens(db: sqlite3.Connection) -> None:
     # Input tokens a provider served from its prompt cache: a validity flag on Compare.
     db.execute("ALTER TABLE runs ADD COLUMN cached_input_tokens INTEGER")
+
+
+@migration
+def m009_comparison_turns(db: sqlite3.Connection) -> None:
+    # Multi-turn compare: a comparison may continue an earlier one (its targets' histories
+    # are in targets_json).
+    db.execute("ALTER TABLE comparisons ADD COLUMN parent_id TEXT")
