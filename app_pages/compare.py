@@ -6,9 +6,10 @@ import streamlit as st
 
 from chatlib.compare import MAX_TARGETS, SharedSettings, TargetSpec, serial_key
 from chatlib.errors import ProviderError
+from ui.compare_turns import continue_in_chat, forget_comparison, target_overrides
 from ui.compare_view import (
-    current_comparison, repeat_all, show_columns, show_comparison, show_results, stop_comparison,
-    stream_all,
+    current_comparison, repeat_all, show_columns, show_comparison, show_results,
+    stop_comparison, stream_all,
 )
 from ui.limits import rate_limit_input, session_limiter
 from ui.inputs import bounded_int
@@ -26,11 +27,12 @@ for i in range(count):
         st.session_state[f"t{i}_provider"] = "scripted"
     box = sb.expander(f"Target {i + 1}", expanded=True)
     pick = pick_provider(box, key=f"t{i}_")
+    overrides = target_overrides(box, key=f"t{i}_")
     if isinstance(pick, ProviderError):
         box.error(pick.user_message, icon="⚠️")
         picks.append(pick)
     else:
-        picks.append(TargetSpec(pick.provider, pick.model, pick.counter, pick.extra))
+        picks.append(TargetSpec(pick.provider, pick.model, pick.counter, pick.extra, overrides))
 
 sb.header("Same for every target")
 system_prompt = sb.text_area("System prompt", DEFAULT_SYSTEM_PROMPT, key="cmp_system_prompt")
@@ -65,7 +67,13 @@ if embedded and len(specs) > embedded:
 paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(warmup))
 per_minute = session_limiter().per_minute
 
-prompt = st.chat_input("One prompt for every target")
+turns = comparisons().chain(comparison) if comparison is not None else []
+if comparison is not None:
+    st.button("New comparison", icon="➕", key="new_comparison", on_click=forget_comparison,
+              help="The next prompt starts afresh (this comparison stays stored, at its URL).")
+going_on = comparison is not None and comparisons().continuation(comparison, specs) is not None
+prompt = st.chat_input("Next prompt: every target goes on with its own conversation"
+                       if going_on else "One prompt for every target")
 if prompt is not None and not prompt.strip():
     st.warning(EMPTY_PROMPT, icon="✏️")
 elif prompt and len(specs) < len(picks):
@@ -75,16 +83,23 @@ elif prompt and per_minute and paid_requests > per_minute:
              f"than your limit of {per_minute} a minute: lower the runs or raise the limit.",
              icon="⚠️")
 elif prompt:
-    if comparison is not None:
-        stop_comparison(comparison)  # one comparison at a time: the new prompt ends the old
+    previous = comparison
+    if previous is not None:
+        stop_comparison(previous)  # one turn at a time: the next prompt ends the one before
     shared = SharedSettings(system_prompt, int(max_tokens), float(temperature), nonce=nonce)
+    # The same targets go on with their conversations; other targets start afresh.
     comparison = comparisons().start(prompt, specs, shared, repeat=int(repeat), warmup=warmup,
-                                     blind=blind)
-    show_comparison(comparison)  # a new comparison, a new URL
+                                     blind=blind, follows=previous)
+    show_comparison(comparison)  # a new URL
+    turns = comparisons().chain(comparison)
 
 if comparison is None:
     st.markdown("Pick the targets in the sidebar, then type a prompt below.")
 else:
+    for earlier in turns[:-1]:  # a multi-turn comparison: the turns before, as they ended
+        with st.chat_message("user"):
+            st.markdown(earlier.prompt)
+        show_columns(earlier)
     with st.chat_message("user"):
         st.markdown(comparison.prompt)
     if not comparison.done:
@@ -97,4 +112,5 @@ else:
             repeat_all(comparison)
         st.rerun()  # all ended in this run: draw the finished view, without the Stop button
     show_columns(comparison)
+    continue_in_chat(comparison)
     show_results(comparison)

@@ -87,25 +87,35 @@ class SharedSettings:
     # matches on a prefix) cannot flatter the repeats.
     nonce: bool = False
 
-    def for_model(self, model: str, extra: dict[str, Any] | None = None) -> Settings:
+    def for_model(self, model: str, extra: dict[str, Any] | None = None,
+                  overrides: dict[str, Any] | None = None) -> Settings:
+        """The settings of one target: these, with its own ``overrides`` (any of
+        ``OVERRIDABLE``) in their place."""
+        own = overrides or {}
         return Settings(
             model=model,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            system_prompt=self.system_prompt,
+            temperature=float(own.get("temperature", self.temperature)),
+            max_tokens=int(own.get("max_tokens", self.max_tokens)),
+            system_prompt=str(own.get("system_prompt", self.system_prompt)),
             seed=self.seed,
             extra=dict(extra or {}),
         )
 
 
+# Settings a target may set for itself, instead of the shared value.
+OVERRIDABLE = ("system_prompt", "temperature", "max_tokens")
+
+
 @dataclass(frozen=True)
 class TargetSpec:
-    """What the user picked for one target."""
+    """What the user picked for one target; ``overrides``: its own values of some of the
+    shared settings (``OVERRIDABLE``)."""
 
     provider: Provider
     model: str
     counter: TokenCounter
     extra: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 class RunView(Protocol):
@@ -164,9 +174,14 @@ class Target:
         provider: Provider | None = None,
         counter: TokenCounter | None = None,
         runs: Sequence[RunView] = (),
+        history: Sequence[Message] = (),
     ) -> None:
         self.label = label
         self.settings = settings
+        # This target's own conversation before this prompt (multi-turn compare): earlier
+        # prompts and its own answers to them.
+        self.history: list[Message] = list(history)
+        self.overrides: dict[str, Any] = {}  # its own values of shared settings
         self.provider_id = provider_id
         self.provider_label = provider_label
         self.provider = provider
@@ -180,12 +195,16 @@ class Target:
 
     @classmethod
     def for_spec(cls, label: str, spec: TargetSpec, shared: SharedSettings,
-                 prompt: str) -> Target:
-        """A target to run: ``spec``'s provider and model with the shared settings."""
-        target = cls(label, shared.for_model(spec.model, spec.extra), spec.provider.id,
-                     spec.provider.label, provider=spec.provider, counter=spec.counter)
+                 prompt: str, history: Sequence[Message] = ()) -> Target:
+        """A target to run: ``spec``'s provider and model with the shared settings (and its
+        overrides), asked ``prompt`` after its own ``history``."""
+        settings = shared.for_model(spec.model, spec.extra, spec.overrides)
+        target = cls(label, settings, spec.provider.id, spec.provider.label,
+                     provider=spec.provider, counter=spec.counter, history=history)
+        target.overrides = dict(spec.overrides)
         fit = fit_to_budget(
-            [Message("user", prompt)], _NO_BUDGET, spec.counter, shared.system_prompt
+            [*history, Message("user", prompt)], _NO_BUDGET, spec.counter,
+            settings.system_prompt,
         )
         target.messages = fit.messages
         target.input_tokens = fit.tokens
@@ -194,6 +213,13 @@ class Target:
     @property
     def name(self) -> str:
         return f"{self.provider_label} · {self.settings.model}"
+
+    def next_history(self, prompt: str) -> list[Message]:
+        """Its conversation after this turn: the history, the prompt and its last answer
+        (an empty answer is left out, so the next prompt simply follows)."""
+        answer = self.runs[-1].text if self.runs else ""
+        return [*self.history, Message("user", prompt),
+                *([Message("assistant", answer)] if answer else [])]
 
     @property
     def records(self) -> list[RunRecord]:
@@ -242,30 +268,39 @@ class Comparison:
         on_end: Callable[[Comparison], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        histories: Sequence[Sequence[Message]] | None = None,
+        parent_id: str | None = None,
     ) -> None:
+        """``histories`` (one per spec, in order) and ``parent_id`` make this the next turn
+        of an earlier comparison: each target goes on with its own conversation, under the
+        same label (so no new shuffle, even when blind)."""
         if not 1 <= len(specs) <= MAX_TARGETS:
             raise ValueError(f"a comparison has 1 to {MAX_TARGETS} targets, not {len(specs)}")
         if repeat < 1:
             raise ValueError("repeat must be at least 1")
+        if histories is not None and len(histories) != len(specs):
+            raise ValueError("one history per target")
         rng = rng or random.Random()
-        order = list(specs)
-        if blind:  # so the order the user picked in does not give the labels away
+        order = list(zip(specs, histories or [()] * len(specs)))
+        if blind and histories is None:  # so the picking order does not give labels away
             rng.shuffle(order)
         targets = [
-            Target.for_spec(letter, spec, shared, prompt)
-            for letter, spec in zip(string.ascii_uppercase, order)
+            Target.for_spec(letter, spec, shared, prompt, history)
+            for letter, (spec, history) in zip(string.ascii_uppercase, order)
         ]
         self._setup(uuid.uuid4().hex, time.time(), prompt, shared, targets, repeat, warmup,
-                    blind, on_done=on_done, on_end=on_end, clock=clock, rng=rng)
+                    blind, on_done=on_done, on_end=on_end, clock=clock, rng=rng,
+                    parent_id=parent_id)
 
     def _setup(self, comparison_id: str, created_at: float, prompt: str,
                shared: SharedSettings, targets: list[Target], repeat: int, warmup: bool,
                blind: bool, *, on_done: Callable[[RunRecord], None] | None = None,
                on_end: Callable[[Comparison], None] | None = None,
                clock: Callable[[], float] = time.monotonic,
-               rng: random.Random | None = None) -> None:
+               rng: random.Random | None = None, parent_id: str | None = None) -> None:
         self.id = comparison_id
         self.created_at = created_at
+        self.parent_id = parent_id  # the comparison this one continues
         self.prompt = prompt
         self.shared = shared
         self.repeat = repeat
@@ -298,13 +333,17 @@ class Comparison:
         ``interrupted``."""
         targets = [
             Target(t.label, Settings(**_known_fields(Settings, t.settings)), t.provider,
-                   t.provider_label, runs=[StoredRun(r) for r in records if r.label == t.label])
+                   t.provider_label, runs=[StoredRun(r) for r in records if r.label == t.label],
+                   history=[_stored_message(role, text) for role, text in t.history])
             for t in stored.targets
         ]
+        for target, t in zip(targets, stored.targets):
+            target.overrides = dict(t.overrides or {})
         comparison = cls.__new__(cls)
         comparison._setup(stored.id, stored.created_at, stored.prompt,
                           SharedSettings(**_known_fields(SharedSettings, stored.shared)),
-                          targets, stored.repeat, stored.warmup, stored.blind)
+                          targets, stored.repeat, stored.warmup, stored.blind,
+                          parent_id=stored.parent_id)
         for target in targets:
             target.total_runs = stored.repeat
         comparison.ended_at, comparison.wall_s = stored.ended_at, stored.wall_s
@@ -322,9 +361,12 @@ class Comparison:
             shared=asdict(self.shared), repeat=self.repeat, warmup=self.use_warmup,
             blind=self.blind,
             targets=tuple(StoredTarget(t.label, t.provider_id, t.provider_label,
-                                       t.settings.model, t.settings.to_dict())
+                                       t.settings.model, t.settings.to_dict(),
+                                       tuple((m.role, m.content) for m in t.history),
+                                       dict(t.overrides))
                           for t in self.targets),
             ended_at=self.ended_at, wall_s=self.wall_s, stopped=self.done and self.stopped,
+            parent_id=self.parent_id,
         )
 
     # -- running -------------------------------------------------------------------------
@@ -498,6 +540,12 @@ class Comparison:
         )
         return self.vote
 
+
+
+def _stored_message(role: str, content: str) -> Message:
+    if role not in ("user", "assistant", "system"):
+        raise ValueError(f"a stored history holds an unknown role {role!r}")
+    return Message(role, content)  # type: ignore[arg-type]  # checked just above
 
 
 def _with_nonce(messages: list[Message]) -> list[Message]:

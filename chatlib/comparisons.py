@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from chatlib.compare import Comparison, SharedSettings, TargetSpec, Vote
+from chatlib.types import Message
 from chatlib.store.comparisons import ComparisonStore
 
 __all__ = ["Comparisons"]
@@ -53,12 +54,24 @@ class Comparisons:
         blind: bool = False,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        follows: Comparison | None = None,
     ) -> Comparison:
         """A new comparison, stored and registered before its first request is sent; each
-        counted run is stored as it ends, and the row gets its end with the last lane."""
+        counted run is stored as it ends, and the row gets its end with the last lane.
+        ``follows``: the comparison this one continues, if ``specs`` are its targets
+        (``continuation``); else it starts afresh."""
+        histories: list[list[Message]] | None = None
+        continued = self.continuation(follows, specs) if follows is not None else None
+        if continued is not None and follows is not None:
+            specs, histories = continued
+            blind = follows.blind  # the same labels for the same targets, turn after turn
+        else:
+            follows = None
         comparison = Comparison(prompt, specs, shared, repeat=repeat, warmup=warmup,
                                 blind=blind, on_done=self.store.add_run, on_end=self._ended,
-                                rng=rng, clock=clock)
+                                rng=rng, clock=clock,
+                                histories=histories,
+                                parent_id=follows.id if follows is not None else None)
         with _TABLE:
             _LIVE[comparison.id] = comparison
             ended = [cid for cid, c in _LIVE.items() if c.done]
@@ -71,6 +84,37 @@ class Comparisons:
                 _LIVE.pop(comparison.id, None)
             raise
         return comparison.start()
+
+    @staticmethod
+    def continuation(previous: Comparison, picked: Sequence[TargetSpec]
+                     ) -> tuple[list[TargetSpec], list[list[Message]]] | None:
+        """``previous``'s targets matched to the ``picked`` ones (same provider and model,
+        the picked settings), each with its own conversation so far: what the next turn
+        runs. ``None`` when the picked targets are not the same ones: then the next prompt
+        starts a new comparison."""
+        if len(picked) != len(previous.targets):
+            return None
+        specs, histories, free = [], [], list(picked)
+        for target in previous.targets:
+            spec = next((s for s in free if (s.provider.id, s.model)
+                         == (target.provider_id, target.settings.model)), None)
+            if spec is None:
+                return None
+            free.remove(spec)
+            specs.append(spec)
+            histories.append(target.next_history(previous.prompt))
+        return specs, histories
+
+    def chain(self, comparison: Comparison) -> list[Comparison]:
+        """The turns of a multi-turn comparison up to ``comparison``, oldest first."""
+        turns, seen = [comparison], {comparison.id}
+        while turns[0].parent_id and turns[0].parent_id not in seen:
+            parent = self.open(turns[0].parent_id)
+            if parent is None:
+                break
+            seen.add(parent.id)
+            turns.insert(0, parent)
+        return turns
 
     def _ended(self, comparison: Comparison) -> None:
         # In the last lane's thread; the comparison stays in _LIVE until newer ones push it

@@ -22,7 +22,6 @@ run), so they equal the compare page's for the same comparison.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import math
 import sys
@@ -369,38 +368,13 @@ def export_markdown(run: PromptSetRun) -> str:
 
 
 def html_report(run: PromptSetRun) -> str:
-    """A self-contained HTML page (no script, no network resource): the grid, then every
-    answer with its check results. Every text from the file or a model is escaped."""
-    e = html.escape
-    shown = _shown(grid(run))
-    head = "".join(f"<th>{e(str(c))}</th>" for c in shown.columns)
-    body = "".join("<tr>" + "".join(f"<td>{e(v)}</td>" for v in row) + "</tr>"
-                   for row in shown.itertuples(index=False))
-    parts = [f"<h1>Prompt set {e(run.source or run.id[:8])}</h1>",
-             f"<p>{e(_verdict(run))} · targets {e(', '.join(run.targets))} · "
-             f"{run.repeat} run(s) each · max tokens {run.shared.max_tokens}, temperature "
-             f"{run.shared.temperature}</p>",
-             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"]
-    for case_run in run.cases:
-        case = case_run.case
-        parts.append(f"<h2>{e(case.id)}</h2><pre>{e(case.prompt)}</pre>")
-        for r in (r for per_target in run.case_results(case_run) for r in per_target):
-            m = r.record.metrics()
-            ttft = "–" if m.ttft_s is None else f"{m.ttft_s * 1000:.1f} ms"
-            checks = "".join(f"<li class=\"{'ok' if c.passed else 'bad'}\">"
-                             f"{'✓' if c.passed else '✗'} {e(c.name)}: {e(c.why)}</li>"
-                             for c in r.checks)
-            parts.append(f"<div class=\"run {'ok' if r.passed else 'bad'}\"><h3>"
-                         f"{e(r.target)} · run {r.run} · {e(r.record.status)} · TTFT {ttft}"
-                         f"</h3><ul>{checks}</ul><pre>{e(r.record.text)}</pre></div>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:70em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em}"
-             "pre{white-space:pre-wrap;background:#f6f6f6;padding:.5em}"
-             ".run{border-left:4px solid #2a2;padding-left:1em;margin:1em 0}"
-             ".run.bad{border-color:#c22}li.bad{color:#c22}")
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>Prompt set {e(run.source or run.id[:8])}</title><style>{style}</style>"
-            f"</head><body>{''.join(parts)}</body></html>\n")
+    """A self-contained HTML page (no script runs, no network resource): the grid, the
+    charts, every answer with its check results, the method and the definitions
+    (``chatlib.report_html.prompt_set_report``). Every text from the file or a model is
+    escaped."""
+    from chatlib.report_html import prompt_set_report  # it imports this module
+
+    return prompt_set_report(run)
 
 
 # -- the command line ------------------------------------------------------------------------

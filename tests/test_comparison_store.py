@@ -44,7 +44,7 @@ def test_the_row_is_written_at_the_start_and_gets_its_end_when_the_last_lane_end
         assert row is not None and not comparison.done
         assert (row.prompt, row.repeat, row.warmup, row.blind) == ("Tell me", 2, True, False)
         assert row.shared == {"system_prompt": "Be brief.", "max_tokens": 64,
-                              "temperature": 0.3, "seed": 7}
+                              "temperature": 0.3, "seed": 7, "nonce": False}
         assert [(t.label, t.provider, t.provider_label, t.model) for t in row.targets] == [
             ("A", "scripted", "Scripted demo", "scripted"),
             ("B", "scripted", "Scripted demo", "scripted")]
@@ -142,7 +142,7 @@ def test_the_migration_adds_the_table_to_a_store_made_before_it(tmp_path):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY)")
     for step in MIGRATIONS:
-        if step.__name__ != "m005_comparisons":
+        if step.__name__ < "m005":  # a store made by the release before comparisons
             step(db)
             db.execute("INSERT INTO migrations VALUES (?)", (step.__name__,))
     db.close()

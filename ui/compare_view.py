@@ -31,6 +31,7 @@ from chatlib.live import live_line, live_stats
 from chatlib.pricing import default_prices
 from chatlib.record import RunRecord
 from ui.race_chart import live_race, show_race
+from ui.compare_turns import overrides_caption
 from ui.resources import comparisons
 from ui.streaming import LIVE_REFRESH_S, show_thinking, stream_answer
 
@@ -109,6 +110,9 @@ def show_figures(comparison: Comparison, target: Target) -> None:
 
 def _header(comparison: Comparison, target: Target) -> None:
     st.markdown(f"#### {comparison.title(target)}")
+    own = overrides_caption(target)
+    if own and comparison.revealed:
+        st.caption(own)
 
 
 @st.fragment(parallel=True)
@@ -306,6 +310,11 @@ def show_export(comparison: Comparison) -> None:
                         "application/json", on_click="ignore", icon="📥")
     row.download_button("Export Markdown", export_markdown(comparison), f"compare-{stamp}.md",
                         "text/markdown", on_click="ignore", icon="📥")
+    from chatlib.report_html import comparison_report
+
+    # Built on the click only: drawing its charts takes a second or more.
+    row.download_button("Export report (HTML)", lambda: comparison_report(comparison),
+                        f"compare-{stamp}.html", "text/html", on_click="ignore", icon="📥")
 
 
 def show_results(comparison: Comparison) -> None:

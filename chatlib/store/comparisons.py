@@ -30,6 +30,8 @@ class StoredTarget:
     provider_label: str  # what the UI showed for it
     model: str
     settings: dict[str, Any]  # Settings.to_dict()
+    history: tuple[tuple[str, str], ...] = ()  # (role, content) before this turn's prompt
+    overrides: dict[str, Any] | None = None  # its own values of shared settings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class StoredComparison:
     wall_s: float | None = None
     stopped: bool = False
     vote: StoredVote | None = None
+    parent_id: str | None = None  # the comparison this one continues (multi-turn)
 
 
 class ComparisonStore:
@@ -72,16 +75,19 @@ class ComparisonStore:
         """Store a comparison as it starts."""
         targets = [
             {"label": t.label, "provider": t.provider, "provider_label": t.provider_label,
-             "model": t.model, "settings": t.settings}
+             "model": t.model, "settings": t.settings,
+             "history": [list(m) for m in t.history],
+             "overrides": t.overrides or {}}
             for t in comparison.targets
         ]
         self._db().execute(
             "INSERT INTO comparisons (id, created_at, prompt, shared_json, repeat, warmup, "
-            "blind, targets_json, ended_at, wall_s, stopped) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "blind, targets_json, ended_at, wall_s, stopped, parent_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (comparison.id, comparison.created_at, comparison.prompt,
              json.dumps(comparison.shared), comparison.repeat, int(comparison.warmup),
              int(comparison.blind), json.dumps(targets), comparison.ended_at,
-             comparison.wall_s, int(comparison.stopped)))
+             comparison.wall_s, int(comparison.stopped), comparison.parent_id))
 
     def finish(self, comparison_id: str, *, ended_at: float, wall_s: float | None,
                stopped: bool) -> None:
@@ -105,20 +111,24 @@ class ComparisonStore:
         """The stored comparison with its vote, or ``None`` when there is no such id."""
         row = self._db().execute(
             "SELECT c.created_at, c.prompt, c.shared_json, c.repeat, c.warmup, c.blind, "
-            "c.targets_json, c.ended_at, c.wall_s, c.stopped, v.choice, v.created_at "
+            "c.targets_json, c.ended_at, c.wall_s, c.stopped, v.choice, v.created_at, "
+            "c.parent_id "
             "FROM comparisons c LEFT JOIN votes v ON v.comparison_id = c.id WHERE c.id = ?",
             (comparison_id,)).fetchone()
         if row is None:
             return None
         (created_at, prompt, shared, repeat, warmup, blind, targets, ended_at, wall_s, stopped,
-         choice, voted_at) = row
+         choice, voted_at, parent_id) = row
         return StoredComparison(
             id=comparison_id, created_at=created_at, prompt=prompt, shared=json.loads(shared),
             repeat=int(repeat), warmup=bool(warmup), blind=bool(blind),
             targets=tuple(StoredTarget(t["label"], t["provider"], t["provider_label"],
-                                       t["model"], t["settings"]) for t in json.loads(targets)),
+                                       t["model"], t["settings"],
+                                       tuple((r, c) for r, c in t.get("history", [])),
+                                       t.get("overrides") or None)
+                          for t in json.loads(targets)),
             ended_at=ended_at, wall_s=wall_s, stopped=bool(stopped),
-            vote=None if choice is None else StoredVote(choice, voted_at),
+            vote=None if choice is None else StoredVote(choice, voted_at), parent_id=parent_id,
         )
 
     def runs(self, comparison_id: str) -> list[RunRecord]:

@@ -299,3 +299,30 @@ def test_a_reload_mid_comparison_shows_the_columns_again_and_they_finish(compare
                       and r["A"].prompt == "Survive a reload." and r)
     assert {row.group_id for row in runs.values()} == {wanted}  # one run each, not two
     assert (runs["A"].status, runs["B"].status) == ("ok", "ok")
+
+
+RACE_CHART = "[data-testid='stVegaLiteChart']"
+
+
+def test_the_race_chart_grows_while_the_answers_stream_and_stays_after_a_stop(
+        compare, app_store):
+    page = compare
+    two_slow_targets(page)
+    send_prompt(page, "Race slowly.")
+    live = page.get_by_text("Live: each answer sampled every")
+    expect(live).to_be_visible(timeout=30_000)
+    # Drawn under the columns while both still stream.
+    assert all(c.startswith("🔴") for _, c in columns(page)), columns(page)
+    expect(page.locator(RACE_CHART)).to_have_count(1)
+    page.locator(STOP_BUTTON).click()
+    expect(page.get_by_text("Stopped: no vote on a stopped comparison.")).to_be_visible(
+        timeout=15_000)
+    wait_idle(page, 15_000)
+    # The results draw it again from the records, once, with each target's figures.
+    expect(live).to_have_count(0)
+    expect(page.locator(RACE_CHART)).to_have_count(1)
+    caption = page.locator(CAPTION, has_text="Answer characters received").inner_text()
+    for name in ("A · Scripted demo · slow-a", "B · Scripted demo · slow-b"):
+        assert re.search(re.escape(name) + r" \(stopped\): first 100 answer characters at "
+                         r"\d+\.\d\d s · longest stall \d+ ms at \d+\.\d\d s", caption), caption
+    assert exception_texts(page) == []
