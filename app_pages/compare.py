@@ -12,6 +12,7 @@ from ui.compare_view import (
     stop_comparison, stream_all,
 )
 from ui.limits import rate_limit_input, session_limiter
+from ui.prompt_set_view import prompt_set_panel
 from ui.inputs import bounded_int
 from ui.providers import pick_provider
 from ui.resources import comparisons
@@ -63,6 +64,9 @@ if embedded and len(specs) > embedded:
                "stream; their timings here can stretch a little (a scripted demo's 20 ms gaps "
                "measured 22 ms beside it on 2 cores).")
 
+shared = SharedSettings(system_prompt, int(max_tokens), float(temperature), nonce=nonce)
+prompt_set_panel(specs, shared, int(repeat), ready=len(specs) == len(picks))
+
 # Requests this comparison would send to paid APIs, against the session's per-minute limit.
 paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(warmup))
 per_minute = session_limiter().per_minute
@@ -86,7 +90,6 @@ elif prompt:
     previous = comparison
     if previous is not None:
         stop_comparison(previous)  # one turn at a time: the next prompt ends the one before
-    shared = SharedSettings(system_prompt, int(max_tokens), float(temperature), nonce=nonce)
     # The same targets go on with their conversations; other targets start afresh.
     comparison = comparisons().start(prompt, specs, shared, repeat=int(repeat), warmup=warmup,
                                      blind=blind, follows=previous)

@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -170,11 +171,15 @@ def run_prompt_set(
     shared: SharedSettings | None = None,
     source: str = "",
     on_case: Callable[[CaseRun], None] | None = None,
+    on_start: Callable[[PromptSetRun], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> PromptSetRun:
     """Run every case against every target ``repeat`` times (see the module docstring) and
-    store it all; ``on_case`` hears each case as it ends. A case's ``system_prompt``
-    replaces the shared one. An interrupt (``KeyboardInterrupt``) stops the case running,
-    keeps what ran (the row marked stopped) and is raised again."""
+    store it all; ``on_start`` gets the run once it is stored (a page shows its progress),
+    ``on_case`` hears each case as it ends. A case's ``system_prompt`` replaces the shared
+    one. An interrupt (``KeyboardInterrupt``) stops the case running, keeps what ran (the row
+    marked stopped) and is raised again; ``stop`` set ends it before the next case (the
+    caller stops the running case's comparison)."""
     if not cases:
         raise ValueError("a prompt set needs at least one prompt")
     if not 1 <= len(targets) <= MAX_TARGETS:
@@ -188,8 +193,13 @@ def run_prompt_set(
     run = PromptSetRun(uuid.uuid4().hex, time.time(), source, [n for n, _ in targets], repeat,
                        shared)
     sets.create(run.stored())
+    if on_start is not None:
+        on_start(run)
     try:
         for seq, case in enumerate(cases):
+            if stop is not None and stop.is_set():
+                run.stopped = True
+                break
             settings = shared
             if case.system_prompt is not None:
                 settings = replace(shared, system_prompt=case.system_prompt)

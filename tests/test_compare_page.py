@@ -562,3 +562,32 @@ def test_continue_in_chat_moves_a_targets_conversation_into_a_stored_chat(compar
         ("assistant", DEMO_MARKDOWN)]
     assert chat.settings["model"] == "demo-fast" and chat.settings["provider"] == "scripted"
     assert [m.markdown[0].value for m in compare.chat_message if m.markdown][:1] == ["Start here"]
+
+
+# -- prompt sets -----------------------------------------------------------------------------
+
+def test_a_stored_prompt_set_reopens_from_its_url_with_its_grid(app_test, store):
+    from chatlib.compare import SharedSettings
+    from chatlib.evaluate import grid, resolve_targets, run_prompt_set
+    from chatlib.prompt_sets import parse_csv
+
+    cases = parse_csv("id,prompt,contains\nmd,Show me,Chat Lab\nno,Say it,NOT THERE\n")
+    run = run_prompt_set(cases, resolve_targets(["scripted:demo-fast"]), store=store, repeat=2,
+                         shared=SharedSettings(max_tokens=64), source="set.csv")
+    at = app_test()
+    at.switch_page("app_pages/compare.py")
+    at.query_params["prompt_set"] = run.id
+    at.run()
+    assert not at.exception
+    (table,) = [d.value for d in at.main.dataframe if "checks passed" in d.value.columns]
+    assert table.to_dict(orient="list") == grid(run).to_dict(orient="list")
+    checks = [c for r in run.results() for c in r.checks]
+    passed = sum(c.passed for c in checks)
+    assert any(f"❌ {passed} of {len(checks)} checks passed" in m.value for m in at.markdown)
+    assert "Report (HTML)" in [b.proto.label for b in at.get("download_button")]
+    # A stopped prompt set runs no more prompts after the stop.
+    stop = threading.Event()
+    stop.set()
+    stopped = run_prompt_set(cases, resolve_targets(["scripted:demo-fast"]), store=store,
+                             stop=stop)
+    assert stopped.stopped and not stopped.cases and not stopped.passed
