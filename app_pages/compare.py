@@ -64,12 +64,12 @@ if embedded and len(specs) > embedded:
                "stream; their timings here can stretch a little (a scripted demo's 20 ms gaps "
                "measured 22 ms beside it on 2 cores).")
 
-shared = SharedSettings(system_prompt, int(max_tokens), float(temperature), nonce=nonce)
-prompt_set_panel(specs, shared, int(repeat), ready=len(specs) == len(picks))
-
 # Requests this comparison would send to paid APIs, against the session's per-minute limit.
 paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(warmup))
 per_minute = session_limiter().per_minute
+shared = SharedSettings(system_prompt, int(max_tokens), float(temperature), nonce=nonce)
+prompt_set_panel(specs, shared, int(repeat), ready=len(specs) == len(picks),
+                 per_minute=per_minute)
 
 turns = comparisons().chain(comparison) if comparison is not None else []
 if comparison is not None:

@@ -94,9 +94,11 @@ def _current() -> _Job | None:
 
 
 def prompt_set_panel(specs: Sequence[TargetSpec], shared: SharedSettings, repeat: int,
-                     ready: bool) -> None:
+                     ready: bool, per_minute: int) -> None:
     """The prompt-set section: upload and run (``ready``: the sidebar's targets are all
-    valid), progress while it runs, the grid and the report once it ended."""
+    valid), progress while it runs, the grid and the report once it ended. A set that would
+    send paid providers more than ``per_minute`` requests (the session's limit; 0: none) is
+    refused, as a comparison is."""
     job = _current()
     with st.expander("Prompt set: many prompts, with checks", expanded=job is not None):
         upload = st.file_uploader(
@@ -114,6 +116,12 @@ def prompt_set_panel(specs: Sequence[TargetSpec], shared: SharedSettings, repeat
             else:
                 st.caption(f"{len(cases)} prompts × {len(specs)} targets × {repeat} runs = "
                            f"{len(cases) * len(specs) * repeat} answers.")
+        paid = len(cases) * repeat * sum(bool(s.provider.paid) for s in specs)
+        if per_minute and paid > per_minute:
+            st.error(f"This prompt set would send {paid} requests to paid providers, more than "
+                     f"your limit of {per_minute} a minute: fewer prompts or runs, or raise the "
+                     "limit.", icon="⚠️")
+            cases = []
         running = job is not None and not job.done
         if st.button("Run the prompt set", icon="▶️", key="run_prompt_set",
                      disabled=not cases or not ready or running):
