@@ -37,7 +37,8 @@ def test_the_next_prompt_continues_every_target_and_a_reload_shows_both_turns(
     expect(users).to_have_count(2)
     assert [users.nth(i).inner_text().split("\n")[-1].strip() for i in range(2)] == [
         "First turn, please.", "And a second turn."]
-    stored = app_store.runs("page = 'compare'")
+    # (the app's store is shared by every browser test: this comparison's runs only)
+    stored = app_store.runs("page = 'compare' AND group_id IN (?, ?)", [first, second])
     assert sorted(set(stored.group_id)) == sorted({first, second})
     assert sorted(stored.prompt) == sorted(["First turn, please."] * 2 + ["And a second turn."] * 2)
 
