@@ -76,11 +76,14 @@ class RunRecord:
     @property
     def ttft_s(self) -> float | None:
         """First chunk of any kind (thinking or answer)."""
-        return self.metrics().ttft_s
+        firsts = self.chunk_offsets_s[:1] + self.reasoning_offsets_s[:1]
+        return min(firsts) if firsts else None
 
     @property
     def e2e_s(self) -> float | None:
-        return self.metrics().e2e_s
+        """Last chunk of any kind."""
+        lasts = self.chunk_offsets_s[-1:] + self.reasoning_offsets_s[-1:]
+        return max(lasts) if lasts else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

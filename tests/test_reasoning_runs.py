@@ -90,6 +90,7 @@ def test_thinking_is_timed_and_counted_apart_from_the_answer():
     assert m.ttfat_s == pytest.approx(0.48)  # first answer token
     assert m.reasoning_s == pytest.approx(0.38)
     assert m.e2e_s == pytest.approx(0.55)
+    assert (record.ttft_s, record.e2e_s) == (m.ttft_s, m.e2e_s)  # the record's shortcuts
     assert m.answer_tokens == 8
     # Every streamed token over the streamed window, not 13 tokens over the answer's 70 ms.
     assert m.tpot_s == pytest.approx((0.55 - 0.1) / 12)
