@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench browser clean
+.PHONY: run test lint bench browser database clean
 
 $(VENV)/.app-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ run: $(VENV)/.app-installed
 browser:
 	bash scripts/ensure-chromium
 
-test: $(VENV)/.dev-installed browser
+# The PostgreSQL tests start their own server from Debian's binaries (scripts/ensure-postgresql).
+database:
+	bash scripts/ensure-postgresql
+
+test: $(VENV)/.dev-installed browser database
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # ruff over everything (line length 100, pyproject.toml), mypy over the library.

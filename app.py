@@ -12,7 +12,8 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from chatlib.api import api_routes
+from chatlib.api import ApiConfig, api_routes
+from ui.auth import sign_in_configured
 from ui.websocket_repair import RepairLoneSurrogates
 
 middleware = [Middleware(RepairLoneSurrogates)]
@@ -22,4 +23,6 @@ if os.environ.get("CHATLAB_API_CORS_ORIGINS"):  # other origins allowed to call 
                                  allow_methods=["POST"], allow_headers=["*"]))
 
 # The SSE API (POST /chat, and its demo page at /chat/demo) on the UI's own port.
-app = st.App("chat_lab.py", routes=api_routes(), middleware=middleware)
+# With sign-in set up, the API answers only to CHATLAB_API_TOKEN's bearer (403 without one).
+config = ApiConfig.from_env(closed_without_token=sign_in_configured())
+app = st.App("chat_lab.py", routes=api_routes(config), middleware=middleware)

@@ -7,11 +7,16 @@ to /stats on a fresh server would skip this file (no wide layout, wrong navigati
 
 import streamlit as st
 
+from ui.auth import account_box, require_sign_in
+
 st.set_page_config(page_title="Chat Lab", page_icon="💬", layout="wide")
+require_sign_in()  # with sign-in set up, nothing below runs for a visitor who has not
 
 pages = [
     st.Page("app_pages/chat.py", title="Chat", icon="💬", default=True),
     st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
     st.Page("app_pages/stats.py", title="Stats", icon="📊"),
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+account_box()
+page.run()

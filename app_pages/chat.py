@@ -33,6 +33,9 @@ def show_footer(turn: ChatTurn) -> None:
     """Under an answer: stop marker, error, and its run's numbers."""
     if turn.status == "stopped":
         st.caption("⏹ Stopped: partial answer kept.")
+    if turn.status == "streaming":  # live in another replica (see follow_elsewhere)
+        st.caption("⏳ Still arriving on another server of this Chat Lab: shown as it is "
+                   "stored, every second.")
     if turn.error:
         st.error(turn.error, icon="⚠️")
     if turn.summary:
@@ -51,6 +54,16 @@ def show_live(pump: StreamPump) -> None:
                       args=(chat.id,))
         stream_answer(pump, stop_on_close=False, live=True)
     st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def follow_elsewhere(seq: int, shown: str) -> None:
+    """An answer arriving in another replica: draw the page again when its stored turn
+    changes (more text, or its end)."""
+    again = answers.load(chat.id)
+    turn = again.turns[seq] if again is not None and len(again.turns) > seq else None
+    if turn is None or turn.status != "streaming" or turn.content != shown:
+        st.rerun()
 
 
 def answer_actions() -> None:
@@ -108,5 +121,7 @@ with st.sidebar:
 
 if live is not None:
     show_live(live)
+elif chat.turns and answers.answering_elsewhere(chat.turns[-1]):
+    follow_elsewhere(len(chat.turns) - 1, chat.turns[-1].content)
 else:
     answer_actions()

@@ -12,9 +12,9 @@ from chatlib.pricing import default_prices
 from chatlib.stats import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Verdict, build_view,
                            chunk_timeline, group_label, time_range)
 from ui import stats_charts as charts
-from ui.resources import run_store
+from ui.resources import stats_store
 
-store = run_store()
+store = stats_store()
 prices = default_prices()
 st.title("📊 Stats")
 
@@ -28,9 +28,9 @@ if store.count() == 0:
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing the figures…")
-def cached_view(db_path: str, version: int, flt: RunFilter) -> StatsView:
-    # db_path and version (the run count: runs are only ever added) key the cache.
-    return build_view(run_store(), flt, prices)
+def cached_view(location: str, owner: str | None, version: int, flt: RunFilter) -> StatsView:
+    # The store, whose runs, and version (their count: runs are only ever added) key the cache.
+    return build_view(stats_store().for_owner(owner), flt, prices)
 
 
 # -- filters ---------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ flt = RunFilter(since, until, tuple(providers), tuple(models), tuple(statuses), 
 with st.expander("How these figures are defined (same as vLLM's benchmark)"):
     st.markdown(DEFINITIONS)
 
-view = cached_view(str(store.path), store.count(), flt)
+view = cached_view(store.location, store.owner, store.count(), flt)
 if view.runs == 0:
     st.warning("No run matches these filters. Widen the time range or clear a filter.", icon="🔍")
     st.stop()
@@ -144,8 +144,7 @@ def ms(seconds: float | None) -> str:
 
 
 st.subheader("Run detail")
-where, params = flt.where()
-recent = store.recent(200, where, params)
+recent = store.recent(flt, 200)
 labels = {
     row.id: (f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(row.created_at))} · "
              f"{row.provider}/{row.model} · {row.status} · "
@@ -203,8 +202,8 @@ if chunks > 2_000_000:  # ~20 bytes per offset in the file
 left, right, _ = st.columns([1, 1, 3])
 stamp = time.strftime("%Y%m%d-%H%M%S")
 # Built when clicked (a callable), not on every rerun of the page.
-left.download_button("Export CSV", lambda: export_csv(store, where, params),
+left.download_button("Export CSV", lambda: export_csv(store, flt),
                      f"chatlab-runs-{stamp}.csv", "text/csv", on_click="ignore", icon="📄")
-right.download_button("Export JSON", lambda: export_json(store, where, params, flt, DEFINITIONS),
+right.download_button("Export JSON", lambda: export_json(store, flt, DEFINITIONS),
                       f"chatlab-runs-{stamp}.json", "application/json", on_click="ignore",
                       icon="🧾")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatlib.providers.scripted import Script, ScriptedProvider  # noqa: E402
 from chatlib.pump import StreamPump  # noqa: E402
-from chatlib.store import RunStore  # noqa: E402
+from chatlib.store import RunFilter, RunStore  # noqa: E402
 from chatlib.types import Message, Settings  # noqa: E402
 from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 
@@ -66,7 +66,7 @@ def one_request(port: int, prompt: str) -> tuple[float, bool]:
 def added_ms(store: RunStore, prompts_first: dict[str, float]) -> list[float]:
     out = []
     for prompt, first in prompts_first.items():
-        runs = store.runs("page = 'api' AND prompt = ?", [prompt])
+        runs = store.runs(RunFilter(pages=("api",), prompts=(prompt,)))
         out.append((first - float(runs.ttft_s.iloc[0])) * 1000)
     return out
 

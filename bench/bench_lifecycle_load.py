@@ -63,7 +63,7 @@ from urllib.parse import parse_qs, urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatlib.store import ChatStore, RunStore  # noqa: E402
+from chatlib.store import ChatStore, RunFilter, RunStore  # noqa: E402
 from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 from testkit.browser import (  # noqa: E402
     chromium, chromium_available, exception_texts, use_scripted_model, wait_idle,
@@ -499,7 +499,7 @@ def check_prompts(sessions: list[Session], prompts: list[Prompt], store: RunStor
         if not p.sent:
             continue
         tag = f"{p.key} ({p.path})"
-        runs = store.runs("prompt = ?", [p.text])
+        runs = store.runs(RunFilter(prompts=(p.text,)))
         on_page = [a for a in shown[p.session] if a["prompt"] == p.text]
         chat = stored[p.session]
         turns = [] if chat is None else [

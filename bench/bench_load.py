@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chatlib.store import RunStore  # noqa: E402
+from chatlib.store import RunFilter, RunStore  # noqa: E402
 from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 from testkit.browser import chromium, chromium_available  # noqa: E402
 from testkit.load import (  # noqa: E402
@@ -49,7 +49,7 @@ def check_store(
     e2es: list[float] = []
     errors: list[str] = []
     for prompt in prompts:
-        runs = store.runs("prompt = ?", [prompt])
+        runs = store.runs(RunFilter(prompts=(prompt,)))
         if len(runs) != 1:
             errors.append(f"{prompt}: {len(runs)} runs stored, expected 1")
             continue

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chatlib.providers.scripted import SCRIPTS_ENV  # noqa: E402
-from chatlib.store import RunStore  # noqa: E402
+from chatlib.store import RunFilter, RunStore  # noqa: E402
 from testkit.app_server import AppServer  # noqa: E402
 from testkit.browser import (  # noqa: E402
     chromium_available, send_prompt, use_scripted_model, wait_idle,
@@ -137,7 +137,7 @@ def open_chat(browser: Any, app: BenchApp, model: str) -> Chat:
 
 
 def run_for(store: RunStore, prompt: str) -> dict[str, Any]:
-    runs = store.runs("prompt = ?", [prompt])
+    runs = store.runs(RunFilter(prompts=(prompt,)))
     if not len(runs):
         raise LookupError(f"no run recorded for {prompt!r}")
     return runs.iloc[-1].to_dict()

@@ -14,6 +14,8 @@ The contract (the seed's)::
     400 {"error": ...}  before streaming: invalid JSON or Unicode, no message, a bad history,
                         an unknown provider or model, over the token budget
     401 {"error": ...}  when CHATLAB_API_TOKEN is set and the bearer token is not it
+    403 {"error": ...}  when the app has sign-in set up and no CHATLAB_API_TOKEN: the API
+                        would spend the server's keys for anyone who reaches the port
     429 {"error": ...}  over the per-client limit (CHATLAB_API_RATE_PER_MINUTE), Retry-After
 
 Every answer goes the one streaming path (``StreamPump``: timestamps in its reader thread,
@@ -67,12 +69,15 @@ class ApiConfig:
     max_tokens: int = 256
     temperature: float = 0.7
     system_prompt: str = "You are a helpful assistant. Answer briefly and clearly."
+    closed_without_token: bool = False  # the UI asks to sign in: so must the API
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> ApiConfig:
+    def from_env(cls, env: dict[str, str] | None = None, *,
+                 closed_without_token: bool = False) -> ApiConfig:
         env = dict(os.environ) if env is None else env
         return cls(token=env.get("CHATLAB_API_TOKEN") or None,
-                   per_minute=int(env.get("CHATLAB_API_RATE_PER_MINUTE", "60")))
+                   per_minute=int(env.get("CHATLAB_API_RATE_PER_MINUTE", "60")),
+                   closed_without_token=closed_without_token)
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,9 @@ def api_routes(
 
     async def chat(request: Request) -> Response:
         try:
+            if config.token is None and config.closed_without_token:
+                raise ApiError(403, "The API is closed: this Chat Lab asks its users to sign "
+                               "in, so the API needs a token too (set CHATLAB_API_TOKEN).")
             if config.token is not None:
                 given = request.headers.get("authorization", "")
                 if not hmac.compare_digest(given.encode(), f"Bearer {config.token}".encode()):

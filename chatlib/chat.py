@@ -15,6 +15,10 @@ The lifecycle of one answer (the fragile spot: read this before changing it):
    ``StreamPump.text_batches(stop_on_close=False)`` gives its text so far at once and then
    the rest; a rerun unwinding that reader leaves the pump running. A ``streaming`` turn
    with no live pump was cut off by a server restart or crash: ``load`` stores it as such.
+   On a store shared by replicas (PostgreSQL), the answer may instead be live in another
+   process: each process touches its live turns' ``updated_at`` every ``HEARTBEAT_S`` (one
+   thread per process), so a turn touched within ``STALE_AFTER_S`` is shown as arriving
+   elsewhere (the page re-reads it until it ends) and only an untouched one is cut off.
 4. Only ``stop`` ends an answer early: the page calls it from its Stop button's callback,
    before the script's next run draws the chat, so the stopped partial shows marked at
    once, with no polling. ``ask`` while an answer is live, regenerate and edit stop it
@@ -46,6 +50,8 @@ CUT_OFF_MESSAGE = (
     "The server stopped while this answer was arriving (a restart or a crash): the text "
     "above is what had arrived."
 )
+HEARTBEAT_S = 5.0  # how often a process touches the turns of its answers in flight
+STALE_AFTER_S = 30.0  # a streaming turn untouched this long has no process answering it
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class _Live:
 _LIVE: dict[str, _Live] = {}
 _ASKING: dict[str, threading.RLock] = {}
 _TABLE = threading.Lock()
+_HEARTBEATS: set[str] = set()  # the databases (by location) whose heartbeat thread runs
 
 
 def _asking(chat_id: str) -> threading.RLock:
@@ -134,6 +141,8 @@ class ChatAnswers:
             live = _LIVE.get(chat_id)
             for seq, turn in enumerate(chat.turns):
                 if turn.status == "streaming" and (live is None or live.seq != seq):
+                    if self.answering_elsewhere(turn):
+                        continue
                     turn.status, turn.error = "error", CUT_OFF_MESSAGE
                     self.chats.update_turn(chat_id, seq, content=turn.content,
                                            status="error", error=CUT_OFF_MESSAGE,
@@ -142,6 +151,35 @@ class ChatAnswers:
                     and chat.turns[-1].status == "streaming"):
                 return chat, live.pump
             return chat, None
+
+    def answering_elsewhere(self, turn: ChatTurn) -> bool:
+        """Whether a ``streaming`` turn this process does not answer is live in another
+        replica (a store shared by replicas, and touched within ``STALE_AFTER_S``)."""
+        return (turn.status == "streaming" and self.chats.shared
+                and turn.updated_at is not None
+                and time.time() - turn.updated_at < STALE_AFTER_S)
+
+    def _heartbeat(self) -> None:
+        """Touch this process's live turns every ``HEARTBEAT_S`` (a store shared by replicas
+        only): the lease that tells other replicas these answers are still arriving."""
+        if not self.chats.shared:
+            return
+        with _TABLE:  # one per database: it touches every user's answers of this process
+            if self.chats.location in _HEARTBEATS:
+                return
+            _HEARTBEATS.add(self.chats.location)
+
+        def beat() -> None:
+            while True:
+                time.sleep(HEARTBEAT_S)
+                with _TABLE:
+                    turns = [(chat_id, live.seq) for chat_id, live in _LIVE.items()]
+                try:
+                    self.chats.touch(turns)
+                except Exception:  # the database is away: the next beat tries again
+                    pass
+
+        threading.Thread(target=beat, name="chatlab-heartbeat", daemon=True).start()
 
     def live(self, chat_id: str) -> StreamPump | None:
         """The answer in flight in this chat, if any."""
@@ -272,6 +310,7 @@ class ChatAnswers:
             with _TABLE:
                 _LIVE[chat.id] = _Live(pump, seq)
         pump.start()
+        self._heartbeat()
         return fit
 
     def _append_error(

@@ -31,8 +31,10 @@ __all__ = ["Comparisons"]
 _KEEP_ENDED = 32
 
 # comparison id -> its Comparison, for every session of this process: each one in flight and
-# the last _KEEP_ENDED that ended (oldest first). _TABLE guards the dict alone.
+# the last _KEEP_ENDED that ended (oldest first), and whose it is (the store's owner: with
+# sign-in, a user never re-attaches to another's). _TABLE guards the dicts alone.
 _LIVE: OrderedDict[str, Comparison] = OrderedDict()
+_OWNERS: dict[str, str | None] = {}
 _TABLE = threading.Lock()
 
 
@@ -74,14 +76,16 @@ class Comparisons:
                                 parent_id=follows.id if follows is not None else None)
         with _TABLE:
             _LIVE[comparison.id] = comparison
+            _OWNERS[comparison.id] = self.store.owner
             ended = [cid for cid, c in _LIVE.items() if c.done]
             for cid in ended[:max(0, len(ended) - _KEEP_ENDED)]:
-                del _LIVE[cid]
+                del _LIVE[cid], _OWNERS[cid]
         try:
             self.store.create(comparison.stored())
         except BaseException:
             with _TABLE:
                 _LIVE.pop(comparison.id, None)
+                _OWNERS.pop(comparison.id, None)
             raise
         return comparison.start()
 
@@ -127,7 +131,8 @@ class Comparisons:
         reopened; ``None`` when there is none."""
         with _TABLE:
             live = _LIVE.get(comparison_id)
-        if live is not None:
+            mine = self.store.owner is None or _OWNERS.get(comparison_id) == self.store.owner
+        if live is not None and mine:
             return live
         stored = self.store.get(comparison_id)
         if stored is None:

@@ -52,6 +52,7 @@ class ChatTurn:
     summary: str | None = None  # the run's figures line (TTFT, tokens, ...), once it ended
     reasoning: str = ""  # the model's thinking, shown apart and never sent back as content
     reasoning_s: float | None = None  # how long it thought (chatlib.metrics), once it ended
+    updated_at: float | None = None  # when the store last got this turn (as an answer arrives)
 
 
 @dataclass

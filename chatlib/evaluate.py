@@ -483,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"{_verdict(run)} (prompt set {run.id}, stored in {store.path})")
+    print(f"{_verdict(run)} (prompt set {run.id}, stored in {store.location})")
     return EXIT_PASSED if run.passed else EXIT_FAILED
 
 

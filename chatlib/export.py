@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from chatlib.store import RunStore
+from chatlib.store import RunFilter, RunStore
 
 __all__ = ["EXPORT_COLUMNS", "FORMAT", "redact_settings", "export_records", "export_csv",
            "export_json"]
@@ -56,12 +56,11 @@ def redact_settings(value: Any) -> Any:
     return value
 
 
-def export_records(store: RunStore, where: str = "",
-                   params: list[Any] | None = None) -> Iterator[dict[str, Any]]:
-    """One dict per run matching ``where`` (oldest first), keys ``EXPORT_COLUMNS``; unknown
+def export_records(store: RunStore, flt: RunFilter | None = None) -> Iterator[dict[str, Any]]:
+    """One dict per run matching ``flt`` (oldest first), keys ``EXPORT_COLUMNS``; unknown
     values are ``None``, never 0. All read in one snapshot of the store."""
     with store.snapshot():
-        for batch in store.iter_rows(_STORED, where, list(params or [])):
+        for batch in store.iter_rows(_STORED, flt):
             for row in batch:
                 stored = dict(zip(_STORED, row))
                 settings = redact_settings(json.loads(stored.pop("settings_json")))
@@ -76,14 +75,14 @@ def export_records(store: RunStore, where: str = "",
                 yield record
 
 
-def export_csv(store: RunStore, where: str = "", params: list[Any] | None = None) -> bytes:
+def export_csv(store: RunStore, flt: RunFilter | None = None) -> bytes:
     """The runs as CSV (UTF-8, a header row); ``settings`` and ``chunk_offsets_s`` cells
     hold JSON, empty cells are unknown values."""
     buffer = io.BytesIO()
     with _utf8(buffer) as out:
         writer = csv.DictWriter(out, EXPORT_COLUMNS)
         writer.writeheader()
-        for record in export_records(store, where, params):
+        for record in export_records(store, flt):
             record["settings"] = json.dumps(record["settings"], ensure_ascii=False)
             record["chunk_offsets_s"] = json.dumps(record["chunk_offsets_s"])
             writer.writerow(record)
@@ -97,19 +96,18 @@ def _utf8(buffer: io.BytesIO) -> io.TextIOWrapper:
     return io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=False)
 
 
-def export_json(store: RunStore, where: str = "", params: list[Any] | None = None,
-                filter_: Any = None, definitions: str = "") -> bytes:
+def export_json(store: RunStore, flt: RunFilter | None = None, definitions: str = "") -> bytes:
     """``{"format", "exported_at", "filter", "definitions", "runs": [...]}`` as UTF-8 JSON."""
     head = {
         "format": FORMAT,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "filter": asdict(filter_) if filter_ is not None else None,
+        "filter": asdict(flt) if flt is not None else None,
         "definitions": definitions,
     }
     buffer = io.BytesIO()
     with _utf8(buffer) as out:
         out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "runs": [')
-        for i, record in enumerate(export_records(store, where, params)):
+        for i, record in enumerate(export_records(store, flt)):
             out.write(("," if i else "") + json.dumps(record, ensure_ascii=False))
         out.write("]}")
         out.flush()

@@ -32,7 +32,7 @@ from chatlib.distributions import (CHART_SHIFT, FINE_SHIFT, bin_edges, bin_index
                                    exact_percentiles, histogram, median_ci, pool_gaps)
 from chatlib.metrics import PERCENTILES, percentiles
 from chatlib.pricing import PriceTable
-from chatlib.store import RowidMismatch, RunStore
+from chatlib.store import RunFilter, RunStore
 
 __all__ = [
     "DEFINITIONS", "Metric", "METRICS", "RunFilter", "time_range", "TIME_RANGES", "ItlPool",
@@ -104,39 +104,7 @@ def group_label(provider: str, model: str) -> str:
     return f"{provider} · {model}"
 
 
-# -- filters -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs to look at; an empty tuple means "all". Times are epoch seconds,
-    ``since`` inclusive and ``until`` exclusive. Hashable, so the page can cache on it."""
-
-    since: float | None = None
-    until: float | None = None
-    providers: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    pages: tuple[str, ...] = ()
-
-    def where(self, *extra: str) -> tuple[str, list[Any]]:
-        """A SQL clause over ``runs`` columns and its parameters (``extra`` clauses are
-        ANDed as they are)."""
-        parts: list[str] = []
-        params: list[Any] = []
-        if self.since is not None:
-            parts.append("created_at >= ?")
-            params.append(float(self.since))
-        if self.until is not None:
-            parts.append("created_at < ?")
-            params.append(float(self.until))
-        for column, values in (("provider", self.providers), ("model", self.models),
-                               ("status", self.statuses), ("page", self.pages)):
-            if values:
-                parts.append(f"{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
-        parts.extend(extra)
-        return " AND ".join(parts), params
-
-
+# -- filters (``RunFilter`` is the store's: it turns it into SQL) -------------------------
 TIME_RANGES = ("All time", "Today", "Last hour", "Last 24 hours", "Last 7 days", "Last 30 days")
 
 
@@ -203,43 +171,35 @@ def load_stats(store: RunStore, flt: RunFilter, workers: int = 2) -> StatsData:
     snapshot of the store; each model's ITL pool is read by ``workers`` threads meanwhile
     (SQLite releases the GIL while it steps, so two cores read offsets side by side), each
     in its own snapshot: a run that lands during the read may show in one and not the other."""
-    where, params = flt.where()
     with store.snapshot():
-        totals = store.totals(where, params)
+        totals = store.totals(flt)
         ok = totals[totals.status == "ok"]
         groups = [(str(p), str(m), int(g)) for p, m, g in zip(ok.provider, ok.model, ok.gaps)]
 
-        def group_where(provider: str, model: str) -> tuple[str, list[Any]]:
-            clause, values = flt.where("status = 'ok'", "provider = ?", "model = ?")
-            return clause, [*values, provider, model]
+        def group(provider: str, model: str) -> RunFilter:
+            return flt.narrowed(statuses=("ok",), providers=(provider,), models=(model,))
 
         def pool(provider: str, model: str, expected: int) -> ItlPool:
             # Figures only leave the worker: at most `workers` models' gaps are alive at once.
             runs = 0
 
-            def blobs(by_rowid: bool) -> Iterator[list[bytes]]:
+            def blobs() -> Iterator[list[bytes]]:
                 nonlocal runs
-                runs = 0
                 with store.snapshot():
                     # Small batches: same-size temporaries recycle in the allocator
                     # (measured peak RSS over 100k runs: 500 -> ~300 MB, 8000 -> ~400 MB).
-                    for batch in store.iter_offsets(*group_where(provider, model), batch=500,
-                                                    by_rowid=by_rowid):
+                    for batch in store.iter_offsets(group(provider, model), batch=500):
                         part = [blob for _, blob in batch]
                         runs += sum(len(b) >= 16 for b in part)  # runs with a gap
                         yield part
 
-            try:
-                gaps = pool_gaps(blobs(by_rowid=True), expected)
-            except RowidMismatch:  # tables not aligned by rowid: find chunks by run id
-                gaps = pool_gaps(blobs(by_rowid=False), expected)
-            return ItlPool.of(gaps, runs)
+            return ItlPool.of(pool_gaps(blobs(), expected), runs)
 
         frames = []
         with ThreadPoolExecutor(max(1, workers)) as executor:
             pools = {(p, m): executor.submit(pool, p, m, g) for p, m, g in groups}
             for provider, model, _ in groups:
-                runs = store.select(_RUN_COLUMNS, *group_where(provider, model))
+                runs = store.select(_RUN_COLUMNS, group(provider, model))
                 runs.insert(0, "model", model)
                 runs.insert(0, "provider", provider)
                 frames.append(runs)

@@ -36,8 +36,10 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, env: dict[str, str] | None = None, script: str = "app.py") -> None:
+    def __init__(self, env: dict[str, str] | None = None, script: str = "app.py",
+                 args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
+        self.args = args  # more `streamlit run` options (e.g. --secrets.files)
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.script = script
@@ -56,6 +58,7 @@ class AppServer:
                 "--server.port", str(self.port),
                 "--browser.gatherUsageStats", "false",
                 "--server.fileWatcherType", "none",
+                *self.args,
             ],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -1,8 +1,10 @@
-"""Fixtures shared by every test: an isolated data dir and run store, the embedded model
-loaded once per session, and AppTest for the pages."""
+"""Fixtures shared by every test: an isolated data dir and run store, a real PostgreSQL
+server started once per session (with a fresh database per test that asks for one), the
+embedded model loaded once per session, and AppTest for the pages."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +38,53 @@ def _shared_tiktoken_dir() -> Path:
 @pytest.fixture
 def store(isolated_data) -> RunStore:
     return RunStore(isolated_data / "data" / "runs.sqlite3")
+
+
+def _required(problem: str | None, what: str) -> None:
+    """Skip (locally) or fail (CI=true) when ``problem`` keeps ``what`` from running."""
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} cannot run under CI: {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A real PostgreSQL server in a temp dir for the whole run (scripts/ensure-postgresql
+    installs Debian's server where it is missing)."""
+    from testkit.postgres import PostgresServer, postgres_available
+
+    _required(None if postgres_available() else
+              "the PostgreSQL server is not installed (bash scripts/ensure-postgresql)",
+              "the PostgreSQL tests")
+    with PostgresServer() as server:
+        yield server
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the session's server."""
+    return str(postgres_server.create_database(f"test_{os.getpid()}_{next(_databases)}"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, isolated_data) -> str:
+    """Where a fresh store is, on each backend: a SQLite file, a PostgreSQL database URL."""
+    if request.param == "sqlite":
+        return str(isolated_data / "data" / "runs.sqlite3")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def any_store(store_target) -> Iterator[RunStore]:
+    """The run store on each backend: the contract every backend keeps."""
+    store = RunStore(store_target)
+    yield store
+    store.close()
 
 
 @pytest.fixture(scope="session")
@@ -74,11 +123,7 @@ def _browser_required() -> None:
             import playwright.sync_api  # noqa: F401
         except ImportError:
             problem = "playwright is not installed (pip install -r requirements-dev.txt)"
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run under CI: {problem}", pytrace=False)
-    pytest.skip(problem)
+    _required(problem, "browser tests")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chatlib.providers.scripted import chunk_text
-from chatlib.store import RunStore
+from chatlib.store import RunFilter, RunStore
 from testkit.app_server import AppServer, scripted_app_env
 from tests.clocks import wait_for
 
@@ -79,7 +79,7 @@ def events(response: http.client.HTTPResponse) -> Iterator[str]:
 
 
 def api_runs(store: RunStore, prompt: str) -> list[dict[str, Any]]:
-    return store.runs("page = 'api' AND prompt = ?", [prompt]).to_dict("records")
+    return store.runs(RunFilter(pages=("api",), prompts=(prompt,))).to_dict("records")
 
 
 def test_events_arrive_as_the_answer_streams_then_done(api):

@@ -258,3 +258,50 @@ def test_sigkill_mid_answer_keeps_what_had_arrived(tmp_path, runs):
     turn = chat.turns[1]
     assert live is None and turn.status == "error" and turn.error == CUT_OFF_MESSAGE
     assert turn.content.startswith("w0 w1 ") and len(turn.content) > 20
+
+
+# -- replicas: an answer in flight in another process --------------------------------------
+def test_on_a_shared_store_an_answer_touched_lately_is_arriving_elsewhere_not_cut_off(
+        any_store):
+    """PostgreSQL is shared by replicas: a ``streaming`` turn another process keeps touching
+    is shown as arriving; one left untouched past ``STALE_AFTER_S`` is cut off. SQLite is one
+    machine's file: a streaming turn with no live pump here was cut off by a crash."""
+    import time
+
+    from chatlib.chat import STALE_AFTER_S
+
+    chats = ChatStore(any_store)
+    answers = ChatAnswers(chats)
+    chats.create(Chat("c1", "t", [ChatTurn("user", "q"),
+                                  ChatTurn("assistant", "so far", status="streaming")]))
+    chats.touch([("c1", 1)], at=time.time() - STALE_AFTER_S / 2)  # the other's heartbeat
+    chat, live = answers.view("c1")
+    assert live is None
+    if chats.shared:
+        assert chat.turns[1].status == "streaming" and answers.answering_elsewhere(chat.turns[1])
+        # The other replica died: its last heartbeat grows old.
+        chats.touch([("c1", 1)], at=time.time() - STALE_AFTER_S * 1.5)
+        chat, _ = answers.view("c1")
+    assert (chat.turns[1].status, chat.turns[1].error) == ("error", CUT_OFF_MESSAGE)
+    assert chats.get("c1").turns[1].content == "so far"  # the partial stays
+
+
+def test_a_process_touches_the_turns_of_its_answers_in_flight(any_store, monkeypatch):
+    import chatlib.chat as chat_module
+
+    monkeypatch.setattr(chat_module, "HEARTBEAT_S", 0.05)
+    chats = ChatStore(any_store)
+    answers = ChatAnswers(chats, progress_s=3600)  # no progress writes: only the heartbeat
+    gate = Gate()
+    provider = ScriptedProvider(Script(chunks=WORDS[:3], gap_s=0.01), sleep=gate.sleep)
+    chat = Chat(new_chat_id())
+    answers.ask(chat, "hi", request(any_store, provider))
+    gate.pump = answers.live(chat.id)
+    try:
+        first = chats.get(chat.id).turns[1].updated_at
+        if chats.shared:
+            wait_for(lambda: chats.get(chat.id).turns[1].updated_at > first, "a heartbeat")
+        else:  # no other process can be answering: no heartbeat thread at all
+            assert chats.location not in chat_module._HEARTBEATS
+    finally:
+        answers.stop(chat.id)

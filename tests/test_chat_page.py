@@ -6,7 +6,7 @@ import pytest
 
 from chatlib.conversation import Chat, ChatTurn, to_messages
 from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
-from chatlib.store import ChatStore
+from chatlib.store import ChatStore, RunFilter
 
 DEMO = DEMO_MARKDOWN.strip()
 
@@ -265,4 +265,4 @@ def test_thinking_shows_in_its_own_block_and_never_in_the_answer_or_the_next_req
     chat.chat_input[0].set_value("too long").run()
     failed = chat.chat_message[-1]
     assert "thinking and gave no answer" in failed.error[0].value
-    assert store.runs("prompt = 'too long'").status.tolist() == ["error"]
+    assert store.runs(RunFilter(prompts=("too long",))).status.tolist() == ["error"]

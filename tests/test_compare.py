@@ -23,7 +23,8 @@ from chatlib.errors import AuthError
 from chatlib.providers.local import LocalProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.record import RunRecord
-from chatlib.store import MIGRATIONS, ComparisonStore, RunStore
+from chatlib.store import ComparisonStore, RunStore
+from chatlib.store.migrations_sqlite import MIGRATIONS
 from chatlib.tokens import FunctionCounter
 from chatlib.types import TextDelta
 from tests.clocks import (

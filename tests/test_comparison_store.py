@@ -8,9 +8,8 @@ from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
 from chatlib.comparisons import Comparisons
 from chatlib.providers.openai_provider import OpenAIProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.store import (
-    MIGRATIONS, ComparisonStore, RunStore, StoredComparison, StoredTarget, StoredVote,
-)
+from chatlib.store import ComparisonStore, RunStore, StoredComparison, StoredTarget, StoredVote
+from chatlib.store.migrations_sqlite import MIGRATIONS
 from chatlib.tokens import FunctionCounter
 from tests.clocks import HANG_GUARD_S, Recorded, wait_for
 from tests.wire import openai_wire as ow
@@ -129,7 +128,7 @@ def test_no_key_is_stored_anywhere(store, monkeypatch):
             openai.close()
     comparisons.vote(comparison, "A")
     assert comparison.targets[0].last_record.status == "ok"
-    db = sqlite3.connect(store.path)
+    db = sqlite3.connect(store.location)
     tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     assert {"comparisons", "runs", "votes"} <= set(tables)
     rows = [row for table in tables for row in db.execute(f"SELECT * FROM {table}")]

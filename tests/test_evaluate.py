@@ -30,7 +30,7 @@ from chatlib.evaluate import (
 from chatlib.pricing import default_prices
 from chatlib.prompt_sets import PromptCase, parse_csv
 from chatlib.providers.scripted import SCRIPTS_ENV
-from chatlib.store import ComparisonStore, PromptSetStore, RunStore
+from chatlib.store import ComparisonStore, PromptSetStore, RunFilter, RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = {
@@ -95,8 +95,8 @@ def test_the_cli_fails_when_a_check_fails_and_its_json_and_html_agree_with_the_s
     cells = iter(data["grid"])
     for case in data["cases"]:
         for target in case["targets"]:
-            rows = store.runs("page = 'compare' AND group_id = ? AND label = ?",
-                              [case["comparison_id"], target["label"]])
+            rows = store.runs(RunFilter(pages=("compare",), group_ids=(case["comparison_id"],),
+                                        labels=(target["label"],)))
             cell = next(cells)
             assert len(rows) == 2 and set(rows["status"]) == {"ok"}
             assert [r["run_id"] for r in target["runs"]] == list(rows["id"])
@@ -111,7 +111,7 @@ def test_the_cli_fails_when_a_check_fails_and_its_json_and_html_agree_with_the_s
 
     # The Stats page counts every run: 2 prompts × 2 targets × 2 repeats, page "compare".
     ids = [c["comparison_id"] for c in data["cases"]]
-    assert len(store.runs(f"group_id IN ({','.join('?' * len(ids))})", ids)) == 8
+    assert len(store.runs(RunFilter(group_ids=tuple(ids)))) == 8
     assert all(ComparisonStore(store).get(i) is not None for i in ids)
 
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -218,7 +218,7 @@ def test_a_run_in_process_is_stored_per_case_and_reopens_with_its_grid(store, sc
     assert list(table["checks passed"]) == ["4/4", "2/4", "4/4", "2/4"]
     # Reopened from the store alone (not this process's live comparisons): the same grid.
     monkeypatch.setattr(comparisons, "_LIVE", OrderedDict())  # this process forgot them
-    reopened = open_prompt_set(RunStore(store.path), run.id)
+    reopened = open_prompt_set(RunStore(store.location), run.id)
     assert reopened is not None
     assert reopened.cases[0].comparison.targets[0].provider is None  # really from the store
     assert grid(reopened).equals(table)

@@ -29,6 +29,12 @@ PRICES = load_prices()
 NOW = time.time()
 
 
+@pytest.fixture
+def store(any_store):
+    """Every stats test runs on each backend (SQLite, a real PostgreSQL): same figures."""
+    return any_store
+
+
 class FakeClock:
     """Time that moves only when the scripted provider sleeps: the schedule is exact."""
 
@@ -307,8 +313,7 @@ def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     store.add_many(records)
     flt = RunFilter()
     view = build_view(store, flt, PRICES)
-    where, params = flt.where()
-    blob = export_json(store, where, params, flt, DEFINITIONS)
+    blob = export_json(store, flt, DEFINITIONS)
     doc = json.loads(blob)
     assert b"sk-live-123" not in blob and b"Bearer x" not in blob
     assert doc["format"] == "chatlab-runs/1" and len(doc["runs"]) == 92
@@ -317,7 +322,7 @@ def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     failed = next(r for r in doc["runs"] if r["status"] == "error")
     assert failed["chunk_offsets_s"] == [] and failed["error"] == "nope"
     assert failed["ttft_s"] is None
-    raw_csv = export_csv(store, where, params)
+    raw_csv = export_csv(store, flt)
     assert b"sk-live-123" not in raw_csv
     csv_rows = list(csv.DictReader(io.StringIO(raw_csv.decode())))
     assert len(csv_rows) == 92 and list(csv_rows[0]) == list(EXPORT_COLUMNS)
@@ -351,20 +356,3 @@ def test_chunk_timeline_spreads_the_token_total_by_characters():
     assert list(frame["arrival (ms)"]) == pytest.approx([100, 200, 400])
     assert list(frame["tokens (cumulative)"]) == pytest.approx([2, 4, 8])
     assert list(chunk_timeline([0.1], ["x"], None)["tokens (cumulative)"]) == [1]
-
-
-def test_offsets_found_by_rowid_fall_back_to_run_ids_when_tables_are_not_aligned(store):
-    from chatlib.store import RowidMismatch
-
-    records = seeded_records(30, seed=4)
-    store.add_many(records)
-    want = latency_table(load_stats(store, RunFilter()))
-    aligned = [row for batch in store.iter_offsets(by_rowid=True) for row in batch]
-    assert len(aligned) == 30
-    # Break the alignment the fast path relies on (as a rebuilt table could).
-    store._connect().execute("UPDATE chunks SET rowid = rowid + 1000 WHERE rowid % 2 = 0")
-    with pytest.raises(RowidMismatch):
-        for _ in store.iter_offsets(by_rowid=True):
-            pass
-    got = latency_table(load_stats(store, RunFilter()))
-    assert got.equals(want)  # every figure the same, gaps found by run id instead

@@ -2,7 +2,8 @@
 
 Issue 6: 20 concurrent writers lose no run; a writer killed with SIGKILL mid-write leaves a
 store that opens cleanly with every committed run intact. Every loop here is bounded in count
-and in time. The writers are real threads and real OS processes on one SQLite file.
+and in time. The writers are real threads and real OS processes, on each backend: one SQLite
+file, and one database of a real PostgreSQL server (``store_target``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import multiprocessing
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 from chatlib.record import RunRecord
-from chatlib.store import MIGRATIONS, RunStore
+from chatlib.store import RunStore
+from chatlib.store.migrations_postgres import MIGRATIONS as PG_MIGRATIONS
+from chatlib.store.migrations_sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITERS = 20
@@ -43,26 +45,20 @@ def digest(record: RunRecord) -> str:
     return hashlib.sha256(json.dumps(record.to_dict(), sort_keys=True).encode()).hexdigest()
 
 
-def assert_store_sound(path: Path) -> None:
-    """integrity_check passes and no run is half-written (a row without its chunks)."""
-    db = sqlite3.connect(path)
+def assert_store_sound(target: str) -> None:
+    """The backend's own check passes, no run is half-written (a row without its chunks),
+    and each migration was applied exactly once."""
+    store = RunStore(target)
     try:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        orphans = db.execute(
-            """SELECT (SELECT COUNT(*) FROM runs r LEFT JOIN chunks c ON c.run_id = r.id
-                       WHERE c.run_id IS NULL)
-                    + (SELECT COUNT(*) FROM chunks c LEFT JOIN runs r ON r.id = c.run_id
-                       WHERE r.id IS NULL)"""
-        ).fetchone()[0]
-        assert orphans == 0
-        names = [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY rowid")]
-        assert names == [m.__name__ for m in MIGRATIONS]  # each migration applied exactly once
+        assert store.integrity_problems() == []
+        steps = PG_MIGRATIONS if target.startswith("postgresql:") else SQLITE_MIGRATIONS
+        assert store.database.applied_migrations() == [m.__name__ for m in steps]
     finally:
-        db.close()
+        store.close()
 
 
-def test_twenty_writer_threads_lose_no_run(tmp_path):
-    store = RunStore(tmp_path / "runs.sqlite3")
+def test_twenty_writer_threads_lose_no_run(store_target):
+    store = RunStore(store_target)
     per_writer = 25
     start = threading.Barrier(WRITERS + 1)
     errors: list[BaseException] = []
@@ -103,7 +99,7 @@ def test_twenty_writer_threads_lose_no_run(tmp_path):
         for i in range(per_writer):
             assert store.get(f"w{w:02d}-r{i:04d}") == make_record(w, i)
     assert reads and reads == sorted(reads)  # a reader never sees a count go back
-    assert_store_sound(store.path)
+    assert_store_sound(store_target)
 
 
 def _process_writer(path: str, writer: int, per_writer: int, barrier) -> None:
@@ -114,10 +110,10 @@ def _process_writer(path: str, writer: int, per_writer: int, barrier) -> None:
         store.add(make_record(writer, i))
 
 
-def test_twenty_writer_processes_lose_no_run(tmp_path):
-    path = tmp_path / "runs.sqlite3"  # does not exist yet: all 20 create and migrate it
+def test_twenty_writer_processes_lose_no_run(store_target):
+    path = store_target  # an absent file or an empty database: all 20 create and migrate it
     per_writer = 15
-    # fork: the children start in milliseconds with chatlib already imported; no SQLite
+    # fork: the children start in milliseconds with chatlib already imported; no database
     # connection is open in this process yet, so none is carried across the fork.
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(WRITERS)
@@ -164,8 +160,8 @@ for record, line in zip(runs, lines):
 """
 
 
-def test_writer_killed_mid_write_leaves_every_committed_run_intact(tmp_path):
-    path = tmp_path / "runs.sqlite3"
+def test_writer_killed_mid_write_leaves_every_committed_run_intact(store_target):
+    path = store_target
     rng = random.Random(6)
     committed: dict[str, str] = {}
     rounds = 4  # each round reopens a file whose last writer was killed

@@ -9,6 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from chatlib.errors import ConfigError, ProviderError
 from chatlib.providers.replay import ReplayProvider, replay_model
+from chatlib.store import RunFilter
 from chatlib.tokens import counter_for
 from ui.resources import run_store
 
@@ -29,7 +30,7 @@ def pick_replay(box: DeltaGenerator, key: str):
 
     store = run_store()
     # Replays of replays and runs with no text have nothing worth replaying.
-    runs = store.recent(REPLAY_CHOICES, "provider != 'replay' AND chunk_count > 0")
+    runs = store.recent(RunFilter(not_providers=("replay",), streamed=True), REPLAY_CHOICES)
     if runs.empty:
         return ConfigError("No recorded run to replay yet: chat with a provider first.")
     labels = {row.id: run_label(row) for row in runs.itertuples(index=False)}

@@ -1,4 +1,6 @@
-"""Heavy objects shared by every session of the app process (``st.cache_resource``)."""
+"""Heavy objects shared by every session of the app process (``st.cache_resource``), and
+the views of the store a session may use: scoped to the signed-in user (``ui.auth.owner``)
+when sign-in is set up, so a page cannot forget whose data it reads."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from chatlib.chat import ChatAnswers
 from chatlib.comparisons import Comparisons
 from chatlib.providers.local import LocalProvider, shared_local_provider
 from chatlib.store import ChatStore, ComparisonStore, RunStore
+from ui.auth import is_admin, owner
 
 
 @st.cache_resource(show_spinner="Loading the embedded model…")
@@ -16,19 +19,38 @@ def local_provider(path: str) -> LocalProvider:
 
 
 @st.cache_resource
-def run_store() -> RunStore:
+def _database_store() -> RunStore:
+    # One connection (SQLite) or pool (PostgreSQL) for the process; sessions get views.
     return RunStore()
 
 
-@st.cache_resource
+def run_store() -> RunStore:
+    """This session's runs: the signed-in user's (everyone's without sign-in)."""
+    return _database_store().for_owner(owner())
+
+
+def stats_store() -> RunStore:
+    """The runs the Stats page counts: everyone's for an admin, else the user's own."""
+    return _database_store().for_owner(None if is_admin() else owner())
+
+
 def chat_answers() -> ChatAnswers:
-    """The stored chats and their answers in flight, shared by every session (one process
+    """The stored chats of this session's user and their answers in flight (one process
     table of live answers: a reload or a second tab re-attaches to the same answer)."""
-    return ChatAnswers(ChatStore(run_store()))
+    return _chat_answers(owner())
 
 
 @st.cache_resource
+def _chat_answers(user: str | None) -> ChatAnswers:
+    return ChatAnswers(ChatStore(_database_store().for_owner(user)))
+
+
 def comparisons() -> Comparisons:
-    """Starts, stores and finds comparisons for every session (the comparisons in flight
-    are one process table: a reload or a second tab re-attaches to the same one)."""
-    return Comparisons(ComparisonStore(run_store()))
+    """Starts, stores and finds this session's user's comparisons (the comparisons in
+    flight are one process table: a reload or a second tab re-attaches to the same one)."""
+    return _comparisons(owner())
+
+
+@st.cache_resource
+def _comparisons(user: str | None) -> Comparisons:
+    return Comparisons(ComparisonStore(_database_store().for_owner(user)))

@@ -1,15 +1,18 @@
-"""Chat Lab's store: recorded runs (``runs``), stored chats (``chats``), stored comparisons
-(``comparisons``) and the schema they live in (``migrations``), in one SQLite file. All SQL
-of chatlib is in this package."""
+"""Chat Lab's store: recorded runs (``runs``), stored chats (``chats``), comparisons
+(``comparisons``) and prompt-set runs (``prompt_sets``), in one database: an embedded SQLite
+file by default (``sqlite``), or a PostgreSQL server for a team (``postgres``), chosen by
+``CHATLAB_DATABASE_URL`` (``database``). Callers pass typed values (``RunFilter``, records,
+chats); all SQL of chatlib is in this package."""
 
-from chatlib.store.chats import ChatStore
+from chatlib.store.chats import ChatStore, ChatSummary
 from chatlib.store.comparisons import ComparisonStore, StoredComparison, StoredTarget, StoredVote
-from chatlib.store.migrations import MIGRATIONS
+from chatlib.store.database import Database, database_url, open_database
+from chatlib.store.filters import RunFilter
 from chatlib.store.prompt_sets import PromptSetStore, StoredPromptCase, StoredPromptSet
-from chatlib.store.runs import STATS_COLUMNS, RowidMismatch, RunStore, default_store_path
+from chatlib.store.runs import STATS_COLUMNS, RunStore
 
 __all__ = [
-    "RunStore", "ChatStore", "ComparisonStore", "StoredComparison", "StoredTarget",
-    "StoredVote", "RowidMismatch", "default_store_path", "MIGRATIONS", "STATS_COLUMNS",
-    "PromptSetStore", "StoredPromptSet", "StoredPromptCase",
+    "RunStore", "RunFilter", "ChatStore", "ChatSummary", "ComparisonStore",
+    "StoredComparison", "StoredTarget", "StoredVote", "STATS_COLUMNS", "PromptSetStore",
+    "StoredPromptSet", "StoredPromptCase", "Database", "database_url", "open_database",
 ]

@@ -1,4 +1,4 @@
-"""Stored comparisons (the compare page), in the run store's SQLite file.
+"""Stored comparisons (the compare page), in the run store's database.
 
 A comparison's row is written when it starts (``create``: the prompt, the shared settings,
 repeat, warm-up, blind and its targets) and updated when it ends (``finish``: wall time,
@@ -7,6 +7,7 @@ stopped or not). Its counted runs are the ``runs`` rows with ``group_id`` = its 
 ``votes`` row of the same id. ``get`` reads all three back, so a comparison can be drawn
 again from its URL. The typed values below are all a caller passes or gets: no SQL leaves
 this package. Settings are stored as ``Settings.to_dict()`` gives them: never a key.
+Scoped to a user (``RunStore.for_owner``), it writes that user's and reads only theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatlib.record import RunRecord
+from chatlib.store.filters import RunFilter
 from chatlib.store.runs import RunStore
 
 __all__ = ["ComparisonStore", "StoredComparison", "StoredTarget", "StoredVote"]
@@ -61,14 +63,18 @@ class StoredComparison:
 
 
 class ComparisonStore:
-    """Comparisons in the same file as ``runs`` (one ``RunStore``'s connection per thread).
-    Runs and votes are written through it too, so a page holds one object for them all."""
+    """Comparisons in the database of ``runs``, seen as its owner. Runs and votes are
+    written through it too, so a page holds one object for them all."""
 
     def __init__(self, runs: RunStore) -> None:
         self._runs = runs
+        self._db = runs.database
+        self._owner = runs.owner
 
-    def _db(self) -> Any:
-        return self._runs._connect()
+    @property
+    def owner(self) -> str | None:
+        """Whose comparisons these are (``None``: everyone's)."""
+        return self._owner
 
     # -- writing --------------------------------------------------------------------------
     def create(self, comparison: StoredComparison) -> None:
@@ -80,19 +86,20 @@ class ComparisonStore:
              "overrides": t.overrides or {}}
             for t in comparison.targets
         ]
-        self._db().execute(
+        self._db.execute(
             "INSERT INTO comparisons (id, created_at, prompt, shared_json, repeat, warmup, "
-            "blind, targets_json, ended_at, wall_s, stopped, parent_id) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "blind, targets_json, ended_at, wall_s, stopped, parent_id, owner) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (comparison.id, comparison.created_at, comparison.prompt,
              json.dumps(comparison.shared), comparison.repeat, int(comparison.warmup),
              int(comparison.blind), json.dumps(targets), comparison.ended_at,
-             comparison.wall_s, int(comparison.stopped), comparison.parent_id))
+             comparison.wall_s, int(comparison.stopped), comparison.parent_id,
+             self._owner or ""))
 
     def finish(self, comparison_id: str, *, ended_at: float, wall_s: float | None,
                stopped: bool) -> None:
         """How the comparison ended: when, its wall time, and whether it was stopped."""
-        self._db().execute(
+        self._db.execute(
             "UPDATE comparisons SET ended_at = ?, wall_s = ?, stopped = ? WHERE id = ?",
             (ended_at, wall_s, int(stopped), comparison_id))
 
@@ -109,12 +116,13 @@ class ComparisonStore:
     # -- reading --------------------------------------------------------------------------
     def get(self, comparison_id: str) -> StoredComparison | None:
         """The stored comparison with its vote, or ``None`` when there is no such id."""
-        row = self._db().execute(
+        mine = "" if self._owner is None else " AND c.owner = ?"
+        row = self._db.one(
             "SELECT c.created_at, c.prompt, c.shared_json, c.repeat, c.warmup, c.blind, "
             "c.targets_json, c.ended_at, c.wall_s, c.stopped, v.choice, v.created_at, "
             "c.parent_id "
-            "FROM comparisons c LEFT JOIN votes v ON v.comparison_id = c.id WHERE c.id = ?",
-            (comparison_id,)).fetchone()
+            "FROM comparisons c LEFT JOIN votes v ON v.comparison_id = c.id WHERE c.id = ?"
+            + mine, (comparison_id,) if self._owner is None else (comparison_id, self._owner))
         if row is None:
             return None
         (created_at, prompt, shared, repeat, warmup, blind, targets, ended_at, wall_s, stopped,
@@ -133,7 +141,5 @@ class ComparisonStore:
 
     def runs(self, comparison_id: str) -> list[RunRecord]:
         """The comparison's counted runs, oldest first (warm-up runs are never stored)."""
-        ids = [row[0] for row in self._db().execute(
-            "SELECT id FROM runs WHERE group_id = ? AND page = 'compare' "
-            "ORDER BY created_at, rowid", (comparison_id,))]
-        return [r for r in map(self._runs.get, ids) if r is not None]
+        return self._runs.get_many(self._runs.ids(RunFilter(pages=("compare",),
+                                                            group_ids=(comparison_id,))))

@@ -1,4 +1,4 @@
-"""Stored prompt-set runs (``chatlib.evaluate``), in the run store's SQLite file.
+"""Stored prompt-set runs (``chatlib.evaluate``), in the run store's database.
 
 A prompt-set run's row is written when it starts (``create``: the file it came from, its
 targets, repeat and shared settings) and updated when it ends (``finish``). Each case is
@@ -6,6 +6,7 @@ one stored comparison: ``add_case`` links the case (what it asks and checks, as
 ``PromptCase.to_dict()`` gives it) to that comparison's id as the comparison starts, so
 the runs of a case are the ``runs`` rows with ``group_id`` = its comparison id. ``get``
 reads it all back, so the results grid can be drawn again. No SQL leaves this package.
+Scoped to a user (``RunStore.for_owner``), it writes that user's and reads only theirs.
 """
 
 from __future__ import annotations
@@ -45,65 +46,57 @@ class StoredPromptSet:
 
 
 class PromptSetStore:
-    """Prompt-set runs in the same file as ``runs`` and ``comparisons``."""
+    """Prompt-set runs in the database of ``runs`` and ``comparisons``, seen as its owner."""
 
     def __init__(self, runs: RunStore) -> None:
-        self._runs = runs
+        self._db = runs.database
+        self._owner = runs.owner
 
-    def _db(self) -> Any:
-        return self._runs._connect()
+    def _mine(self) -> tuple[str, list[Any]]:
+        return ("", []) if self._owner is None else (" AND owner = ?", [self._owner])
 
     # -- writing --------------------------------------------------------------------------
     def create(self, prompt_set: StoredPromptSet) -> None:
         """Store a prompt-set run as it starts (with its cases, if it has any yet)."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
+        with self._db.transaction():
+            self._db.execute(
                 "INSERT INTO prompt_sets (id, created_at, source, targets_json, repeat, "
-                "settings_json, ended_at, stopped) VALUES (?,?,?,?,?,?,?,?)",
+                "settings_json, ended_at, stopped, owner) VALUES (?,?,?,?,?,?,?,?,?)",
                 (prompt_set.id, prompt_set.created_at, prompt_set.source,
                  json.dumps(list(prompt_set.targets)), prompt_set.repeat,
                  json.dumps(prompt_set.settings), prompt_set.ended_at,
-                 int(prompt_set.stopped)))
+                 int(prompt_set.stopped), self._owner or ""))
             for case in prompt_set.cases:
-                self._insert_case(db, prompt_set.id, case)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+                self.add_case(prompt_set.id, case)
 
-    @staticmethod
-    def _insert_case(db: Any, prompt_set_id: str, case: StoredPromptCase) -> None:
-        db.execute(
+    def add_case(self, prompt_set_id: str, case: StoredPromptCase) -> None:
+        """One case, as its comparison starts."""
+        self._db.execute(
             "INSERT INTO prompt_set_cases (prompt_set_id, seq, case_json, comparison_id) "
             "VALUES (?,?,?,?)",
             (prompt_set_id, case.seq, json.dumps(case.case), case.comparison_id))
 
-    def add_case(self, prompt_set_id: str, case: StoredPromptCase) -> None:
-        """One case, as its comparison starts."""
-        self._insert_case(self._db(), prompt_set_id, case)
-
     def finish(self, prompt_set_id: str, *, ended_at: float, stopped: bool) -> None:
         """When the prompt-set run ended, and whether it was stopped before its last case."""
-        self._db().execute("UPDATE prompt_sets SET ended_at = ?, stopped = ? WHERE id = ?",
-                           (ended_at, int(stopped), prompt_set_id))
+        self._db.execute("UPDATE prompt_sets SET ended_at = ?, stopped = ? WHERE id = ?",
+                         (ended_at, int(stopped), prompt_set_id))
 
     # -- reading --------------------------------------------------------------------------
     def get(self, prompt_set_id: str) -> StoredPromptSet | None:
         """The stored prompt-set run with its cases, or ``None`` when there is no such id."""
-        db = self._db()
-        row = db.execute(
-            "SELECT created_at, source, targets_json, repeat, settings_json, ended_at, stopped "
-            "FROM prompt_sets WHERE id = ?", (prompt_set_id,)).fetchone()
-        if row is None:
-            return None
-        created_at, source, targets, repeat, settings, ended_at, stopped = row
-        cases = tuple(
-            StoredPromptCase(int(seq), json.loads(case), comparison_id)
-            for seq, case, comparison_id in db.execute(
-                "SELECT seq, case_json, comparison_id FROM prompt_set_cases "
-                "WHERE prompt_set_id = ? ORDER BY seq", (prompt_set_id,)))
+        clause, params = self._mine()
+        with self._db.snapshot():
+            row = self._db.one(
+                "SELECT created_at, source, targets_json, repeat, settings_json, ended_at, "
+                f"stopped FROM prompt_sets WHERE id = ?{clause}", (prompt_set_id, *params))
+            if row is None:
+                return None
+            created_at, source, targets, repeat, settings, ended_at, stopped = row
+            cases = tuple(
+                StoredPromptCase(int(seq), json.loads(case), comparison_id)
+                for seq, case, comparison_id in self._db.all(
+                    "SELECT seq, case_json, comparison_id FROM prompt_set_cases "
+                    "WHERE prompt_set_id = ? ORDER BY seq", (prompt_set_id,)))
         return StoredPromptSet(
             id=prompt_set_id, created_at=created_at, source=source,
             targets=tuple(json.loads(targets)), repeat=int(repeat),
@@ -112,7 +105,8 @@ class PromptSetStore:
 
     def recent(self, limit: int = 50) -> list[StoredPromptSet]:
         """The newest prompt-set runs first, with their cases (a picker's list)."""
-        ids = [row[0] for row in self._db().execute(
-            "SELECT id FROM prompt_sets ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (int(limit),))]
+        clause, params = self._mine()
+        ids = [row[0] for row in self._db.all(
+            f"SELECT id FROM prompt_sets WHERE 1 = 1{clause} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?", (*params, int(limit)))]
         return [s for s in map(self.get, ids) if s is not None]

@@ -1,45 +1,32 @@
-"""The run store: every answer (finished, stopped or failed) as one row in SQLite.
+"""The run store: every answer (finished, stopped or failed) as one row, in SQLite or
+PostgreSQL (``chatlib.store.database``: the backend is chosen by a path or a URL).
 
-The schema is built by ``chatlib.store.migrations``; the chats kept in the same file are
-``chatlib.store.chats``'s.
-
-One small interface (``add``, ``get``, ``runs``, ``chunk_offsets``) so the store can move to
-PostgreSQL with the same schema. WAL mode lets the stats page read while chat pages write;
-each call opens its own short transaction, so many threads and processes can share a file.
-Per-run metrics are computed once on ``add`` and kept in columns so the stats page
-aggregates 100k runs without touching the chunk timestamps. Keys are never stored: the
-settings saved are ``Settings.to_dict()``, which holds none.
+What callers pass is typed: a ``RunRecord`` to add, a ``RunFilter`` to read, the fields of a
+vote; no SQL leaves this package. Per-run metrics are computed once on ``add`` and kept in
+columns, so the stats page aggregates a million runs without touching the chunk timestamps.
+A store may be scoped to one signed-in user (``for_owner``): it then stamps that user on
+what it writes and reads only that user's rows. Keys are never stored: the settings saved
+are ``Settings.to_dict()``, which holds none. Chats, comparisons and prompt sets live in the
+same database (``chatlib.store.chats`` and siblings), reached through a ``RunStore``.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from chatlib.paths import data_dir
 from chatlib.record import RunRecord
-from chatlib.store.migrations import MIGRATIONS
+from chatlib.store.database import Database, frame, open_database
+from chatlib.store.filters import RunFilter, where
 
-__all__ = ["RunStore", "RowidMismatch", "default_store_path", "MIGRATIONS", "STATS_COLUMNS"]
-
-class RowidMismatch(LookupError):
-    """A run's chunks row does not share its rowid (see ``RunStore.iter_offsets``)."""
-
-
-def default_store_path() -> Path:
-    import os
-
-    return Path(os.environ.get("CHATLAB_DB") or data_dir() / "runs.sqlite3")
-
+__all__ = ["RunStore", "STATS_COLUMNS"]
 
 _RUN_COLUMNS = (
     "id", "created_at", "page", "provider", "model", "label", "group_id", "status", "error",
@@ -47,7 +34,7 @@ _RUN_COLUMNS = (
     "input_source", "output_tokens", "output_source", "chunk_count", "ttft_s", "e2e_s",
     "tpot_s", "itl_mean_s", "output_tps", "decode_tps", "ttfat_s", "reasoning_s",
     "reasoning_tokens", "reasoning_source", "reasoning_hidden", "answer_tokens",
-    "answer_decode_tps", "cached_input_tokens",
+    "answer_decode_tps", "cached_input_tokens", "owner",
 )
 _INSERT_RUN = (f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
                f"VALUES ({','.join('?' * len(_RUN_COLUMNS))})")
@@ -55,7 +42,7 @@ _INSERT_CHUNKS = ("INSERT INTO chunks (run_id, offsets, texts_json, reasoning_of
                   "reasoning_texts_json) VALUES (?,?,?,?,?)")
 
 
-def _run_values(record: RunRecord) -> tuple[Any, ...]:
+def _run_values(record: RunRecord, owner: str) -> tuple[Any, ...]:
     """The ``runs`` row of a record, its per-run metrics computed here once."""
     m = record.metrics()
     itl_mean = sum(m.itl_s) / len(m.itl_s) if m.itl_s else None
@@ -68,7 +55,7 @@ def _run_values(record: RunRecord) -> tuple[Any, ...]:
         m.ttft_s, m.e2e_s, m.tpot_s, itl_mean, m.output_tps, m.decode_tps,
         m.ttfat_s, m.reasoning_s, record.reasoning_tokens, record.reasoning_source,
         int(record.reasoning_hidden), m.answer_tokens, m.answer_decode_tps,
-        record.cached_input_tokens,
+        record.cached_input_tokens, owner,
     )
 
 
@@ -99,79 +86,88 @@ STATS_COLUMNS = (
 )
 
 
+_KNOWN_COLUMNS = frozenset(_RUN_COLUMNS)
+_GET_RUN = """SELECT r.provider, r.model, r.settings_json, r.status, r.created_at, c.offsets,
+                     c.texts_json, r.error, r.finish_reason, r.attempts, r.input_tokens,
+                     r.input_source, r.output_tokens, r.output_source, r.prompt, r.page,
+                     r.label, r.group_id, r.id, c.reasoning_offsets, c.reasoning_texts_json,
+                     r.reasoning_tokens, r.reasoning_source, r.reasoning_hidden,
+                     r.cached_input_tokens
+              FROM runs r JOIN chunks c ON c.run_id = r.id WHERE r.id = ?"""
+
+
+def _checked(columns: Sequence[str]) -> Sequence[str]:
+    unknown = [c for c in columns if c not in _KNOWN_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown runs columns {unknown}")
+    return columns
+
+
 class RunStore:
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._migrate()
+    """Runs and votes. ``RunStore()`` opens the configured store (``CHATLAB_DATABASE_URL``,
+    else the SQLite file); ``RunStore(path_or_url)`` a given one."""
 
-    def _connect(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-        return db
+    def __init__(self, target: str | Path | Database | None = None, *,
+                 owner: str | None = None) -> None:
+        self.database: Database = (open_database(target)
+                                   if target is None or isinstance(target, (str, Path))
+                                   else target)
+        #: Whose rows this store reads and writes: ``None`` is everyone's (no sign-in, or an
+        #: admin reading); a user id keeps that user's alone.
+        self.owner = owner
 
-    def _migrate(self) -> None:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")  # one process migrates; others wait, then see it done
-        try:
-            db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY)")
-            done = {row[0] for row in db.execute("SELECT name FROM migrations")}
-            for step in MIGRATIONS:
-                if step.__name__ not in done:
-                    step(db)
-                    db.execute("INSERT INTO migrations VALUES (?)", (step.__name__,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    @property
+    def location(self) -> str:
+        """Where the runs are (a path, or a URL without its password)."""
+        return self.database.location
 
+    def for_owner(self, owner: str | None) -> RunStore:
+        """The same database, seen as ``owner`` (``None``: everyone's rows)."""
+        return RunStore(self.database, owner=owner)
+
+    def _where(self, flt: RunFilter | None, table: str = "") -> tuple[str, list[Any]]:
+        return where(flt or RunFilter(), self.owner, table)
+
+    def _owner_clause(self, table: str = "") -> tuple[str, list[Any]]:
+        """`` AND owner = ?`` for a scoped store, else nothing."""
+        return ("", []) if self.owner is None else (f" AND {table}owner = ?", [self.owner])
+
+    # -- writing ------------------------------------------------------------------------
     def add(self, record: RunRecord) -> None:
-        db = self._connect()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(_INSERT_RUN, _run_values(record))
-            db.execute(_INSERT_CHUNKS, _chunk_values(record))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        with self.database.transaction():
+            self.database.execute(_INSERT_RUN, _run_values(record, self.owner or ""))
+            self.database.execute(_INSERT_CHUNKS, _chunk_values(record))
 
     def add_many(self, records: Iterable[RunRecord], batch: int = 2000) -> int:
         """Insert many runs, ``batch`` per transaction (bulk imports, benchmarks); the rows
         are exactly what ``add`` writes. Returns how many were added."""
-        db = self._connect()
         added = 0
         it = iter(records)
         while part := list(islice(it, batch)):
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(_INSERT_RUN, [_run_values(r) for r in part])
-                db.executemany(_INSERT_CHUNKS, [_chunk_values(r) for r in part])
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            with self.database.transaction():
+                self.database.executemany(_INSERT_RUN,
+                                          [_run_values(r, self.owner or "") for r in part])
+                self.database.executemany(_INSERT_CHUNKS, [_chunk_values(r) for r in part])
             added += len(part)
         return added
 
+    def add_vote(self, comparison_id: str, choice: str, *, blind: bool, prompt: str,
+                 targets: list[dict[str, Any]], created_at: float) -> None:
+        """Keep the verdict on a comparison; voting again replaces it (one's own only)."""
+        self.database.execute(
+            """INSERT INTO votes (comparison_id, created_at, choice, blind, prompt,
+                                  targets_json, owner) VALUES (?,?,?,?,?,?,?)
+               ON CONFLICT (comparison_id) DO UPDATE SET created_at = excluded.created_at,
+                   choice = excluded.choice, blind = excluded.blind, prompt = excluded.prompt,
+                   targets_json = excluded.targets_json
+               WHERE votes.owner = excluded.owner""",
+            (comparison_id, created_at, choice, int(blind), prompt, json.dumps(targets),
+             self.owner or ""))
+
+    # -- reading one run ----------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord | None:
-        db = self._connect()
-        row = db.execute(
-            """SELECT r.provider, r.model, r.settings_json, r.status, r.created_at, c.offsets,
-                      c.texts_json, r.error, r.finish_reason, r.attempts, r.input_tokens,
-                      r.input_source, r.output_tokens, r.output_source, r.prompt, r.page,
-                      r.label, r.group_id, r.id, c.reasoning_offsets, c.reasoning_texts_json,
-                      r.reasoning_tokens, r.reasoning_source, r.reasoning_hidden,
-                      r.cached_input_tokens
-               FROM runs r JOIN chunks c ON c.run_id = r.id WHERE r.id = ?""",
-            (run_id,),
-        ).fetchone()
+        clause, params = self._owner_clause("r.")
+        row = self.database.one(_GET_RUN + clause, (run_id, *params))
         if row is None:
             return None
         return RunRecord(
@@ -185,130 +181,78 @@ class RunStore:
             reasoning_hidden=bool(row[23]), cached_input_tokens=row[24],
         )
 
-    def runs(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
-        """All run rows (no chunk data) matching an optional SQL ``where`` clause."""
-        sql = "SELECT * FROM runs" + (f" WHERE {where}" if where else "") + " ORDER BY created_at"
-        return pd.read_sql_query(sql, self._connect(), params=list(params))
+    def get_many(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """The runs with these ids that this store may read, in the order given."""
+        return [r for r in map(self.get, run_ids) if r is not None]
 
-    def chunk_offsets(self, run_ids: Iterable[str]) -> dict[str, list[float]]:
-        ids = list(run_ids)
-        out: dict[str, list[float]] = {}
-        db = self._connect()
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for run_id, blob in db.execute(
-                f"SELECT run_id, offsets FROM chunks WHERE run_id IN ({marks})", part
-            ):
-                out[run_id] = _floats(blob)
-        return out
-
-    # -- queries for the stats page ---------------------------------------------------------
-    @contextmanager
-    def snapshot(self) -> Iterator[None]:
+    # -- reading many -------------------------------------------------------------------
+    def snapshot(self) -> AbstractContextManager[None]:
         """Reads in this thread inside the block all see one state of the store (a read
-        transaction: WAL keeps it while writers go on), so figures built from several
-        queries agree with each other."""
-        db = self._connect()
-        if db.in_transaction:  # nested: the outer block already holds the snapshot
-            yield
-            return
-        db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            db.execute("COMMIT")
+        transaction: writers go on), so figures built from several queries agree."""
+        return self.database.snapshot()
 
-    def select(
-        self, columns: Sequence[str] = STATS_COLUMNS, where: str = "", params: Iterable[Any] = ()
-    ) -> pd.DataFrame:
-        """Some columns of the runs matching ``where`` (oldest first); the stats page reads
-        ``STATS_COLUMNS`` so the long texts stay on disk."""
-        known = {row[1] for row in self._connect().execute("PRAGMA table_info(runs)")}
-        unknown = [c for c in columns if c not in known]
-        if unknown:
-            raise ValueError(f"unknown runs columns {unknown}")
-        sql = (f"SELECT {', '.join(columns)} FROM runs" + (f" WHERE {where}" if where else "")
-               + " ORDER BY created_at")
-        return pd.read_sql_query(sql, self._connect(), params=list(params))
+    def runs(self, flt: RunFilter | None = None) -> pd.DataFrame:
+        """Every column of the runs matching ``flt`` (no chunk data), oldest first."""
+        return self.select(_RUN_COLUMNS, flt)
 
-    def iter_offsets(
-        self, where: str = "", params: Iterable[Any] = (), batch: int = 5000, *,
-        by_rowid: bool = False,
-    ) -> Iterator[list[tuple[str, bytes]]]:
-        """``(run_id, offsets)`` of the runs matching ``where`` (a clause over ``runs``
-        columns), ``batch`` rows at a time; ``offsets`` is the packed float64 blob (read it
-        with ``numpy.frombuffer``), so a pooled figure over 100k runs never builds lists.
+    def select(self, columns: Sequence[str] = (), flt: RunFilter | None = None) -> pd.DataFrame:
+        """Some columns of the runs matching ``flt``, oldest first; the stats page reads
+        ``STATS_COLUMNS`` or fewer, so the long texts stay on disk."""
+        clause, params = self._where(flt)
+        return frame(self.database, f"SELECT {', '.join(_checked(columns or STATS_COLUMNS))} "
+                     f"FROM runs{clause} ORDER BY created_at, id", params)
 
-        ``by_rowid`` finds each run's chunks row by the runs row's rowid (one B-tree search
-        instead of two: a third less CPU over 100k runs). That holds while both tables were
-        only ever appended to together, as ``add`` does; when a run is missed that way,
-        ``RowidMismatch`` is raised after the last batch and the caller reads again without.
-        """
-        params = list(params)
-        clause = f" WHERE {where}" if where else ""
-        if not by_rowid:
-            cursor = self._connect().execute(
-                "SELECT runs.id, chunks.offsets FROM runs JOIN chunks ON chunks.run_id = runs.id"
-                + clause, params)
-            while rows := cursor.fetchmany(batch):
-                yield rows
-            return
-        db = self._connect()
-        with self.snapshot():
-            expected = db.execute(f"SELECT COUNT(*) FROM runs{clause}", params).fetchone()[0]
-            cursor = db.execute(
-                "SELECT runs.id, chunks.offsets FROM runs JOIN chunks ON chunks.rowid = runs.rowid"
-                " AND chunks.run_id = runs.id" + clause, params)
-            seen = 0
-            while rows := cursor.fetchmany(batch):
-                seen += len(rows)
-                yield rows
-        if seen != expected:
-            raise RowidMismatch(f"{expected - seen} of {expected} runs not found by rowid")
+    def ids(self, flt: RunFilter | None = None) -> list[str]:
+        """The ids of the runs matching ``flt``, oldest first."""
+        clause, params = self._where(flt)
+        return [row[0] for row in self.database.all(
+            f"SELECT id FROM runs{clause} ORDER BY created_at, id", params)]
 
-    def iter_rows(
-        self, columns: Sequence[str], where: str = "", params: Iterable[Any] = (),
-        batch: int = 1000,
-    ) -> Iterator[list[tuple[Any, ...]]]:
+    def iter_offsets(self, flt: RunFilter | None = None, batch: int = 5000
+                     ) -> Iterator[list[tuple[str, bytes]]]:
+        """``(run_id, offsets)`` of the runs matching ``flt``, ``batch`` rows at a time;
+        ``offsets`` is the packed float64 blob (read it with ``numpy.frombuffer``), so a
+        pooled figure over a million runs never builds lists."""
+        clause, params = self._where(flt, "runs.")
+        yield from self.database.stream(
+            "SELECT runs.id, chunks.offsets FROM runs JOIN chunks ON chunks.run_id = runs.id"
+            + clause, params, batch)
+
+    def iter_rows(self, columns: Sequence[str], flt: RunFilter | None = None,
+                  batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
         """Rows of ``columns`` (of ``runs``) plus the packed offsets blobs of the answer and
-        of the thinking last, for the runs matching ``where``, oldest first, ``batch`` at a
+        of the thinking last, for the runs matching ``flt``, oldest first, ``batch`` at a
         time (exports of any size)."""
-        known = {row[1] for row in self._connect().execute("PRAGMA table_info(runs)")}
-        unknown = [c for c in columns if c not in known]
-        if unknown:
-            raise ValueError(f"unknown runs columns {unknown}")
-        sql = (f"SELECT {', '.join(f'runs.{c}' for c in columns)}, chunks.offsets, "
-               "chunks.reasoning_offsets "
-               "FROM runs JOIN chunks ON chunks.run_id = runs.id"
-               + (f" WHERE {where}" if where else "") + " ORDER BY runs.created_at")
-        cursor = self._connect().execute(sql, list(params))
-        while rows := cursor.fetchmany(batch):
-            yield rows
+        clause, params = self._where(flt, "runs.")
+        yield from self.database.stream(
+            f"SELECT {', '.join(f'runs.{c}' for c in _checked(columns))}, chunks.offsets, "
+            "chunks.reasoning_offsets FROM runs JOIN chunks ON chunks.run_id = runs.id"
+            f"{clause} ORDER BY runs.created_at, runs.id", params, batch)
 
-    def recent(self, limit: int = 200, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
-        """The newest runs matching ``where`` first, with the start of each answer (pickers)."""
-        return pd.read_sql_query(
-            f"""SELECT id, created_at, provider, model, status, page, chunk_count,
-                       substr(response, 1, 80) AS preview
-                FROM runs {f"WHERE {where}" if where else ""}
-                ORDER BY created_at DESC LIMIT ?""",
-            self._connect(), params=[*params, int(limit)],
-        )
+    def recent(self, flt: RunFilter | None = None, limit: int = 200) -> pd.DataFrame:
+        """The newest runs matching ``flt`` first, with the start of each answer (pickers)."""
+        clause, params = self._where(flt)
+        return frame(self.database,
+                     f"""SELECT id, created_at, provider, model, status, page, chunk_count,
+                                substr(response, 1, 80) AS preview
+                         FROM runs{clause} ORDER BY created_at DESC, id DESC LIMIT ?""",
+                     [*params, int(limit)])
 
-    def totals(self, where: str = "", params: Iterable[Any] = ()) -> pd.DataFrame:
-        """Counts and token sums of the runs matching ``where``, one row per provider, model
+    def totals(self, flt: RunFilter | None = None) -> pd.DataFrame:
+        """Counts and token sums of the runs matching ``flt``, one row per provider, model
         and status: what the stats page's counts and costs are made of. ``gaps`` is how many
         inter-chunk gaps those runs hold; ``priced_*`` only cover runs whose input and output
         counts are both known; ``output_from_<source>`` counts runs by where their output
         count came from (likewise ``input_from_<source>``). Grouped in the covering index's
-        order, so SQLite needs no sort."""
+        order, so the database needs no sort."""
         by_source = ", ".join(
-            f"SUM({side}_source = '{source}') AS {side}_from_{source}"
+            f"SUM(CASE WHEN {side}_source = '{source}' THEN 1 ELSE 0 END) "
+            f"AS {side}_from_{source}"
             for side in ("output", "input") for source in ("usage", "tokenizer", "estimate")
         )
-        return pd.read_sql_query(
-            f"""SELECT provider, model, status,
+        clause, params = self._where(flt)
+        return frame(self.database,
+                     f"""SELECT provider, model, status,
                        COUNT(*) AS runs,
                        SUM(input_tokens) AS input_tokens, COUNT(input_tokens) AS input_counted,
                        SUM(output_tokens) AS output_tokens, COUNT(output_tokens) AS output_counted,
@@ -322,51 +266,49 @@ class RunStore:
                            AS priced_output_tokens,
                        {by_source},
                        MIN(created_at) AS first_at, MAX(created_at) AS last_at
-                FROM runs {f"WHERE {where}" if where else ""}
+                FROM runs{clause}
                 GROUP BY provider, model, status
-                ORDER BY provider, model, status""",
-            self._connect(), params=list(params),
-        )
+                ORDER BY provider, model, status""", params)
 
     def provider_models(self) -> list[tuple[str, str]]:
         """Every (provider, model) pair with at least one run."""
-        rows = self._connect().execute(
-            "SELECT DISTINCT provider, model FROM runs ORDER BY provider, model"
-        ).fetchall()
+        clause, params = self._where(None)
+        rows = self.database.all(
+            f"SELECT DISTINCT provider, model FROM runs{clause} ORDER BY provider, model",
+            params)
         return [(p, m) for p, m in rows]
 
-    def count(self) -> int:
-        return int(self._connect().execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+    def count(self, flt: RunFilter | None = None) -> int:
+        clause, params = self._where(flt)
+        row = self.database.one(f"SELECT COUNT(*) FROM runs{clause}", params)
+        return int(row[0]) if row else 0
 
-    # -- votes (compare page) -------------------------------------------------------------
-    def add_vote(
-        self,
-        comparison_id: str,
-        choice: str,
-        *,
-        blind: bool,
-        prompt: str,
-        targets: list[dict[str, Any]],
-        created_at: float,
-    ) -> None:
-        """Keep the verdict on a comparison; voting again replaces it."""
-        self._connect().execute(
-            "INSERT OR REPLACE INTO votes VALUES (?,?,?,?,?,?)",
-            (comparison_id, created_at, choice, int(blind), prompt, json.dumps(targets)),
-        )
-
+    # -- votes (compare page) -----------------------------------------------------------
     def votes(self) -> pd.DataFrame:
         """One row per vote (``targets_json`` holds the label -> provider/model mapping)."""
-        return pd.read_sql_query("SELECT * FROM votes ORDER BY created_at", self._connect())
+        clause, params = self._owner_clause()
+        return frame(self.database, "SELECT comparison_id, created_at, choice, blind, prompt, "
+                     f"targets_json FROM votes WHERE 1 = 1{clause} ORDER BY created_at", params)
 
     def voted_runs(self) -> pd.DataFrame:
         """Each run of a voted comparison beside its vote: ``won`` is 1 for the chosen
         label, 0 for the others, NULL on a tie."""
-        return pd.read_sql_query(
-            """SELECT v.comparison_id, v.choice, v.blind, r.id AS run_id, r.label, r.provider,
-                      r.model, r.status, r.ttft_s, r.e2e_s, r.tpot_s, r.output_tps,
-                      CASE WHEN v.choice = 'tie' THEN NULL ELSE r.label = v.choice END AS won
-               FROM votes v JOIN runs r ON r.group_id = v.comparison_id AND r.page = 'compare'
-               ORDER BY v.created_at, r.label, r.created_at""",
-            self._connect(),
-        )
+        clause, params = self._owner_clause("v.")
+        return frame(self.database,
+                     f"""SELECT v.comparison_id, v.choice, v.blind, r.id AS run_id, r.label,
+                                r.provider, r.model, r.status, r.ttft_s, r.e2e_s, r.tpot_s,
+                                r.output_tps,
+                                CASE WHEN v.choice = 'tie' THEN NULL
+                                     WHEN r.label = v.choice THEN 1 ELSE 0 END AS won
+                         FROM votes v JOIN runs r ON r.group_id = v.comparison_id
+                              AND r.page = 'compare' AND r.owner = v.owner
+                         WHERE 1 = 1{clause}
+                         ORDER BY v.created_at, r.label, r.created_at, r.id""", params)
+
+    # -- upkeep -------------------------------------------------------------------------
+    def integrity_problems(self) -> list[str]:
+        """What is wrong with the stored data; empty when nothing is."""
+        return self.database.integrity_problems()
+
+    def close(self) -> None:
+        self.database.close()

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_chat_browser import eventually
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -46,8 +47,8 @@ def test_the_demo_page_streams_stops_and_shows_errors(browser, app_url, app_stor
         page.locator("#stop").click()
         expect(page.locator(".msg.error").last).to_have_text("Stopped: partial answer kept.")
         expect(page.locator("#send")).to_be_enabled()
-        runs = eventually(lambda: app_store.runs("page = 'api' AND prompt = ?",
-                                                 ["A long one to stop (demo)"]).to_dict("records"))
+        runs = eventually(lambda: app_store.runs(RunFilter(
+            pages=("api",), prompts=("A long one to stop (demo)",))).to_dict("records"))
         [run] = runs
         assert run["status"] == "stopped"
         assert 0 < run["chunk_count"] < 700

@@ -19,6 +19,7 @@ from testkit.browser import (
     use_scripted_model,
     wait_idle,
 )
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -73,7 +74,7 @@ def eventually(check: Callable[[], Any], timeout_s: float = 15) -> Any:
 
 def run_for(store, prompt: str) -> dict[str, Any] | None:
     """The newest recorded run for ``prompt`` (a row of the run store), if any."""
-    runs = store.runs("prompt = ?", [prompt])
+    runs = store.runs(RunFilter(prompts=(prompt,)))
     return runs.iloc[-1].to_dict() if len(runs) else None
 
 

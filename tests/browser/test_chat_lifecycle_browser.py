@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatlib.providers.scripted import SCRIPTS_ENV
-from chatlib.store import ChatStore, RunStore
+from chatlib.store import ChatStore, RunFilter, RunStore
 from testkit.app_server import AppServer
 from testkit.browser import (
     chat_messages,
@@ -56,7 +56,7 @@ def same_text(page: Any, stored: str) -> bool:
 
 
 def runs_for(store: RunStore, prompt: str) -> list[dict[str, Any]]:
-    return store.runs("prompt = ?", [prompt]).to_dict("records")
+    return store.runs(RunFilter(prompts=(prompt,))).to_dict("records")
 
 
 def test_widget_changes_mid_answer_keep_it_streaming_and_apply_to_the_next(page, app_store):

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from testkit.browser import chat_messages, exception_texts, select_option, send_prompt, wait_idle
 from tests.wire import openai_wire as ow
 from tests.wire.server import Reply, WireServer
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -71,7 +72,7 @@ def test_stop_closes_the_http_stream_at_once(page, server, app_store):
     expect(answer.get_by_text("Stopped: partial answer kept.")).to_be_visible(timeout=15_000)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        runs = app_store.runs("prompt = ?", [prompt])
+        runs = app_store.runs(RunFilter(prompts=(prompt,)))
         if len(runs):
             break
         time.sleep(0.1)

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from testkit.browser import exception_texts, send_prompt, wait_idle
+from chatlib.store import RunFilter
 
 STOP_BUTTON = ".st-key-stop_compare button"  # above the columns while they stream
 
@@ -80,7 +81,7 @@ def columns(page) -> list[tuple[str, str]]:
 
 def last_comparison(store) -> dict[str, Any]:
     """The runs of the newest comparison in the app's store, by label."""
-    runs = store.runs("page = 'compare'")
+    runs = store.runs(RunFilter(pages=("compare",)))
     if runs.empty:
         return {}
     latest = runs[runs.group_id == runs.group_id.iloc[-1]]

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from testkit.browser import chat_messages, exception_texts, send_prompt, wait_idle
 from tests.browser.test_compare_browser import choose, compare, comparison_id  # noqa: F401
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -38,7 +39,7 @@ def test_the_next_prompt_continues_every_target_and_a_reload_shows_both_turns(
     assert [users.nth(i).inner_text().split("\n")[-1].strip() for i in range(2)] == [
         "First turn, please.", "And a second turn."]
     # (the app's store is shared by every browser test: this comparison's runs only)
-    stored = app_store.runs("page = 'compare' AND group_id IN (?, ?)", [first, second])
+    stored = app_store.runs(RunFilter(pages=("compare",), group_ids=(first, second)))
     assert sorted(set(stored.group_id)) == sorted({first, second})
     assert sorted(stored.prompt) == sorted(["First turn, please."] * 2 + ["And a second turn."] * 2)
 

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from testkit.browser import exception_texts, wait_idle
 from tests.browser.test_compare_browser import choose, compare  # noqa: F401
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +33,8 @@ def test_a_prompt_set_runs_from_the_page_and_its_grid_survives_a_reload(
     expect(page).to_have_url(re.compile(r"[?&]prompt_set=[0-9a-f]{32}"), timeout=15_000)
     # instant says "Done at once." (passes "once", fails "twice"); demo-fast the reverse.
     expect(page.get_by_text("❌ 6 of 8 checks passed")).to_be_visible()
-    runs = app_store.runs("page = 'compare' AND prompt IN (?, ?)", ["Say it once", "Say more"])
+    runs = app_store.runs(RunFilter(pages=("compare",),
+                                     prompts=("Say it once", "Say more")))
     assert sorted(runs.prompt) == ["Say it once", "Say it once", "Say more", "Say more"]
     page.reload()
     expect(page.get_by_text("❌ 6 of 8 checks passed")).to_be_visible(timeout=60_000)

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from testkit.browser import (
     chat_messages, exception_texts, open_options, send_prompt, use_scripted_model, wait_idle,
 )
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -82,7 +83,7 @@ def test_stats_page_shows_the_runs_just_made(page, scripts, app_store):
     rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
     assert sorted((r["prompt"], r["status"]) for r in rows) == sorted(
         (p, "error" if m == FAULT_MODEL else "ok") for p, m in PROMPTS.items())
-    stored = app_store.runs("model IN (?, ?)", [OK_MODEL, FAULT_MODEL])
+    stored = app_store.runs(RunFilter(models=(OK_MODEL, FAULT_MODEL)))
     assert sorted(stored.id) == sorted(r["id"] for r in rows)
 
     body = page.locator("body").inner_text()

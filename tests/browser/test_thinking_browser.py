@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from testkit.browser import chat_messages, exception_texts, send_prompt, use_scripted_model, \
     wait_idle
+from chatlib.store import RunFilter
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +80,7 @@ def test_thinking_grows_in_its_block_then_collapses_above_the_answer(page, app_s
     assert again["open"] is False and again["inside"].strip() == THINKING.strip()
     expect(chat_messages(page)).to_have_count(1)
     assert exception_texts(page) == []
-    run = app_store.runs("prompt = ?", ["Think before you answer (thinking test)"]).iloc[-1]
+    run = app_store.runs(RunFilter(prompts=("Think before you answer (thinking test)",))).iloc[-1]
     assert run.status == "ok" and run.response == ANSWER and run.ttfat_s > run.ttft_s
 
 
@@ -96,7 +97,7 @@ def test_stop_while_thinking_keeps_the_thinking_marked(page, app_store, scripts)
     expect(chat_messages(page).last).to_contain_text("Stopped: partial answer kept.")
     stopped = state(page)
     assert stopped["answer"] == "" and (THINKING * 5).startswith(stopped["inside"])
-    run = app_store.runs("prompt = ?", [prompt]).iloc[-1]
+    run = app_store.runs(RunFilter(prompts=(prompt,))).iloc[-1]
     assert run.status == "stopped" and run.response == ""
     assert app_store.get(run.id).reasoning == stopped["inside"]
     page.reload()

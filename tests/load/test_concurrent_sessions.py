@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chatlib.store import RunStore
+from chatlib.store import RunFilter, RunStore
 from testkit.app_server import AppServer, scripted_app_env
 from testkit.load import (
     LOAD_MODEL, expected_answer, load_script, open_sessions, percentile, run_round,
@@ -61,7 +61,7 @@ def test_five_sessions_chatting_at_once_all_get_complete_answers(load_app, brows
     assert overhead_p95 < MAX_TTFT_OVERHEAD_P95_S, ttfts
 
     # Every answer is in the run store, whole, from its own session.
-    runs = store.runs("model = ?", [LOAD_MODEL])
+    runs = store.runs(RunFilter(models=(LOAD_MODEL,)))
     prompts = sorted(p for r in rounds for p in r.prompts)
     assert sorted(runs.prompt) == prompts
     assert set(runs.status) == {"ok"} and set(runs.chunk_count) == {CHUNKS}

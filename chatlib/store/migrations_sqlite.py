@@ -1,5 +1,6 @@
 """The SQLite schema, as a list of small migrations applied once each and recorded in the
-``migrations`` table (``RunStore._migrate`` runs them in order, in one transaction)."""
+``migrations`` table (``SqliteDatabase`` runs them in order, in one transaction, as it
+opens). PostgreSQL's schema is ``chatlib.store.migrations_postgres``: the same tables."""
 
 from __future__ import annotations
 
@@ -215,3 +216,23 @@ def m009_comparison_turns(db: sqlite3.Connection) -> None:
     # Multi-turn compare: a comparison may continue an earlier one (its targets' histories
     # are in targets_json).
     db.execute("ALTER TABLE comparisons ADD COLUMN parent_id TEXT")
+
+
+@migration
+def m010_teams(db: sqlite3.Connection) -> None:
+    # Sign-in: whose each row is (the signed-in user's id; '' when sign-in is not set up).
+    for table in ("runs", "chats", "comparisons", "prompt_sets", "votes"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+    # Replicas: when an answer's turn was last written (its reader refreshes it every 0.5 s),
+    # so another process can tell an answer in flight elsewhere from one cut off by a crash.
+    db.execute("ALTER TABLE chat_turns ADD COLUMN updated_at REAL")
+    db.execute("CREATE INDEX chats_owner_updated ON chats(owner, updated_at)")
+    db.execute("CREATE INDEX runs_group ON runs(group_id)")  # a comparison's runs
+    # The stats page's covering index (m006), which a signed-in user's filter reads too.
+    db.execute("DROP INDEX runs_stats")
+    db.execute(
+        """CREATE INDEX runs_stats ON runs(provider, model, status, created_at, page, ttft_s,
+               e2e_s, tpot_s, output_tps, decode_tps, chunk_count, input_tokens, output_tokens,
+               input_source, output_source, ttfat_s, reasoning_s, answer_decode_tps,
+               reasoning_tokens, owner, id)"""
+    )
