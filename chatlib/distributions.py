@@ -20,7 +20,8 @@ from chatlib.metrics import PERCENTILES
 
 __all__ = [
     "BIN_LO_S", "BIN_HI_S", "FINE_SHIFT", "CHART_SHIFT", "bin_index", "bin_edges", "histogram",
-    "order_statistics", "exact_percentiles", "pool_gaps", "median_ci",
+    "order_statistics", "exact_percentiles", "pool_gaps", "median_ci", "GapHistogram",
+    "histogram_percentiles",
 ]
 
 BIN_LO_S, BIN_HI_S = 2.0**-14, 2.0**7  # 61 µs .. 128 s; values outside go to the end bins
@@ -132,6 +133,89 @@ def pool_gaps(batches: Iterable[Sequence[bytes]], expected: int | None = None) -
     if out is not None:
         return out[:filled]
     return np.concatenate(parts) if parts else np.empty(0)
+
+
+class GapHistogram:
+    """Chunk gaps kept as figures only: how many runs had a gap, how many gaps, their sum and
+    their counts in the fine bins (``bin_edges(FINE_SHIFT)``). Histograms add up, so the
+    store keeps one per model and hour as runs arrive (``chatlib.store.runs``), and a pooled
+    ITL over a million runs is a sum of a few thousand of them."""
+
+    __slots__ = ("runs", "gaps", "total_s", "counts")
+
+    def __init__(self, runs: int = 0, gaps: int = 0, total_s: float = 0.0,
+                 counts: np.ndarray | None = None) -> None:
+        self.runs, self.gaps, self.total_s = runs, gaps, total_s
+        self.counts = (np.zeros(bin_edges(FINE_SHIFT).size - 1, dtype=np.int64)
+                       if counts is None else counts)
+
+    @classmethod
+    def of_blobs(cls, blobs: Sequence[bytes]) -> GapHistogram:
+        """The histogram of the runs whose packed offsets these are."""
+        gaps = pool_gaps([blobs])
+        counts = np.bincount(bin_index(gaps, FINE_SHIFT), minlength=bin_edges(FINE_SHIFT).size - 1)
+        return cls(sum(len(b) >= 16 for b in blobs), int(gaps.size), float(gaps.sum()),
+                   counts.astype(np.int64))
+
+    def add(self, other: GapHistogram) -> GapHistogram:
+        self.runs += other.runs
+        self.gaps += other.gaps
+        self.total_s += other.total_s
+        self.counts += other.counts
+        return self
+
+    def packed(self) -> bytes:
+        """The counts as stored: the non-empty bins (int16), then their counts (int64)."""
+        bins = np.flatnonzero(self.counts)
+        return (np.int32(bins.size).tobytes() + bins.astype("<i2").tobytes()
+                + self.counts[bins].astype("<i8").tobytes())
+
+    @classmethod
+    def unpacked(cls, runs: int, gaps: int, total_s: float, blob: bytes) -> GapHistogram:
+        return cls.summed([(runs, gaps, total_s, blob)])
+
+    @classmethod
+    def summed(cls, rows: Iterable[tuple[int, int, float, bytes]]) -> GapHistogram:
+        """The sum of stored histograms ``(runs, gaps, total_s, packed)``, in one pass."""
+        runs, gaps, total, bins, counts = 0, 0, 0.0, [], []
+        for r, g, t, blob in rows:
+            blob = bytes(blob)
+            n = int(np.frombuffer(blob[:4], dtype="<i4")[0]) if blob else 0
+            runs, gaps, total = runs + int(r), gaps + int(g), total + float(t)
+            bins.append(np.frombuffer(blob, dtype="<i2", count=n, offset=4))
+            counts.append(np.frombuffer(blob, dtype="<i8", count=n, offset=4 + 2 * n))
+        size = bin_edges(FINE_SHIFT).size - 1
+        summed = np.zeros(size, dtype=np.int64)
+        if bins:
+            np.add.at(summed, np.concatenate(bins).astype(np.intp), np.concatenate(counts))
+        return cls(runs, gaps, total, summed)
+
+
+def histogram_percentiles(counts: np.ndarray, ps: Sequence[int] = PERCENTILES,
+                          shift: int = FINE_SHIFT) -> dict[str, float | None]:
+    """``np.percentile``'s linear-interpolation percentiles of the values a histogram
+    counts, each order statistic placed inside its bin by its rank (the values of a bin
+    spread evenly in log scale): within one bin's width (0.54 % at ``FINE_SHIFT``) of the
+    exact value, with no value at hand."""
+    n = int(counts.sum())
+    if n == 0:
+        return {f"p{p}": None for p in ps}
+    edges = bin_edges(shift)
+    cumulative = np.cumsum(counts)
+
+    def value(rank: int) -> float:
+        b = int(np.searchsorted(cumulative, rank, side="right"))
+        below = int(cumulative[b - 1]) if b else 0
+        lo, hi = edges[b], edges[b + 1]
+        return float(lo * (hi / lo) ** ((rank - below + 0.5) / int(counts[b])))
+
+    out: dict[str, float | None] = {}
+    for p in ps:
+        virtual = (n - 1) * p / 100.0
+        lower = min(max(int(math.floor(virtual)), 0), n - 1)
+        a, b = value(lower), value(min(lower + 1, n - 1))
+        out[f"p{p}"] = a + (b - a) * (virtual - math.floor(virtual))
+    return out
 
 
 def _median_ci_rank(n: int, confidence: float) -> int:

@@ -154,6 +154,46 @@ def test_latency_table_equals_numpy_on_the_same_data(store):
         assert row(table, model, "TTFT (ms)").p50_high == pytest.approx(hi)
 
 
+def test_above_the_exact_limit_itl_comes_from_the_stored_histograms_within_a_bin(
+        store, monkeypatch):
+    import chatlib.stats as stats
+
+    records = seeded_records()
+    store.add_many(records)
+    flt = RunFilter(since=NOW - 2 * 86400 - 1234.5)  # cut-off first hour: read from offsets
+    exact = latency_table(load_stats(store, flt))
+    monkeypatch.setattr(stats, "EXACT_ITL_UP_TO", 0)  # every model's pool is "large"
+    data = load_stats(store, flt)
+    assert data.itl and not any(pool.exact for pool in data.itl.values())
+    pooled = latency_table(data)
+    for model in ("fast", "mid", "slow"):
+        want, got = row(exact, model, "ITL (ms)"), row(pooled, model, "ITL (ms)")
+        assert (got.n, got.runs) == (want.n, want.runs)  # the same gaps, counted exactly
+        assert got["mean"] == pytest.approx(want["mean"], rel=1e-9)
+        for p in ("p50", "p90", "p95", "p99"):
+            assert got[p] == pytest.approx(want[p], rel=0.0054), (model, p)
+        assert row(pooled, model, "TTFT (ms)").p50 == row(exact, model, "TTFT (ms)").p50
+
+
+def test_the_migration_builds_the_histograms_of_runs_stored_before_it(tmp_path):
+    import sqlite3
+
+    from chatlib.store import RunStore
+
+    path = tmp_path / "old.sqlite3"
+    store = RunStore(path)
+    store.add_many(seeded_records(60))
+    before = store.itl_pools()
+    store.close()
+    db = sqlite3.connect(path, isolation_level=None)  # as the release before it left it
+    db.execute("DROP TABLE itl_hours")
+    db.execute("DELETE FROM migrations WHERE name = 'm011_itl_hours'")
+    db.close()
+    after = RunStore(path).itl_pools()
+    assert {k: (h.runs, h.gaps, list(h.counts)) for k, h in after.items()} == \
+        {k: (h.runs, h.gaps, list(h.counts)) for k, h in before.items()}
+
+
 @pytest.mark.parametrize("values", [
     np.random.default_rng(1).lognormal(-4, 0.5, 50_000), np.zeros(10), np.array([0.5]),
     np.array([0.1, 0.2]), np.full(1000, 0.02), np.random.default_rng(2).random(999) * 1e-6,

@@ -94,7 +94,7 @@ def test_each_filter_field_selects_its_runs(any_store):
     assert ids(pages=("compare",), labels=("B",)) == ["c"]
     assert ids(prompts=("p2",), group_ids=("cmp",)) == ["b", "c"]
     assert ids(not_providers=("replay",), streamed=True) == ["a", "b"]
-    assert any_store.ids(RunFilter(statuses=("error",))) == ["d"]
+    assert list(any_store.select(["id"], RunFilter(statuses=("error",))).id) == ["d"]
     assert any_store.count() == 4 and any_store.count(RunFilter(providers=("openai",))) == 2
     assert list(any_store.recent(RunFilter(), limit=2).id) == ["d", "c"]
     assert any_store.recent(RunFilter(), limit=1).preview[0] == ""
@@ -282,3 +282,85 @@ def test_a_store_scoped_to_a_user_sees_only_that_users_rows(any_store):
     everyone = any_store.for_owner(None)  # no sign-in, or an admin on Stats
     assert sorted(everyone.runs().id) == ["ra", "rb"]
     assert sorted(everyone.runs().owner) == ["alice", "bob"]
+
+
+def test_figures_are_aligned_float_columns_with_nan_for_unknown(any_store):
+    any_store.add_many([
+        record(id="a", output_tokens=7, chunk_offsets_s=[0.5, 0.6]),
+        record(id="b", output_tokens=None, output_source=None, chunk_offsets_s=[0.25, 0.5]),
+        record(id="c", model="other"),
+    ])
+    got = any_store.figures(["ttft_s", "output_tokens", "chunk_count"],
+                            RunFilter(models=("m",)))
+    rows = sorted(zip(got.ttft_s, got.output_tokens.fillna(-1), got.chunk_count))
+    assert rows == [(0.25, -1.0, 3.0), (0.5, 7.0, 3.0)]
+    assert list(got.dtypes) == ["float64"] * 3
+    empty = any_store.figures(["ttft_s"], RunFilter(models=("none",)))
+    assert len(empty) == 0 and list(empty.columns) == ["ttft_s"]
+
+
+# -- pooled ITL kept per hour ----------------------------------------------------------------
+def _gap_runs() -> list[RunRecord]:
+    """Finished, stopped and failed runs over three hours, two models and two pages."""
+    import random
+
+    rng = random.Random(3)
+    runs = []
+    for i in range(60):
+        offsets = sorted(rng.uniform(0.05, 2.0) for _ in range(rng.randint(0, 30)))
+        runs.append(record(id=f"g{i:02d}", model=("a", "b")[i % 2],
+                           page=("chat", "compare")[i % 3 == 0],
+                           status=("ok", "ok", "ok", "stopped")[i % 4],
+                           created_at=7200.0 * 1000 + i * 180.0,  # 3 h from a whole hour
+                           chunk_offsets_s=offsets, chunk_texts=["x"] * len(offsets)))
+    return runs
+
+
+def _pooled_from_offsets(store: RunStore, flt: RunFilter):
+    from chatlib.distributions import GapHistogram
+
+    out = {}
+    for (provider, model) in store.provider_models():
+        if (flt.providers and provider not in flt.providers) or (flt.models and model
+                                                                 not in flt.models):
+            continue
+        group = flt.narrowed(statuses=("ok",), providers=(provider,), models=(model,))
+        blobs = [blob for batch in store.iter_offsets(group) for _, blob in batch]
+        if blobs:
+            out[(provider, model)] = GapHistogram.of_blobs(blobs)
+    return out
+
+
+@pytest.mark.parametrize("flt", [
+    RunFilter(),
+    RunFilter(since=7200.0 * 1000 + 1000.0),  # mid-hour: the first hour's runs from offsets
+    RunFilter(since=7200.0 * 1000 + 3600.0, until=7200.0 * 1000 + 9000.0),
+    RunFilter(since=7200.0 * 1000 + 4000.0, until=7200.0 * 1000 + 5000.0),  # within one hour
+    RunFilter(pages=("compare",), models=("b",)),
+])
+def test_the_hourly_gap_histograms_count_exactly_what_the_offsets_hold(any_store, flt):
+    runs = _gap_runs()
+    any_store.add_many(runs[:40], batch=7)  # the bulk path and the one-by-one path
+    for run in runs[40:]:
+        any_store.add(run)
+    want = _pooled_from_offsets(any_store, flt)
+    got = any_store.itl_pools(flt)
+    assert set(got) == set(want) and want
+    for key in want:
+        assert (got[key].runs, got[key].gaps) == (want[key].runs, want[key].gaps)
+        assert (got[key].counts == want[key].counts).all()
+        assert got[key].total_s == pytest.approx(want[key].total_s, rel=1e-12)
+
+
+def test_the_hourly_gap_histograms_keep_owners_apart_and_refuse_what_they_cannot_tell(
+        any_store):
+    alice, bob = any_store.for_owner("alice"), any_store.for_owner("bob")
+    runs = _gap_runs()
+    alice.add_many(runs[:30])
+    bob.add_many(runs[30:])
+    assert alice.itl_pools() and {k: (h.runs, h.gaps) for k, h in alice.itl_pools().items()} \
+        == {k: (h.runs, h.gaps) for k, h in _pooled_from_offsets(alice, RunFilter()).items()}
+    everyone = sum(h.gaps for h in any_store.itl_pools().values())
+    assert everyone == sum(h.gaps for s in (alice, bob) for h in s.itl_pools().values())
+    assert any_store.itl_pools(RunFilter(prompts=("x",))) is None  # read the offsets instead
+    assert any_store.itl_pools(RunFilter(statuses=("stopped",))) == {}

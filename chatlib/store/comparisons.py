@@ -141,5 +141,5 @@ class ComparisonStore:
 
     def runs(self, comparison_id: str) -> list[RunRecord]:
         """The comparison's counted runs, oldest first (warm-up runs are never stored)."""
-        return self._runs.get_many(self._runs.ids(RunFilter(pages=("compare",),
-                                                            group_ids=(comparison_id,))))
+        ids = self._runs.select(["id"], RunFilter(pages=("compare",), group_ids=(comparison_id,)))
+        return [r for r in map(self._runs.get, ids.id) if r is not None]

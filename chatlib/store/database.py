@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["Database", "open_database", "database_url", "half_written_runs", "frame"]
@@ -49,6 +50,12 @@ class Database(Protocol):
     def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 1000
                ) -> Iterator[list[Row]]:
         """The rows of a query ``batch`` at a time, never all of them in memory at once."""
+
+    def float_columns(self, columns: Sequence[str], from_where: str,
+                      params: Sequence[Any] = ()) -> dict[str, np.ndarray]:
+        """Numeric ``columns`` of the rows of ``FROM … WHERE …`` as float64 arrays (``NaN``
+        for ``NULL``), row ``i`` of each array from the same row, in no particular order:
+        what aggregates over many rows are computed from."""
 
     def transaction(self) -> AbstractContextManager[None]:
         """A write transaction: every call of this thread inside it is part of it; it

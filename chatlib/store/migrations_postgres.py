@@ -3,7 +3,7 @@
 recorded in ``migrations`` (``PostgresDatabase`` runs them in one transaction, under an
 advisory lock, so replicas that start together migrate once).
 
-The first step is SQLite's ten steps at once (PostgreSQL support started with that schema);
+The first step is SQLite's eleven steps at once (PostgreSQL support started with that schema);
 later steps are added to both modules. Types: ``DOUBLE PRECISION`` for SQLite's ``REAL``,
 ``BYTEA`` for its ``BLOB`` (the packed float64 chunk offsets, byte for byte the same).
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from chatlib.store.itl_hours import ITL_HOURS_TABLE
 
 __all__ = ["MIGRATIONS"]
 
@@ -175,3 +177,4 @@ def m001_schema(db: Any) -> None:
         """
     )
     db.execute("CREATE INDEX prompt_sets_created ON prompt_sets(created_at)")
+    db.execute(ITL_HOURS_TABLE.format(real="DOUBLE PRECISION", blob="BYTEA"))

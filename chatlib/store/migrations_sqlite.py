@@ -7,6 +7,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from chatlib.store.itl_hours import ITL_HOURS_TABLE
+
 __all__ = ["MIGRATIONS"]
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
@@ -236,3 +238,14 @@ def m010_teams(db: sqlite3.Connection) -> None:
                input_source, output_source, ttfat_s, reasoning_s, answer_decode_tps,
                reasoning_tokens, owner, id)"""
     )
+
+
+@migration
+def m011_itl_hours(db: sqlite3.Connection) -> None:
+    # The pooled inter-token latency of finished runs per model, page, owner and UTC hour, as
+    # a histogram (chatlib.distributions.GapHistogram), kept as runs are added: the stats
+    # page sums these instead of reading every chunk offset (a million runs: 180M gaps).
+    db.execute(ITL_HOURS_TABLE.format(real="REAL", blob="BLOB"))
+    from chatlib.store.itl_hours import backfill
+
+    backfill(db)

