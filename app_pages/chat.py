@@ -13,6 +13,11 @@ from ui.sidebar import EMPTY_PROMPT, settings_sidebar
 from ui.streaming import show_thinking, stream_answer
 
 _LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the sidebar
+# A long chat draws its last turns only: every rerun (each prompt, each widget change) redraws
+# what is drawn, so a 500-turn chat must not cost 50 times a 10-turn one. Older turns are a
+# click away ("Show earlier turns", 20 more per click) and all in the sidebar's exports.
+WINDOW = 20
+_SHOWN = "_chatlab_turns_shown"  # (chat id, how many of its last turns are drawn)
 
 answers: ChatAnswers = chat_answers()
 chat, live = current_chat(answers)
@@ -101,9 +106,23 @@ def remember_fit(fit: BudgetFit | None) -> None:
         st.session_state[_LAST_FIT] = (chat.id, fit.summary())
 
 
+def turns_shown() -> int:
+    kept = st.session_state.get(_SHOWN)
+    return int(kept[1]) if kept and kept[0] == chat.id else WINDOW
+
+
+def show_earlier() -> None:
+    st.session_state[_SHOWN] = (chat.id, turns_shown() + WINDOW)
+
+
 st.title("💬 Chat Lab")
-for turn in chat.turns[:-1] if live is not None else chat.turns:
-    show_turn(turn)  # all but the answer in flight, which streams below the prompt box
+history = chat.turns[:-1] if live is not None else chat.turns  # the answer in flight streams
+hidden = max(0, len(history) - turns_shown())  # below the prompt box
+if hidden:
+    st.button(f"Show earlier turns ({hidden:,} not shown)", icon="⬆️", key="show_earlier",
+              on_click=show_earlier)
+for turn in history[hidden:]:
+    show_turn(turn)
 
 prompt = st.chat_input("Ask anything")
 if prompt is not None and not prompt.strip():

@@ -1,7 +1,8 @@
 """Bench 8: a long chat. Time to render the page after a new prompt, 500 turns vs 10.
 
 A turn is one message of the history (a prompt or an answer), as in the chat page's
-stored chat's ``Chat.turns``. The chat is built up in the browser, prompt by prompt, with the
+stored chat's ``Chat.turns`` (counted in the store: the page draws only a long chat's last
+turns, ``app_pages/chat.py``'s ``WINDOW``). The chat is built up in the browser, prompt by prompt, with the
 scripted provider answering at once with a short markdown answer (list, bold, code) so the
 time measured is the app's and the browser's, not the provider's. At 10 and at 500 turns,
 ``--samples`` more prompts are timed from the Enter key (a keydown listener in the page):
@@ -85,6 +86,17 @@ def turns_on_page(page) -> int:
     return page.locator("[data-testid='stChatMessage']").count()
 
 
+def turns_in_chat(chat, app) -> int:
+    """The turns of the chat as stored (the page draws only the last ones of a long chat)."""
+    import re
+
+    from chatlib.store import ChatStore
+
+    match = re.search(r"[?&]chat=([\w-]+)", chat.page.url)
+    stored = ChatStore(app.store).get(match.group(1)) if match else None
+    return len(stored.turns) if stored is not None else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=500)
@@ -100,14 +112,14 @@ def main() -> None:
         i = 0
         started = time.monotonic()
         for target in (args.short, args.turns):
-            while turns_on_page(chat.page) < target:  # build the history up to the target
+            while turns_in_chat(chat, app) < target:  # build the history up to the target
                 try:
                     one_prompt(chat, i, measure=False)
                 except Exception:
                     explain_stuck(chat, app)
                     raise
                 i += 1
-            assert turns_on_page(chat.page) == target, turns_on_page(chat.page)
+            assert turns_in_chat(chat, app) == target, turns_in_chat(chat, app)
             results[target] = []
             for _ in range(args.samples):
                 results[target].append(one_prompt(chat, i, measure=True))

@@ -266,3 +266,24 @@ def test_thinking_shows_in_its_own_block_and_never_in_the_answer_or_the_next_req
     failed = chat.chat_message[-1]
     assert "thinking and gave no answer" in failed.error[0].value
     assert store.runs(RunFilter(prompts=("too long",))).status.tolist() == ["error"]
+
+
+def test_a_long_chat_draws_its_last_turns_and_the_earlier_ones_on_request(app_test, store):
+    turns = [ChatTurn("user" if i % 2 == 0 else "assistant", f"turn {i}") for i in range(45)]
+    ChatStore(store).create(Chat("long", "A long chat", turns))
+    at = app_test()
+    at.query_params["chat"] = "long"
+    at.run()
+    assert not at.exception
+
+    def drawn() -> list[str]:
+        return [m.markdown[0].value for m in at.chat_message]
+
+    assert drawn() == [f"turn {i}" for i in range(25, 45)]  # the last 20
+    (more,) = [b for b in at.button if b.key == "show_earlier"]
+    assert "25 not shown" in more.label
+    more.click().run()
+    assert drawn() == [f"turn {i}" for i in range(5, 45)]
+    [b for b in at.button if b.key == "show_earlier"][0].click().run()
+    assert drawn() == [f"turn {i}" for i in range(45)]
+    assert not [b for b in at.button if b.key == "show_earlier"]  # nothing left to show

@@ -132,9 +132,11 @@ def chat_sidebar(answers: ChatAnswers, chat: Chat) -> None:
                 st.button("Delete this chat", icon="🗑️", key="delete_chat",
                           on_click=lambda: st.session_state.update({_CONFIRM_DELETE: chat.id}))
     stamp = chat.id[:8]
-    sb.download_button("Export Markdown", export_markdown(chat.turns, chat.title),
+    # Built when clicked, not on every rerun (a long chat's exports are its whole history).
+    turns, title, chat_id = chat.turns, chat.title, chat.id
+    sb.download_button("Export Markdown", lambda: export_markdown(turns, title),
                        f"chat-{stamp}.md", "text/markdown", on_click="ignore")
-    sb.download_button("Export JSON", export_json(chat.turns, chat_id=chat.id, title=chat.title),
+    sb.download_button("Export JSON", lambda: export_json(turns, chat_id=chat_id, title=title),
                        f"chat-{stamp}.json", "application/json", on_click="ignore")
 
 

@@ -196,3 +196,21 @@ def test_each_user_sees_only_their_own_data(team, browser):
             page.context.close()
     bobs = team["store"].for_owner(USERS["bob"]).runs()
     assert list(bobs.prompt) == ["Bob's own question"]
+
+
+def test_with_sign_in_set_up_the_api_needs_its_token(team):
+    """The SSE API has no browser session to sign in: without CHATLAB_API_TOKEN it would
+    spend the server's keys for anyone who reaches the port, so it refuses."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", team["replicas"][0].port, timeout=60)
+    try:
+        conn.request("POST", "/chat", body=json.dumps(
+            {"message": "hi", "provider": "scripted", "model": "team-instant"}),
+            headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        assert response.status == 403
+        assert "CHATLAB_API_TOKEN" in json.loads(response.read())["error"]
+    finally:
+        conn.close()
+    assert team["store"].count(RunFilter(pages=("api",))) == 0
