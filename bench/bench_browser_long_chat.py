@@ -2,10 +2,11 @@
 
 A turn is one message of the history (a prompt or an answer), as in the chat page's
 stored chat's ``Chat.turns`` (counted in the store: the page draws only a long chat's last
-turns, ``app_pages/chat.py``'s ``WINDOW``). The chat is built up in the browser, prompt by prompt, with the
-scripted provider answering at once with a short markdown answer (list, bold, code) so the
-time measured is the app's and the browser's, not the provider's. At 10 and at 500 turns,
-``--samples`` more prompts are timed from the Enter key (a keydown listener in the page):
+turns, ``app_pages/chat.py``'s ``WINDOW``). The chat is built up in the browser, prompt by
+prompt, with the scripted provider answering at once with a short markdown answer (list,
+bold, code) so the time measured is the app's and the browser's, not the provider's. At 10
+and at 500 turns, ``--samples`` more prompts are timed from the Enter key (a keydown
+listener in the page):
 
 - answer visible: the new answer's text is in the DOM;
 - script done: the app's script run has finished (``data-test-script-state``);
