@@ -364,3 +364,12 @@ def test_the_hourly_gap_histograms_keep_owners_apart_and_refuse_what_they_cannot
     assert everyone == sum(h.gaps for s in (alice, bob) for h in s.itl_pools().values())
     assert any_store.itl_pools(RunFilter(prompts=("x",))) is None  # read the offsets instead
     assert any_store.itl_pools(RunFilter(statuses=("stopped",))) == {}
+
+
+def test_a_database_url_is_shown_without_its_password():
+    from chatlib.store.postgres import redact_url
+
+    assert redact_url("postgresql://chatlab:s3cret@db:5432/chatlab") == \
+        "postgresql://chatlab:***@db:5432/chatlab"
+    assert redact_url("postgresql://chatlab@127.0.0.1:5432/x") == \
+        "postgresql://chatlab@127.0.0.1:5432/x"
