@@ -14,10 +14,12 @@ from ui.streaming import show_thinking, stream_answer
 
 _LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the sidebar
 # A long chat draws its last turns only: every rerun (each prompt, each widget change) redraws
-# what is drawn, so a 500-turn chat must not cost 50 times a 10-turn one. Older turns are a
-# click away ("Show earlier turns", 20 more per click) and all in the sidebar's exports.
+# what is drawn, so a 500-turn chat must not cost 50 times a 10-turn one. The first turn drawn
+# stays put while the chat grows (new turns append, so the browser re-renders nothing it
+# shows) until 2 * WINDOW are drawn, then jumps to the last WINDOW. Older turns are a click
+# away ("Show earlier turns", WINDOW more per click) and all in the sidebar's exports.
 WINDOW = 20
-_SHOWN = "_chatlab_turns_shown"  # (chat id, how many of its last turns are drawn)
+_FIRST = "_chatlab_first_turn_drawn"  # (chat id, first turn drawn, the user asked for it)
 
 answers: ChatAnswers = chat_answers()
 chat, live = current_chat(answers)
@@ -106,21 +108,29 @@ def remember_fit(fit: BudgetFit | None) -> None:
         st.session_state[_LAST_FIT] = (chat.id, fit.summary())
 
 
-def turns_shown() -> int:
-    kept = st.session_state.get(_SHOWN)
-    return int(kept[1]) if kept and kept[0] == chat.id else WINDOW
+def first_drawn(turns: int) -> int:
+    """Where the drawn turns start, for a history of ``turns`` (see ``WINDOW``)."""
+    chat_id, first, asked = st.session_state.get(_FIRST) or (None, 0, False)
+    if chat_id != chat.id:
+        first, asked = max(0, turns - WINDOW), False
+    elif turns - first > 2 * WINDOW and not asked:  # grown: jump ahead
+        first = turns - WINDOW
+    first = min(first, turns)  # regenerate and edit shorten the chat
+    st.session_state[_FIRST] = (chat.id, first, asked)
+    return first
 
 
-def show_earlier() -> None:
-    st.session_state[_SHOWN] = (chat.id, turns_shown() + WINDOW)
+def show_earlier(first: int) -> None:
+    # Asked for: from now on the chat does not jump ahead past what the user went back to.
+    st.session_state[_FIRST] = (chat.id, max(0, first - WINDOW), True)
 
 
 st.title("💬 Chat Lab")
 history = chat.turns[:-1] if live is not None else chat.turns  # the answer in flight streams
-hidden = max(0, len(history) - turns_shown())  # below the prompt box
+hidden = first_drawn(len(history))  # below the prompt box
 if hidden:
     st.button(f"Show earlier turns ({hidden:,} not shown)", icon="⬆️", key="show_earlier",
-              on_click=show_earlier)
+              on_click=show_earlier, args=(hidden,))
 for turn in history[hidden:]:
     show_turn(turn)
 
