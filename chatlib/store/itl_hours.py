@@ -44,16 +44,24 @@ def _hour(created_at: float) -> float:
     return math.floor(created_at / HOUR_S) * HOUR_S
 
 
+def _merge(into: dict[Any, GapHistogram], rows: Iterable[tuple[Any, bytes]]) -> None:
+    """Add the runs' packed offsets ``rows`` of ``(key, offsets)`` to ``into``'s histograms:
+    one histogram per key of the batch (one binning pass, not one per run)."""
+    blobs_of: dict[Any, list[bytes]] = {}
+    for key, blob in rows:
+        blobs_of.setdefault(key, []).append(bytes(blob))
+    for key, blobs in blobs_of.items():
+        part = GapHistogram.of_blobs(blobs)
+        into[key] = into[key].add(part) if key in into else part
+
+
 def _histograms(records: Iterable[RunRecord], owner: str) -> dict[Key, GapHistogram]:
     from array import array
 
     out: dict[Key, GapHistogram] = {}
-    for r in records:
-        if r.status != "ok" or len(r.chunk_offsets_s) < 2:
-            continue
-        key = (r.provider, r.model, r.page, owner, _hour(r.created_at))
-        part = GapHistogram.of_blobs([array("d", r.chunk_offsets_s).tobytes()])
-        out[key] = out[key].add(part) if key in out else part
+    _merge(out, (((r.provider, r.model, r.page, owner, _hour(r.created_at)),
+                  array("d", r.chunk_offsets_s).tobytes())
+                 for r in records if r.status == "ok" and len(r.chunk_offsets_s) >= 2))
     return out
 
 
@@ -101,9 +109,6 @@ def read(db: Any, flt: RunFilter, owner: str | None,
     whole_hours = first is None or end is None or first <= end
     out: dict[tuple[str, str], GapHistogram] = {}
 
-    def merge(key: tuple[str, str], part: GapHistogram) -> None:
-        out[key] = out[key].add(part) if key in out else part
-
     if whole_hours:
         parts, params = ["1 = 1"], []
         for field_name, column in (("providers", "provider"), ("models", "model"),
@@ -127,7 +132,7 @@ def read(db: Any, flt: RunFilter, owner: str | None,
                 + " AND ".join(parts), params):
             by_group.setdefault((provider, model), []).append((row[0], row[1], row[2], row[3]))
         for key, rows in by_group.items():
-            merge(key, GapHistogram.summed(rows))
+            out[key] = GapHistogram.summed(rows)  # the edges are added below
     # The runs the whole hours leave out: before the first whole hour, from the last on.
     ok = flt.narrowed(statuses=("ok",))
     edges = [ok]  # a range within one hour: its runs alone
@@ -139,11 +144,7 @@ def read(db: Any, flt: RunFilter, owner: str | None,
             edges.append(ok.narrowed(since=end))
     for edge in edges:
         for batch in edge_offsets(edge):
-            blobs_of: dict[tuple[str, str], list[bytes]] = {}
-            for provider, model, blob in batch:
-                blobs_of.setdefault((provider, model), []).append(bytes(blob))
-            for key, blobs in blobs_of.items():
-                merge(key, GapHistogram.of_blobs(blobs))
+            _merge(out, (((provider, model), blob) for provider, model, blob in batch))
     return out
 
 
@@ -154,9 +155,7 @@ def backfill(db: sqlite3.Connection) -> None:
         "JOIN chunks c ON c.run_id = r.id WHERE r.status = 'ok' AND r.chunk_count > 1")
     hours: dict[Key, GapHistogram] = {}
     while rows := cursor.fetchmany(5000):
-        for provider, model, page, owner, created_at, blob in rows:
-            key = (provider, model, page, owner, _hour(created_at))
-            part = GapHistogram.of_blobs([blob])
-            hours[key] = hours[key].add(part) if key in hours else part
+        _merge(hours, (((provider, model, page, owner, _hour(created_at)), blob)
+                       for provider, model, page, owner, created_at, blob in rows))
     db.executemany("INSERT INTO itl_hours VALUES (?,?,?,?,?,?,?,?,?)",
                    [(*k, h.runs, h.gaps, h.total_s, h.packed()) for k, h in hours.items()])
