@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,20 @@ from chatlib.store.migrations_sqlite import MIGRATIONS
 __all__ = ["SqliteDatabase"]
 
 Row = tuple[Any, ...]
+
+
+def _wal(db: sqlite3.Connection, attempts: int = 300) -> None:
+    """Switch the file to WAL. On a new file that other processes open at the same moment,
+    SQLite answers "database is locked" at once (the switch does not wait on the busy
+    timeout): try again, for up to about 30 s."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
 
 
 class SqliteDatabase:
@@ -43,7 +58,7 @@ class SqliteDatabase:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            _wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db

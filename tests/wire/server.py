@@ -62,7 +62,9 @@ class Exchange:
     json: Any
     started_at: float
     events_sent: int = 0
-    sent_at: list[float] = field(default_factory=list)  # monotonic, as each event was flushed
+    # Monotonic, as each event starts to be written: the reader cannot have it before (a stamp
+    # after the flush can land after the reader's own, when this thread is scheduled late).
+    sent_at: list[float] = field(default_factory=list)
     finished: bool = False  # the whole reply was written
     disconnected_at: float | None = None  # monotonic time the client was seen gone
 
@@ -166,9 +168,9 @@ class _Handler(BaseHTTPRequestHandler):
             gap = reply.delays_s[i] if reply.delays_s is not None else reply.gap_s
             if gap and not self._wait(ex, gap):
                 return
+            ex.sent_at.append(time.monotonic())
             self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
             self.wfile.flush()
-            ex.sent_at.append(time.monotonic())
             ex.events_sent += 1
         if reply.end == "drop":
             self.connection.shutdown(socket.SHUT_RDWR)
