@@ -1,6 +1,13 @@
 """Chat page: a view of one stored chat (``?chat=<id>``): its turns, the answer in flight
 re-attached and streaming, a Stop button under it, the prompt box. How an answer lives and
-ends is ``chatlib.chat``'s (its docstring); this page draws it and calls it."""
+ends is ``chatlib.chat``'s (its docstring); this page draws it and calls it.
+
+One script run per prompt: the run the prompt box starts asks first (so the provider works
+while the page draws), draws the chat with the new prompt, streams the answer, and when it
+ends draws its footer and the actions under it in place. Nothing is drawn twice, so the
+finished answer is never sent again. A Stop click, a widget change or a page switch ends
+the run mid-stream (``runner.fastReruns``); the next run draws the chat from the store.
+"""
 
 import streamlit as st
 
@@ -10,7 +17,7 @@ from chatlib.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
 from ui.resources import chat_answers
 from ui.sidebar import EMPTY_PROMPT, settings_sidebar
-from ui.streaming import show_thinking, stream_answer
+from ui.streaming import show_answer_text, show_thinking, stream_answer
 
 _LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the sidebar
 # A long chat draws its last turns only: every rerun (each prompt, each widget change) redraws
@@ -24,7 +31,6 @@ _FIRST = "_chatlab_first_turn_drawn"  # (chat id, first turn drawn, the user ask
 answers: ChatAnswers = chat_answers()
 chat, live = current_chat(answers)
 request = settings_sidebar()
-chat_sidebar(answers, chat)
 
 
 def show_turn(turn: ChatTurn) -> None:
@@ -32,7 +38,7 @@ def show_turn(turn: ChatTurn) -> None:
         show_thinking(turn.reasoning, turn.reasoning_s,
                       stopped=turn.status == "stopped" and not turn.content)
         if turn.content:
-            st.markdown(turn.content)
+            show_answer_text(turn.content)
         show_footer(turn)
 
 
@@ -50,17 +56,25 @@ def show_footer(turn: ChatTurn) -> None:
 
 
 def show_live(pump: StreamPump) -> None:
-    """The answer in flight, from its start, until it ends; then the page is drawn again
-    from the store (its footer and the actions under it)."""
+    """The answer in flight, from its start, until it ends; then its footer (from the
+    store) and the actions under it, in this same run."""
+    seq = len(chat.turns) - 1
     with st.chat_message("assistant"):
+        stop = st.empty()
         if not pump.stop_asked:
             # Above the text, so it stays put while the answer grows. Its click reruns the
             # script; the callback stops the answer before the next run draws the chat,
             # which then shows the partial marked (chatlib.chat, step 4).
-            st.button("Stop", icon="⏹️", key="stop_answer", on_click=answers.stop,
-                      args=(chat.id,))
+            stop.button("Stop", icon="⏹️", key="stop_answer", on_click=answers.stop,
+                        args=(chat.id,))
         stream_answer(pump, stop_on_close=False, live=True)
-    st.rerun()
+        ended = answers.load(chat.id)
+        if ended is None or len(ended.turns) <= seq or ended.turns[seq].status == "streaming":
+            st.rerun()  # deleted meanwhile, or its end not stored yet: draw what the store has
+        stop.empty()
+        chat.turns[:] = ended.turns  # in place: the sidebar's exports read this list
+        show_footer(chat.turns[seq])
+    answer_actions()
 
 
 @st.fragment(run_every=1.0)
@@ -125,6 +139,18 @@ def show_earlier(first: int) -> None:
     st.session_state[_FIRST] = (chat.id, max(0, first - WINDOW), True)
 
 
+# Pinned under the chat wherever it is called: read before the chat is drawn, so a prompt is
+# asked for first and the provider works while the page draws.
+prompt = st.chat_input("Ask anything")
+refused = prompt is not None and not prompt.strip()  # never an empty bubble with an answer
+if prompt and not refused:
+    model = request.settings.model if not isinstance(request, Exception) else ""
+    remember_fit(answers.ask(chat, prompt, request, sidebar_settings(model)))
+    st.query_params["chat"] = chat.id
+    stored, live = answers.view(chat.id)  # with its answer in flight (or its error)
+    chat = stored or chat
+chat_sidebar(answers, chat)
+
 st.title("💬 Chat Lab")
 history = chat.turns[:-1] if live is not None else chat.turns  # the answer in flight streams
 hidden = first_drawn(len(history))  # below the prompt box
@@ -134,14 +160,8 @@ if hidden:
 for turn in history[hidden:]:
     show_turn(turn)
 
-prompt = st.chat_input("Ask anything")
-if prompt is not None and not prompt.strip():
-    st.warning(EMPTY_PROMPT, icon="✏️")  # refused: never an empty bubble with an answer
-elif prompt:
-    model = request.settings.model if not isinstance(request, Exception) else ""
-    remember_fit(answers.ask(chat, prompt, request, sidebar_settings(model)))
-    st.query_params["chat"] = chat.id
-    st.rerun()  # drawn from the store: the prompt, then its answer streaming
+if refused:
+    st.warning(EMPTY_PROMPT, icon="✏️")
 
 with st.sidebar:
     last = st.session_state.get(_LAST_FIT)

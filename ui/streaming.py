@@ -1,6 +1,7 @@
 """Render a ``StreamPump`` with ``st.write_stream``: first text at once, coalesced batches
-after, and each finished markdown block frozen in its own element (a callable chunk makes
-``st.write_stream`` flush its current element and start a new one).
+after (each update of the growing block sent once it is worth its bytes,
+``chatlib.blocks.budget_batches``), and each finished markdown block frozen in its own element
+(a callable chunk makes ``st.write_stream`` flush its current element and start a new one).
 
 The model's thinking streams into a collapsible ``st.status`` block above the answer
 ("Thinking…", open while it grows), which closes and reads "Thought for 4.2 s" once the
@@ -15,13 +16,13 @@ from typing import Any
 
 import streamlit as st
 
-from chatlib.blocks import BLOCK_BREAK, split_blocks
+from chatlib.blocks import BLOCK_BREAK, blocks_of, budget_batches, split_blocks
 from chatlib.live import live_line, live_stats
 from chatlib.pump import StreamPump
 
 # How often the live line under an answer is redrawn: often enough to watch, cheap on the
-# websocket.
-LIVE_REFRESH_S = 0.25
+# websocket (each redraw is a ~200-byte message).
+LIVE_REFRESH_S = 0.5
 
 
 def _freeze_block() -> None:
@@ -38,6 +39,13 @@ def thought_label(seconds: float | None, *, stopped: bool = False) -> str:
     if stopped:
         return "Stopped while thinking"
     return "Thought" if seconds is None else f"Thought for {seconds:.1f} s"
+
+
+def show_answer_text(text: str) -> None:
+    """A finished answer, drawn as the blocks it streamed as: the browser holds those
+    already, so Streamlit sends references instead of the text (``chatlib.blocks``)."""
+    for block in blocks_of(text):
+        st.markdown(block)
 
 
 def show_thinking(reasoning: str, seconds: float | None, *, stopped: bool = False) -> None:
@@ -110,7 +118,7 @@ def stream_answer(
         batches = pump.text_batches(on_notice=lambda note: status.caption(f"⏳ {note}"),
                                     stop_on_close=stop_on_close, on_reasoning=thinking.add)
         refresh_line(force=True)
-        for piece in split_blocks(batches):
+        for piece in budget_batches(split_blocks(batches)):
             refresh_line()
             if on_batch is not None:
                 on_batch()
