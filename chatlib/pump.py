@@ -393,16 +393,19 @@ class StreamPump:
         notices_seen = 0
         try:
             while True:
+                if (pending or thinking) and last_yield is not None:
+                    # A batch is held for its window: sleep until it is due or the run
+                    # ends, not woken by every chunk that joins it (with many streams,
+                    # those wake-ups are a good share of the server's CPU).
+                    held = last_yield + self.batch_s - self._clock()
+                    if held > 0:
+                        self._done.wait(held)
                 with self._changed:
                     idle = (index == len(self._texts) and not self._ended
                             and r_index == len(self._reasoning_texts)
                             and self._notices == notices_seen)
-                    if idle:
-                        if (pending or thinking) and last_yield is not None:
-                            timeout = max(0.0, last_yield + self.batch_s - self._clock())
-                        else:
-                            timeout = _IDLE_POLL_S
-                        self._changed.wait(timeout)
+                    if idle and not (pending or thinking):
+                        self._changed.wait(_IDLE_POLL_S)
                     new = self._texts[index:]
                     index += len(new)
                     new_thinking = self._reasoning_texts[r_index:]

@@ -22,6 +22,9 @@ from chatlib.pump import StreamPump
 __all__ = ["current_chat", "chat_sidebar", "sidebar_settings"]
 
 _CURRENT = "_chatlab_chat_id"
+# Chats listed in the sidebar, newest first: it is drawn on every run (each prompt's too),
+# so its cost must not grow with the number of chats; search reaches the rest.
+LISTED = 10
 _CONFIRM_DELETE = "_chatlab_confirm_delete"
 # Widget keys of the chat sidebar (ui.sidebar) that a chat keeps.
 _KEPT = ("provider", "server", "system_prompt", "budget", "max_tokens", "temperature",
@@ -108,14 +111,16 @@ def chat_sidebar(answers: ChatAnswers, chat: Chat) -> None:
               args=(answers, chat.id))
     with sb.expander("Chats", expanded=False):
         search = st.text_input("Search chats", key="chat_search", placeholder="words in a chat")
-        found = answers.chats.summaries(search)
+        found = answers.chats.summaries(search, limit=LISTED + 1)
         if not found:
             st.caption("No chat matches." if search.strip() else "No stored chat yet.")
-        for summary in found:
+        for summary in found[:LISTED]:
             here = summary.id == chat.id
             st.button(("▶ " if here else "") + summary.title, key=f"open_{summary.id}",
                       use_container_width=True, disabled=here, on_click=_open_stored,
                       args=(answers, summary.id))
+        if len(found) > LISTED:
+            st.caption(f"The {LISTED} newest are listed: search for a word in an older one.")
     if answers.chats.exists(chat.id):
         with sb.expander("This chat", expanded=False):
             widget = f"title_{chat.id}"
