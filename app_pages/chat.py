@@ -25,7 +25,7 @@ _LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the
 # stays put while the chat grows (new turns append, so the browser re-renders nothing it
 # shows) until 2 * WINDOW are drawn, then jumps to the last WINDOW. Older turns are a click
 # away ("Show earlier turns", WINDOW more per click) and all in the sidebar's exports.
-WINDOW = 20
+WINDOW = 10
 _FIRST = "_chatlab_first_turn_drawn"  # (chat id, first turn drawn, the user asked for it)
 
 answers: ChatAnswers = chat_answers()

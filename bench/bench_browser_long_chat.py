@@ -10,8 +10,8 @@ listener in the page):
 
 - answer visible: the new answer's text is in the DOM;
 - script done: the app's script run has finished (``data-test-script-state``);
-- page quiet: no websocket frame for 1 s (includes the chat page's redraw from history
-  ~0.5 s after an answer ends).
+- page quiet: no websocket frame for 1 s (the answer's footer and the actions under it are
+  drawn by the same script run, after the answer ends).
 
 Run: ``.venv/bin/python bench/bench_browser_long_chat.py [--turns 500] [--samples 5]``
 """

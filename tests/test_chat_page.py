@@ -279,11 +279,10 @@ def test_a_long_chat_draws_its_last_turns_and_the_earlier_ones_on_request(app_te
     def drawn() -> list[str]:
         return [m.markdown[0].value for m in at.chat_message]
 
-    assert drawn() == [f"turn {i}" for i in range(25, 45)]  # the last 20
+    assert drawn() == [f"turn {i}" for i in range(35, 45)]  # the last 10 (WINDOW)
     (more,) = [b for b in at.button if b.key == "show_earlier"]
-    assert "25 not shown" in more.label
-    more.click().run()
-    assert drawn() == [f"turn {i}" for i in range(5, 45)]
-    [b for b in at.button if b.key == "show_earlier"][0].click().run()
-    assert drawn() == [f"turn {i}" for i in range(45)]
+    assert "35 not shown" in more.label
+    for first in (25, 15, 5, 0):  # 10 more a click
+        [b for b in at.button if b.key == "show_earlier"][0].click().run()
+        assert drawn() == [f"turn {i}" for i in range(first, 45)]
     assert not [b for b in at.button if b.key == "show_earlier"]  # nothing left to show
