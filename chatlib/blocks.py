@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
-__all__ = ["BLOCK_BREAK", "BlockSplitter", "split_blocks", "blocks_of", "budget_batches",
-           "MESSAGE_BYTES"]
+__all__ = ["BLOCK_BREAK", "BLOCK_MIN_CHARS", "BlockSplitter", "split_blocks", "blocks_of",
+           "budget_batches", "MESSAGE_BYTES"]
 
 # What Streamlit adds to every element update on the websocket besides the text: the
 # message's hash, the script's hash, the element's path and flags (measured: 97 bytes).
