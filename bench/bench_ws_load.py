@@ -24,16 +24,25 @@ Per answer, on ``time.time()`` of this one machine (no clock sync needed):
   before the sessions close), a websocket closed early, a session that could not be set up;
 - stuck: after the answer ends, the session's script does not go idle (``script_finished``
   and not running, for 0.3 s) within 30 s, or a "Stop" button is still drawn;
-- CPU over the load phase (first prompt to last answer): the Streamlit server process and,
-  apart, the driver processes; reported in cores and CPU-ms per answer.
+- CPU over the load phase (first prompt to last answer): the Streamlit server process (with
+  ``--replicas``, the sum over all of them) and, apart, the driver processes; reported in
+  cores and CPU-ms per answer. PostgreSQL's own processes are not counted.
 
 The sessions run in ``--drivers`` separate processes (one asyncio loop each; default 1),
 never in the process that starts the server; each driver also reports its event-loop lag
 (how late a 50 ms sleep wakes), so a reader can see whether the driver delayed receipts.
 
-Run: ``.venv/bin/python bench/bench_ws_load.py [--sessions 100] [--turns 3]`` (one level,
-after a 1-session baseline), or ``--sweep [N,N,...]`` (default 5,10,15,20,30,50,100,150; a
-fresh app and data dir per level; one line per level, then where p95 passes 100 ms).
+``--replicas N`` (default 1) runs N app processes on one PostgreSQL database, as README's
+"Running for a team" describes (on SQLite a replica would mark another replica's live answer
+as cut off): one throwaway server (``testkit.postgres``) for the whole run, a fresh database
+per level, each replica with its own data dir and ``CHATLAB_DATABASE_URL``. Session i talks
+to replica i % N all along, as behind a sticky load balancer; the stored runs are read from
+that database, and every replica's log is checked for tracebacks.
+
+Run: ``.venv/bin/python bench/bench_ws_load.py [--sessions 100] [--turns 3] [--replicas N]``
+(one level, after a 1-session baseline on the same replicas), or ``--sweep [N,N,...]``
+(default 5,10,15,20,30,50,100,150; a fresh app and data dir per level; one line per level,
+then where p95 passes 100 ms).
 Exit status 1 when any error or stuck session occurred.
 Bounded: every wait has a timeout; only 127.0.0.1 is contacted.
 """
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import multiprocessing as mp
 import os
 import random
@@ -60,6 +70,7 @@ from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 from testkit.load import (  # noqa: E402
     LOAD_MODEL, ProcessCpu, expected_answer, load_script, percentile, summary_ms,
 )
+from testkit.postgres import PostgresServer  # noqa: E402
 
 CHUNKS, GAP_S, FIRST_DELAY_S = 200, 0.01, 0.1
 FIRST_WORD, END_WORD = "Loadstart", "Loadend"  # testkit.load's first and last chunks
@@ -72,6 +83,7 @@ SETUP_TIMEOUT_S = 30.0  # per step of a session's setup
 SETUP_CONCURRENCY = 8  # sessions being set up at once, per driver
 DEFAULT_SWEEP = (5, 10, 15, 20, 30, 50, 100, 150)
 BASELINE_TURNS = 5
+_DATABASES = itertools.count()  # a fresh PostgreSQL database per level
 
 
 @dataclass
@@ -198,7 +210,8 @@ async def _drive(conn: Any, cfg: dict[str, Any], indices: list[int]) -> None:
     lag = asyncio.create_task(_lag_monitor(report.lag_ms, stop))
     gate = asyncio.Semaphore(SETUP_CONCURRENCY)
     answer = expected_answer(load_script(cfg["chunks"], GAP_S, FIRST_DELAY_S))
-    results = await asyncio.gather(*(_setup(cfg["url"], i, gate) for i in indices),
+    urls = cfg["urls"]  # session i -> replica i % N, sticky
+    results = await asyncio.gather(*(_setup(urls[i % len(urls)], i, gate) for i in indices),
                                    return_exceptions=True)
     sessions: dict[int, Any] = {}
     for i, r in zip(indices, results):
@@ -268,6 +281,7 @@ class Level:
     session_ids: list[str] = field(default_factory=list)  # Streamlit's, one per websocket
     chat_ids: list[str] = field(default_factory=list)  # the query string each ended on
     load_avg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    replicas: int = 1  # app processes; server_cpu_s is their sum
 
     @property
     def p95_ms(self) -> float:
@@ -307,23 +321,36 @@ def _recv(conn: Any, proc: Any, timeout_s: float, want: str) -> Any:
 
 
 def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: str = "",
-              drivers: int = 1, chunks: int = CHUNKS, cross_check: bool = False) -> Level:
+              drivers: int = 1, chunks: int = CHUNKS, cross_check: bool = False,
+              replicas: int = 1, postgres: PostgresServer | None = None) -> Level:
     """Start the app on a fresh ``data`` dir, run ``sessions`` x ``turns`` prompts from
-    ``drivers`` processes, stop the app; every figure and problem of the level."""
+    ``drivers`` processes, stop the app; every figure and problem of the level.
+
+    ``replicas`` > 1: that many apps (data dirs ``data/replica<k>``) on a fresh database of
+    the running ``postgres`` server, session i on replica i % ``replicas``."""
     from chatlib.store import RunFilter, RunStore
 
     label = label or f"n{sessions}"
     spec = load_script(chunks, GAP_S, FIRST_DELAY_S)
     answer = expected_answer(spec)
-    server = AppServer(scripted_app_env(data, {LOAD_MODEL: spec})).start()
+    if replicas == 1:
+        store_at, envs = str(data / "runs.sqlite3"), [scripted_app_env(data, {LOAD_MODEL: spec})]
+    elif postgres is None:
+        raise ValueError("replicas share a PostgreSQL database: pass a started postgres")
+    else:
+        store_at = postgres.create_database(f"wsload_{next(_DATABASES)}")
+        envs = [{**scripted_app_env(data / f"replica{k}", {LOAD_MODEL: spec}),
+                 "CHATLAB_DATABASE_URL": store_at} for k in range(replicas)]
+    servers: list[AppServer] = []
     ctx = mp.get_context("spawn")
     procs: list[tuple[Any, Any]] = []
     reports: list[DriverReport] = []
     errors: list[str] = []
     try:
-        assert server.proc is not None
-        cfg = {"url": server.url, "sessions": sessions, "turns": turns, "seed": seed,
-               "label": label, "chunks": chunks, "cross_check": cross_check}
+        for env in envs:
+            servers.append(AppServer(env).start())
+        cfg = {"urls": [s.url for s in servers], "sessions": sessions, "turns": turns,
+               "seed": seed, "label": label, "chunks": chunks, "cross_check": cross_check}
         drivers = max(1, min(drivers, sessions))
         for k in range(drivers):
             parent, child = ctx.Pipe()
@@ -335,7 +362,7 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
         setup_s = 60 + 2.0 * sessions
         for conn, proc in procs:
             _recv(conn, proc, setup_s, "ready")
-        server_cpu = ProcessCpu([server.proc.pid]).start()
+        server_cpu = ProcessCpu([s.proc.pid for s in servers if s.proc]).start()
         driver_cpu = ProcessCpu([p.pid for _, p in procs]).start()
         t0 = time.monotonic()
         go_at = time.time() + 0.2
@@ -349,7 +376,7 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
         driver_cpu.stop()
         load_avg = os.getloadavg()
         # Read before any websocket closes: Streamlit may log a disconnect of its own.
-        log = server.log()
+        logs = [s.log() for s in servers]
         for conn, proc in procs:
             conn.send("close")
         for conn, proc in procs:
@@ -357,8 +384,11 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
                 _recv(conn, proc, 30, "closed")
             except (RuntimeError, TimeoutError) as exc:
                 errors.append(f"closing: {exc}")
-        store = RunStore(data / "runs.sqlite3")
-        runs = store.runs(RunFilter(models=(LOAD_MODEL,)))
+        store = RunStore(store_at)
+        try:
+            runs = store.runs(RunFilter(models=(LOAD_MODEL,)))
+        finally:
+            store.close()
     finally:
         for conn, proc in procs:
             proc.join(10)
@@ -366,13 +396,17 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
                 proc.kill()
                 proc.join(5)
             conn.close()
-        server.stop()
+        for s in servers:
+            s.stop()
 
     answers = sorted((a for r in reports for a in r.answers), key=lambda a: (a.session, a.turn))
     errors += [e for r in reports for e in r.errors]
     errors += [f"{a.prompt}: {a.error}" for a in answers if a.error]
-    if "Traceback" in log:
-        errors.append("traceback in the server log: " + log[log.index("Traceback"):][:600])
+    for k, log in enumerate(logs):
+        if "Traceback" in log:
+            where = f" of replica {k}" if replicas > 1 else ""
+            errors.append(f"traceback in the server log{where}: "
+                          + log[log.index("Traceback"):][:600])
     expected = sessions * turns
     if len(answers) != expected:
         errors.append(f"{len(answers)} prompts sent of {expected}")
@@ -410,12 +444,18 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
         bytes=sum(r.bytes for r in reports),
         tail_late=sum(1 for a in answers if a.end is not None and a.end_run != a.first_run),
         load_avg=load_avg, session_ids=sids, chat_ids=[c for r in reports for c in r.chat_ids],
+        replicas=replicas,
     )
 
 
 # -- printing --------------------------------------------------------------------------------
 def _ms(values: list[float]) -> str:
     return summary_ms([v / 1000 for v in values]) if values else "no values"
+
+
+def _streamlit(level: Level) -> str:
+    """Whose CPU: the app's, or the sum over its replicas."""
+    return "Streamlit" if level.replicas == 1 else f"Streamlit ({level.replicas} replicas)"
 
 
 def describe(level: Level, name: str) -> list[str]:
@@ -430,7 +470,7 @@ def describe(level: Level, name: str) -> list[str]:
         f"{(FIRST_DELAY_S + (CHUNKS - 1) * GAP_S) * 1000:.0f} ms); {done}/"
         f"{level.sessions * level.turns} answers complete; {level.tail_late} got their last "
         f"words only with the redraw run",
-        f"    CPU over the load phase ({level.load_wall_s:.1f} s): Streamlit "
+        f"    CPU over the load phase ({level.load_wall_s:.1f} s): {_streamlit(level)} "
         f"{level.server_cores:.2f} cores ({level.server_cpu_s:.1f} CPU-s, "
         f"{level.cpu_ms_per_answer:.0f} CPU-ms per answer, "
         f"{level.server_cpu_s * 1000 / max(1e-9, level.load_wall_s * level.sessions):.1f} "
@@ -447,7 +487,7 @@ def describe(level: Level, name: str) -> list[str]:
 
 def sweep_line(level: Level) -> str:
     return (f"  sweep {level.sessions:4d} sessions: TTFT overhead p50 {level.p50_ms:6.0f} ms, "
-            f"p95 {level.p95_ms:6.0f} ms; Streamlit {level.server_cores:.2f} cores, "
+            f"p95 {level.p95_ms:6.0f} ms; {_streamlit(level)} {level.server_cores:.2f} cores, "
             f"{level.cpu_ms_per_answer:4.0f} CPU-ms/answer; driver {level.driver_cores:.2f} "
             f"cores; {len(level.errors)} errors, {level.stuck} stuck; load avg "
             f"{level.load_avg[0]:.1f}")
@@ -461,22 +501,38 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"session counts, comma-separated (default "
                     f"{','.join(map(str, DEFAULT_SWEEP))})")
     ap.add_argument("--drivers", type=int, default=1, help="driver processes (default 1)")
+    ap.add_argument("--replicas", type=int, default=1,
+                    help="app processes on one PostgreSQL database (default 1: SQLite)")
     ap.add_argument("--seed", type=int, default=15)
     args = ap.parse_args(argv)
+    if args.replicas < 1:
+        ap.error("--replicas must be at least 1")
+    if args.replicas == 1:
+        return _run(args, None)
+    with PostgresServer() as pg:
+        return _run(args, pg)
+
+
+def _run(args: argparse.Namespace, pg: PostgresServer | None) -> int:
+    """The baseline and every level of ``args``, printed; the exit status."""
     levels = [int(v) for v in args.sweep.split(",")] if args.sweep else [args.sessions]
     root = Path(tempfile.mkdtemp(prefix="chatlab-wsload-"))
+    replicas_s = (f"{args.replicas} app replicas on one PostgreSQL database, sessions "
+                  f"round-robin; " if args.replicas > 1 else "")
     print(f"ws load: {','.join(map(str, levels))} sessions x {args.turns} prompts, scripted "
           f"answer of {CHUNKS} tokens at {1 / GAP_S:.0f} tok/s after a "
           f"{FIRST_DELAY_S * 1000:.0f} ms first delay; first prompts staggered over "
           f"{STAGGER_S:.0f} s, think {THINK_S[0]}-{THINK_S[1]} s; {args.drivers} driver "
-          f"process(es); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
-          flush=True)
-    base = run_level(1, BASELINE_TURNS, root / "baseline", seed=args.seed, label="base")
+          f"process(es); {replicas_s}{os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    base = run_level(1, BASELINE_TURNS, root / "baseline", seed=args.seed, label="base",
+                     replicas=args.replicas, postgres=pg)
     for line in describe(base, "baseline, 1 session alone"):
         print(line, flush=True)
     results = []
     for n in levels:
-        level = run_level(n, args.turns, root / f"n{n}", seed=args.seed, drivers=args.drivers)
+        level = run_level(n, args.turns, root / f"n{n}", seed=args.seed, drivers=args.drivers,
+                          replicas=args.replicas, postgres=pg)
         results.append(level)
         lines = [sweep_line(level)] if args.sweep else []
         lines += describe(level, f"{n} sessions")
@@ -495,10 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     main_level = next((lv for lv in results if lv.sessions == 100), results[-1])
     bad = sum(len(lv.errors) for lv in results + [base])
     stuck = sum(lv.stuck for lv in results + [base])
-    print(f"RESULT ws load {main_level.sessions} sessions at 100 tok/s: "
+    replicas_r = f", {args.replicas} replicas" if args.replicas > 1 else ""
+    print(f"RESULT ws load {main_level.sessions} sessions at 100 tok/s{replicas_r}: "
           f"{len(main_level.errors)} errors, {main_level.stuck} stuck (goal 0); TTFT overhead "
           f"p50 {main_level.p50_ms:.0f} ms, p95 {main_level.p95_ms:.0f} ms (goal <= 50); "
-          f"Streamlit CPU {main_level.server_cores:.2f} cores, "
+          f"{_streamlit(main_level)} CPU {main_level.server_cores:.2f} cores, "
           f"{main_level.cpu_ms_per_answer:.0f} CPU-ms per answer; {passes_s}")
     return 1 if bad or stuck else 0
 
