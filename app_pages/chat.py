@@ -11,8 +11,9 @@ the run mid-stream (``runner.fastReruns``); the next run draws the chat from the
 
 import streamlit as st
 
-from chatlib.chat import ChatAnswers
+from chatlib.chat import AnswerRequest, ChatAnswers
 from chatlib.conversation import BudgetFit, ChatTurn
+from chatlib.errors import ProviderError
 from chatlib.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
 from ui.resources import chat_answers
@@ -20,6 +21,7 @@ from ui.sidebar import EMPTY_PROMPT, settings_sidebar
 from ui.streaming import show_answer_text, show_thinking, stream_answer
 
 _LAST_FIT = "_chatlab_last_fit"  # (chat id, what the last prompt sent), for the sidebar
+_EDIT_EMPTY = "_chatlab_edit_was_empty"
 # A long chat draws its last turns only: every rerun (each prompt, each widget change) redraws
 # what is drawn, so a 500-turn chat must not cost 50 times a 10-turn one. The first turn drawn
 # stays put while the chat grows (new turns append, so the browser re-renders nothing it
@@ -87,34 +89,40 @@ def follow_elsewhere(seq: int, shown: str) -> None:
         st.rerun()
 
 
+def regenerate(request: AnswerRequest | ProviderError) -> None:
+    answers.drop_last_answer(chat)
+    remember_fit(answers.answer_last_prompt(chat, request))
+
+
+def send_edit(request: AnswerRequest | ProviderError) -> None:
+    edited = str(st.session_state.get("edit_text") or "")
+    if not edited.strip():
+        st.session_state[_EDIT_EMPTY] = True  # the form stays, with a warning
+        return
+    st.session_state.editing = False
+    answers.replace_last_prompt(chat, edited)
+    remember_fit(answers.answer_last_prompt(chat, request))
+
+
 def answer_actions() -> None:
-    """Regenerate or edit-and-resend, under the last answer."""
+    """Regenerate or edit-and-resend, under the last answer. Their callbacks start the new
+    answer before the next run, which draws it streaming: one run, as for a prompt."""
     if st.session_state.get("editing"):
         last_prompt = next((t.content for t in reversed(chat.turns) if t.role == "user"), "")
         with st.form("edit_prompt"):
-            edited = st.text_area("Edit your last prompt", last_prompt, key="edit_text")
+            st.text_area("Edit your last prompt", last_prompt, key="edit_text")
             send, cancel = st.columns(2)
-            resend = send.form_submit_button("Send edited prompt", type="primary")
-            cancelled = cancel.form_submit_button("Cancel")
-        if resend or cancelled:
-            st.session_state.editing = False
-        if resend and edited.strip():
-            answers.replace_last_prompt(chat, edited)
-            remember_fit(answers.answer_last_prompt(chat, request))
-            st.rerun()
-        elif resend:
+            send.form_submit_button("Send edited prompt", type="primary", on_click=send_edit,
+                                    args=(request,))
+            cancel.form_submit_button("Cancel", on_click=st.session_state.update,
+                                      kwargs={"editing": False})
+        if st.session_state.pop(_EDIT_EMPTY, False):
             st.warning(EMPTY_PROMPT, icon="✏️")
-        elif cancelled:
-            st.rerun()
     elif chat.turns and chat.turns[-1].role == "assistant":
         left, right, _ = st.columns([1, 1, 4])
-        if left.button("Regenerate", icon="🔄"):
-            answers.drop_last_answer(chat)
-            remember_fit(answers.answer_last_prompt(chat, request))
-            st.rerun()
-        if right.button("Edit prompt", icon="✏️"):
-            st.session_state.editing = True
-            st.rerun()
+        left.button("Regenerate", icon="🔄", on_click=regenerate, args=(request,))
+        right.button("Edit prompt", icon="✏️", on_click=st.session_state.update,
+                     kwargs={"editing": True})
 
 
 def remember_fit(fit: BudgetFit | None) -> None:

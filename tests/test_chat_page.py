@@ -108,6 +108,20 @@ def test_regenerate_and_edit_replace_the_answer_and_keep_every_run(chat, store):
     assert list(store.runs().prompt) == ["original", "original", "edited prompt"]
 
 
+def test_an_empty_edited_prompt_is_refused_and_the_form_stays(chat, store):
+    chat.chat_input[0].set_value("original").run()
+    next(b for b in chat.button if b.label == "Edit prompt").click().run()
+    chat.text_area(key="edit_text").set_value("   ")
+    next(b for b in chat.button if b.label == "Send edited prompt").click().run()
+    assert not chat.exception
+    assert chat.warning[0].value.startswith("Nothing to send")
+    assert chat.text_area(key="edit_text")  # still editing
+    assert list(store.runs().prompt) == ["original"]  # nothing sent
+    next(b for b in chat.button if b.label == "Cancel").click().run()
+    assert not [b for b in chat.button if b.label == "Send edited prompt"]
+    assert [m.markdown[0].value for m in chat.chat_message][:1] == ["original"]
+
+
 @pytest.mark.model
 def test_sidebar_settings_reach_the_embedded_model(app_test, store):
     at = app_test().run()

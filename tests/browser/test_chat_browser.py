@@ -141,6 +141,33 @@ def test_stop_mid_answer_keeps_the_partial_answer_marked_and_the_next_prompt_wor
     assert exception_texts(page) == []
 
 
+def test_regenerate_and_edit_stream_a_new_answer_in_place(page, app_store):
+    """Regenerate and Edit start the new answer from their button's callback: it streams
+    (Stop shown) where the old one was, and the chat keeps one prompt and one answer."""
+    use_scripted_model(page, "demo-markdown")  # ~2.6 s an answer
+    send_prompt(page, "First version (regenerate test)")
+    expect_finished(page, 0)
+    page.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(STOP_BUTTON)).to_have_count(1, timeout=15_000)  # streaming again
+    expect_finished(page, 0)
+    expect(chat_messages(page)).to_have_count(1)
+    expect(chat_messages(page, "user")).to_have_count(1)
+
+    page.get_by_role("button", name="Edit prompt").click()
+    box = page.get_by_label("Edit your last prompt")
+    expect(box).to_have_value("First version (regenerate test)")
+    box.fill("Second version (edit test)")
+    page.get_by_role("button", name="Send edited prompt").click()
+    expect(chat_messages(page, "user")).to_have_count(1)
+    expect(chat_messages(page, "user").first).to_contain_text("Second version (edit test)")
+    expect_finished(page, 0)
+    assert "Open Stats to see the numbers." in settled_text(
+        page, lambda t: "Open Stats to see the numbers." in t)
+    assert exception_texts(page) == []
+    assert eventually(lambda: run_for(app_store, "Second version (edit test)"))["status"] == "ok"
+    assert len(app_store.runs(RunFilter(prompts=("First version (regenerate test)",)))) == 2
+
+
 def test_provider_fault_is_a_clear_message_in_the_chat_and_no_traceback(page, app_store, scripts):
     scripts.add({"fault-first": {"text": "never shown", "fault_at": 0,
                                  "fault_message": "The provider is down (scripted fault)."}})
