@@ -278,6 +278,9 @@ class Level:
     refs: int
     bytes: int
     tail_late: int  # answers whose END_WORD arrived only with a later script run
+    # Answers whose first text reached the client before the provider sent its last chunk
+    # (the store's ``created_at + e2e_s``): streamed, not held back to the end.
+    first_before_last_byte: int = 0
     session_ids: list[str] = field(default_factory=list)  # Streamlit's, one per websocket
     chat_ids: list[str] = field(default_factory=list)  # the query string each ended on
     load_avg: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -412,6 +415,7 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
         errors.append(f"{len(answers)} prompts sent of {expected}")
     by_prompt = {p: g for p, g in runs.groupby("prompt")}
     overhead, dispatch, delivery, e2e = [], [], [], []
+    early = 0
     for a in answers:
         g = by_prompt.get(a.prompt)
         if g is None or len(g) != 1:
@@ -429,6 +433,7 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
         dispatch.append((first_byte - a.sent - FIRST_DELAY_S) * 1000)
         delivery.append((a.first - first_byte) * 1000)
         e2e.append(a.end - a.sent)
+        early += a.first < float(row.created_at) + float(row.e2e_s)
     if len(runs) != len(answers):
         errors.append(f"{len(runs)} runs stored for {len(answers)} prompts sent")
     sids = [s for r in reports for s in r.session_ids]
@@ -443,6 +448,7 @@ def run_level(sessions: int, turns: int, data: Path, *, seed: int = 15, label: s
         messages=sum(r.messages for r in reports), refs=sum(r.refs for r in reports),
         bytes=sum(r.bytes for r in reports),
         tail_late=sum(1 for a in answers if a.end is not None and a.end_run != a.first_run),
+        first_before_last_byte=early,
         load_avg=load_avg, session_ids=sids, chat_ids=[c for r in reports for c in r.chat_ids],
         replicas=replicas,
     )
