@@ -155,8 +155,9 @@ if prompt and not refused:
     model = request.settings.model if not isinstance(request, Exception) else ""
     remember_fit(answers.ask(chat, prompt, request, sidebar_settings(model)))
     st.query_params["chat"] = chat.id
-    stored, live = answers.view(chat.id)  # with its answer in flight (or its error)
-    chat = stored or chat
+    live = answers.live(chat.id)  # ``chat`` is as ``ask`` stored it, with that answer
+    if live is None and chat.turns and chat.turns[-1].status == "streaming":
+        chat = answers.load(chat.id) or chat  # already over: as its reader stored it
 chat_sidebar(answers, chat)
 
 st.title("💬 Chat Lab")
