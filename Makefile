@@ -7,9 +7,10 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint bench browser database clean
 
-$(VENV)/.app-installed: requirements.txt
+$(VENV)/.app-installed: requirements.txt scripts/ensure-llama-cpp
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
+	bash scripts/ensure-llama-cpp $(PY)
 	$(PY) -m pip install -r requirements.txt
 	touch $@
 

@@ -18,6 +18,12 @@ tokenizer over the final text (``LocalProvider.count_tokens``).
   one model in one process made every side erratic (up to 10x slower under load).
 - raw-thread: the same raw loop on the app's loaded model, in a new thread per answer as the
   app's pump does: app / raw-thread is the cost of the app's own code alone.
+- raw, guard on: the raw side in a second child whose model loads with llama.cpp's extra
+  buffer types off (``CHATLAB_LLAMA_EXTRA_BUFTS=0``), as the AMX guard loads a native AMX
+  build (``chatlib.providers.llama_safety``): guard-on / raw is what the guard costs.
+- raw, other build (``--other-build DIR``, optional): the raw side in a child that imports
+  llama-cpp-python from DIR (``pip install --target DIR`` of another build, e.g. a native
+  one): raw / other is what the portable build costs against it.
 
 TTFT = first non-empty text - t0 (t0 just before the request); E2E = last text - t0;
 tok/s = output tokens / E2E (per request, as in the README). Every run starts from an empty
@@ -25,8 +31,8 @@ KV cache (``llm.reset()``, untimed) so neither side reuses the other's prompt. R
 interleaved, the order rotating every repetition, so machine load and order effects hit
 every side alike; medians, and the median of the per-repetition ratios.
 
-Run: ``.venv/bin/python bench/bench_local_model.py [repetitions] [max_tokens] [n_threads]``
-(default 8, 128, and the app's thread count: one per core).
+Run: ``.venv/bin/python bench/bench_local_model.py [repetitions] [max_tokens] [n_threads]
+[--other-build DIR]`` (default 8, 128, and the app's thread count: one per core).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from chatlib.providers.local import (  # noqa: E402
     default_gguf_path,
     load_llama,
 )
+from chatlib.providers.llama_safety import build_cpu_features  # noqa: E402
 from chatlib.store import ChatStore, RunStore  # noqa: E402
 from chatlib.types import Settings  # noqa: E402
 
@@ -136,10 +143,12 @@ def run_raw_in_thread(provider: LocalProvider, settings: Settings) -> Run:
 class RawProcess:
     """The raw side: a child process running ``run_raw`` in its main thread on request."""
 
-    def __init__(self, max_tokens: int, n_threads: int | None) -> None:
+    def __init__(self, max_tokens: int, n_threads: int | None,
+                 env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--raw-worker", str(max_tokens), str(n_threads or 0)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
         )
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
 
@@ -169,6 +178,11 @@ def raw_worker(max_tokens: int, n_threads: int | None) -> int:
     provider = LocalProvider(load_llama(path, n_threads=n_threads), path)
     settings = bench_settings(provider, max_tokens)
     run_raw(provider, settings)  # warm-up, not counted
+    import llama_cpp
+
+    print(f"build {llama_cpp.__file__}: {' '.join(sorted(build_cpu_features()))}; extra "
+          f"buffer types {'on' if provider._llm.model_params.use_extra_bufts else 'off'}",
+          file=sys.stderr, flush=True)
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "run":
@@ -189,9 +203,15 @@ def bench_settings(provider: LocalProvider, max_tokens: int) -> Settings:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--raw-worker":
         return raw_worker(int(sys.argv[2]), int(sys.argv[3]) or None)
-    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 8  # repetitions of every side
-    max_tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 128
-    n_threads = int(sys.argv[3]) if len(sys.argv) > 3 else None  # None: the app's default
+    args = sys.argv[1:]
+    other_build = None
+    if "--other-build" in args:
+        at = args.index("--other-build")
+        other_build = args[at + 1]
+        del args[at:at + 2]
+    reps = int(args[0]) if len(args) > 0 else 8  # repetitions of every side
+    max_tokens = int(args[1]) if len(args) > 1 else 128
+    n_threads = int(args[2]) if len(args) > 2 else None  # None: the app's default
     data = Path(tempfile.mkdtemp(prefix="chatlab-bench-"))
     os.environ.setdefault("CHATLAB_DATA_DIR", str(data))
     path = default_gguf_path()
@@ -201,7 +221,13 @@ def main() -> int:
     load_s = time.perf_counter() - t
     store = RunStore(data / "runs.sqlite3")
     settings = bench_settings(provider, max_tokens)
-    raw_process = RawProcess(max_tokens, n_threads)
+    raw_processes = {"raw": RawProcess(max_tokens, n_threads),
+                     "raw, guard on": RawProcess(max_tokens, n_threads,
+                                                 {"CHATLAB_LLAMA_EXTRA_BUFTS": "0"})}
+    if other_build:
+        raw_processes["raw, other build"] = RawProcess(
+            max_tokens, n_threads,
+            {"PYTHONPATH": os.pathsep.join([other_build, os.environ.get("PYTHONPATH", "")])})
     print(f"bench 4: {provider.model_name} through the app vs raw llama-cpp-python "
           f"({reps} interleaved repetitions, max_tokens {max_tokens}, temperature 0, seed {SEED}, "
           f"{n_threads or os.cpu_count()} llama threads on {os.cpu_count()} cores, "
@@ -211,23 +237,27 @@ def main() -> int:
     run_app(provider, settings, store)
     run_raw_in_thread(provider, settings)
 
-    runs: dict[str, list[Run]] = {"app": [], "raw": [], "raw-thread": []}
+    runs: dict[str, list[Run]] = {"app": [], "raw-thread": [], **{k: [] for k in raw_processes}}
     recorded_ttft: list[float] = []
     sides = list(runs)
     for i in range(reps):
-        for side in sides[i % 3:] + sides[: i % 3]:  # rotate the order
+        turn = i % len(sides)
+        for side in sides[turn:] + sides[:turn]:  # rotate the order
             if side == "app":
                 run, ttft = run_app(provider, settings, store)
                 recorded_ttft.append(ttft)
-            elif side == "raw":
-                run = raw_process.run()
+            elif side in raw_processes:
+                run = raw_processes[side].run()
             else:
                 run = run_raw_in_thread(provider, settings)
             runs[side].append(run)
 
-    raw_process.close()
+    for process in raw_processes.values():
+        process.close()
     app, raw, raw_thread = runs["app"], runs["raw"], runs["raw-thread"]
-    same_text = all(r.text == raw[0].text for side in runs.values() for r in side)
+    # Another build may say other words (its kernels round differently): not compared.
+    same_text = all(r.text == raw[0].text for name, side in runs.items()
+                    if name != "raw, other build" for r in side)
     med = statistics.median
 
     def line(name: str, side: list[Run], note: str = "") -> str:
@@ -257,6 +287,16 @@ def main() -> int:
           f"(median of reps {paired_dttft * 1000:+.1f} ms)")
     print(f"  app / raw-in-a-new-thread tok/s: {r_thread:.3f} (median of reps "
           f"{r_thread_paired:.3f}, best/best {r_thread_best:.3f})")
+    print(line("raw, guard on", runs["raw, guard on"]))
+    r_guard, r_guard_paired, r_guard_best = ratio(runs["raw, guard on"], raw)
+    print(f"  AMX guard (extra buffer types off) / raw tok/s: {r_guard:.3f} (median of reps "
+          f"{r_guard_paired:.3f}, best/best {r_guard_best:.3f})")
+    if other_build:
+        other = runs["raw, other build"]
+        print(line("raw, other build", other))
+        r_build, r_build_paired, r_build_best = ratio(raw, other)
+        print(f"  this build / the other build ({other_build}) tok/s: {r_build:.3f} (median of "
+              f"reps {r_build_paired:.3f}, best/best {r_build_best:.3f})")
     verdict = "meets" if r_main >= GOAL_RATIO else "MISSES"
     print(f"RESULT embedded model app/raw tok/s ratio {r_main:.3f} (median of reps "
           f"{r_main_paired:.3f}, best/best {r_main_best:.3f}; goal >= {GOAL_RATIO}, "

@@ -40,6 +40,8 @@ from tests.clocks import MODEL_HANG_GUARD_S
 from tests.wire.harness import run_pump
 from tests.wire.server import free_port
 
+ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.model
 
 STARTUP_DEADLINE_S = 300.0  # a hang guard only: the server is usually up in a few seconds
@@ -121,11 +123,14 @@ def llama_server() -> Iterator[LlamaServer]:
         log = Path(tmp) / "server.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+                [sys.executable, "-m", "chatlib.providers.llama_server", "--model", str(gguf),
                  "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
                  "--n_threads", "2", "--n_threads_batch", "2"],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent, cwd=ROOT,
+                # Loaded as the AMX guard loads a native AMX build: this peer proves a
+                # guarded load serves every test below.
+                env={**os.environ, "CHATLAB_LLAMA_EXTRA_BUFTS": "0"},
             )
         try:
             deadline = time.monotonic() + STARTUP_DEADLINE_S
@@ -219,6 +224,11 @@ def _wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> No
 
 # -- the tests ----------------------------------------------------------------------------
 @pytest.mark.parametrize("preset_id", PRESET_IDS)
+def test_the_server_loaded_its_model_through_the_amx_guard(llama_server: LlamaServer) -> None:
+    assert "chatlib: llama.cpp extra buffer types off" in llama_server.log.read_text(
+        errors="replace")
+
+
 def test_chat_streams_in_several_chunks_and_records_the_finish(
         llama_server: LlamaServer, providers: Callable[[str], OpenAIProvider],
         preset_id: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlib.errors import ConfigError, ProviderError
+from chatlib.providers.llama_safety import guard_model_loads
 from chatlib.providers.think_tags import ThinkTagSplitter
 from chatlib.tokens import FunctionCounter, TokenCounter
 from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, Usage
@@ -54,6 +55,7 @@ def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | No
         )
     from llama_cpp import Llama
 
+    guard_model_loads()  # no AMX kernels from a native build: they crash on GCC 12 builds
     try:
         return Llama(
             model_path=str(path),
