@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlib.ratelimit import DEFAULT_PAID_PER_MINUTE, RateLimiter
-from ui.inputs import bounded_int, clamp
+from ui.inputs import bounded_int, whole_in_range
 
 _LIMITER = "_chatlab_rate_limiter"
 _SETTING = "_chatlab_paid_per_minute"
@@ -29,7 +29,8 @@ _LOW, _HIGH = 0, 1000
 
 
 def _remember() -> None:
-    st.session_state[_SETTING] = clamp(int(st.session_state[WIDGET_KEY] or 0), _LOW, _HIGH)
+    # The value the field's warning says is used (a float field: 2.5 is 3, 1e9 is the top).
+    st.session_state[_SETTING] = whole_in_range(st.session_state[WIDGET_KEY], _LOW, _HIGH, 0)
 
 
 def rate_limit_input(box: DeltaGenerator) -> None:
