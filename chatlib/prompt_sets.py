@@ -14,7 +14,9 @@ with these fields; only ``prompt`` is required::
     system_prompt  this case's system prompt instead of the shared one
 
 An empty CSV cell, a JSON ``null`` or ``""`` means the field is not given. Bad input is a
-``ValueError`` that names the file and line. Checks read the answer text (not the
+``ValueError`` that names the file and line. A file is UTF-8 text of at most
+``MAX_PROMPT_SET_MB`` MB and ``MAX_PROMPTS`` prompts; a CSV quote left open is an error (the
+csv module would read the rest of the file as one cell). Checks read the answer text (not the
 thinking) and the figures of ``RunRecord.metrics()``; every run also gets the ``finished``
 check (it ended normally: not failed, not stopped), so a provider error fails a CI run even
 for a case with no checks of its own.
@@ -35,6 +37,9 @@ from typing import Any
 from chatlib.record import RunRecord
 
 __all__ = [
+    "MAX_PROMPTS",
+    "MAX_PROMPT_SET_BYTES",
+    "MAX_PROMPT_SET_MB",
     "PROMPT_FIELDS",
     "PromptCase",
     "CheckResult",
@@ -42,7 +47,18 @@ __all__ = [
     "load_prompt_set",
     "parse_csv",
     "parse_jsonl",
+    "parse_prompt_set",
 ]
+
+# Every prompt runs on every target, as many times as asked: a set is a batch a person reads
+# the grid of, not a dataset. A bigger one is split in several.
+MAX_PROMPTS = 1_000
+# 1,000 prompts of 5,000 characters: room for long prompts, while a file that is not a
+# prompt set (a dataset, an export) is refused before it is decoded and parsed.
+MAX_PROMPT_SET_MB = 5
+MAX_PROMPT_SET_BYTES = MAX_PROMPT_SET_MB * 1_000_000
+_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+_NOT_TEXT = "a prompt set must be a UTF-8 CSV or JSONL file."
 
 PROMPT_FIELDS = ("id", "prompt", "contains", "regex", "max_ttft_ms", "max_e2e_ms",
                  "system_prompt")
@@ -171,7 +187,12 @@ def check_run(case: PromptCase, record: RunRecord) -> list[CheckResult]:
     return results
 
 
-def _unique(cases: list[tuple[int, PromptCase]], source: str) -> list[PromptCase]:
+def _unique(cases: list[tuple[int, PromptCase]], source: str, count: int) -> list[PromptCase]:
+    """The cases, checked: ``count`` is how many the file holds (only the first
+    ``MAX_PROMPTS`` are read into cases)."""
+    if count > MAX_PROMPTS:
+        raise ValueError(f"{source}: {count:,} prompts, more than the {MAX_PROMPTS:,} a prompt "
+                         "set may have: split it.")
     seen: dict[str, int] = {}
     for line, case in cases:
         if case.id in seen:
@@ -187,7 +208,9 @@ def parse_csv(text: str, source: str = "<csv>") -> list[PromptCase]:
     """The cases of a CSV text: a header row naming the fields (``prompt`` required), then
     one case per row; blank rows are skipped. A quoted cell may span lines: a row's line
     is the line it starts on."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    # strict: a quote left open is an error at the end of the text, not one silent cell.
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")), strict=True)
+    start = 1  # the line the row being read starts on
     try:
         header = next(reader, None)
         if header is None:
@@ -205,11 +228,15 @@ def parse_csv(text: str, source: str = "<csv>") -> list[PromptCase]:
             raise ValueError(f"{source}, line 1: column {', '.join(map(repr, duplicated))} "
                              "is given twice")
         cases: list[tuple[int, PromptCase]] = []
-        last_line = reader.line_num
+        count = 0
+        start = reader.line_num + 1
         for row in reader:
-            line, last_line = last_line + 1, reader.line_num
+            line, start = start, reader.line_num + 1
             if not any(cell.strip() for cell in row):
                 continue
+            count += 1
+            if count > MAX_PROMPTS:
+                continue  # only counted, for the message
             where = f"{source}, line {line}"
             if len(row) > len(names):
                 raise ValueError(f"{where}: {len(row)} cells for {len(names)} columns")
@@ -217,16 +244,34 @@ def parse_csv(text: str, source: str = "<csv>") -> list[PromptCase]:
             cases.append((line, PromptCase.from_dict(values, default_id=str(len(cases) + 1),
                                                      where=where)))
     except csv.Error as exc:
-        raise ValueError(f"{source}, line {reader.line_num}: not valid CSV ({exc})") from None
-    return _unique(cases, source)
+        raise _csv_error(exc, source, start, reader.line_num) from None
+    return _unique(cases, source, count)
+
+
+def _csv_error(exc: csv.Error, source: str, start: int, line: int) -> ValueError:
+    """``exc`` said for a person: ``start`` is the line the row being read starts on, ``line``
+    the line the reader had reached."""
+    message = str(exc)
+    if message == "unexpected end of data":  # strict mode, inside a quoted cell
+        return ValueError(f"{source}, line {start}: a quote opened in this row is never closed "
+                          "(a \" is missing): the rest of the file would be one cell.")
+    if message.startswith("field larger than field limit"):
+        return ValueError(f"{source}, line {start}: a cell of more than "
+                          f"{csv.field_size_limit():,} characters starts in this row: a quote "
+                          "left open?")
+    return ValueError(f"{source}, line {line}: not valid CSV ({exc})")
 
 
 def parse_jsonl(text: str, source: str = "<jsonl>") -> list[PromptCase]:
     """The cases of a JSONL text: one JSON object per line; blank lines are skipped."""
     cases: list[tuple[int, PromptCase]] = []
+    count = 0
     for line, raw in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
         if not raw.strip():
             continue
+        count += 1
+        if count > MAX_PROMPTS:
+            continue  # only counted, for the message
         where = f"{source}, line {line}"
         try:
             values = json.loads(raw)
@@ -236,20 +281,45 @@ def parse_jsonl(text: str, source: str = "<jsonl>") -> list[PromptCase]:
             raise ValueError(f"{where}: expected a JSON object with a \"prompt\"")
         cases.append((line, PromptCase.from_dict(values, default_id=str(len(cases) + 1),
                                                  where=where)))
-    return _unique(cases, source)
+    return _unique(cases, source, count)
+
+
+def parse_prompt_set(data: bytes, name: str) -> list[PromptCase]:
+    """The cases of a file's bytes (an upload), read by the suffix of its ``name``: ``.csv``,
+    ``.jsonl`` or ``.ndjson``. ``ValueError`` names the file: too big, not UTF-8 text (or
+    binary), bad content (with its line), too many prompts."""
+    suffix = _suffix(name)
+    _check_size(len(data), name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
+                         f"{exc.start:,}): {_NOT_TEXT}") from None
+    if "\x00" in text:  # valid UTF-8, yet no text file holds a NUL
+        raise ValueError(f"{name}: not UTF-8 text (it holds NUL bytes): {_NOT_TEXT}")
+    if suffix == ".csv":
+        return parse_csv(text, name)
+    return parse_jsonl(text, name)
+
+
+def _suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"{name}: a prompt set is a .csv or .jsonl file")
+    return suffix
+
+
+def _check_size(size: int, name: str) -> None:
+    if size > MAX_PROMPT_SET_BYTES:
+        raise ValueError(f"{name}: {size:,} bytes, more than the {MAX_PROMPT_SET_MB} MB "
+                         f"({MAX_PROMPT_SET_BYTES:,} bytes) a prompt set may have: split it.")
 
 
 def load_prompt_set(path: str | Path) -> list[PromptCase]:
-    """The cases of a ``.csv`` or ``.jsonl`` (``.ndjson``) file, read as UTF-8. ``ValueError``
-    for bad content (naming the file and line), ``OSError`` when it cannot be read."""
+    """The cases of a ``.csv`` or ``.jsonl`` (``.ndjson``) file (``parse_prompt_set``).
+    ``ValueError`` for bad content (naming the file and line), ``OSError`` when it cannot be
+    read."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        raise ValueError(f"{path.name}: a prompt set is a .csv or .jsonl file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path.name}: not UTF-8 text") from None
-    if suffix == ".csv":
-        return parse_csv(text, path.name)
-    return parse_jsonl(text, path.name)
+    _suffix(path.name)
+    _check_size(path.stat().st_size, path.name)  # before it is read: it may be huge
+    return parse_prompt_set(path.read_bytes(), path.name)

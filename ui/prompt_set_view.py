@@ -16,7 +16,7 @@ import streamlit as st
 
 from chatlib.compare import SharedSettings, TargetSpec
 from chatlib.evaluate import PromptSetRun, grid, html_report, open_prompt_set, run_prompt_set
-from chatlib.prompt_sets import PromptCase, parse_csv, parse_jsonl
+from chatlib.prompt_sets import MAX_PROMPT_SET_MB, MAX_PROMPTS, PromptCase, parse_prompt_set
 from ui.resources import run_store
 
 __all__ = ["prompt_set_panel"]
@@ -39,13 +39,6 @@ class _Job:
     @property
     def done(self) -> bool:
         return self.thread is None or not self.thread.is_alive()
-
-
-def _parse(name: str, data: bytes) -> list[PromptCase]:
-    text = data.decode("utf-8")
-    if name.lower().endswith((".jsonl", ".ndjson")):
-        return parse_jsonl(text, name)
-    return parse_csv(text, name)
 
 
 def _start(cases: list[PromptCase], specs: Sequence[TargetSpec], shared: SharedSettings,
@@ -103,15 +96,18 @@ def prompt_set_panel(specs: Sequence[TargetSpec], shared: SharedSettings, repeat
     with st.expander("Prompt set: many prompts, with checks", expanded=job is not None):
         upload = st.file_uploader(
             "A CSV (header row) or JSONL of prompts", type=["csv", "jsonl", "ndjson"],
+            # No max_upload_size: the browser would only redden the file's chip, its reason
+            # in a tooltip; refused here, the message below says the limit.
             key="prompt_set_file",
             help="Fields: prompt (required), id, contains, regex, max_ttft_ms, max_e2e_ms, "
             "system_prompt. Each prompt runs on every target, as many times as Runs per "
-            "target says.")
+            f"target says. UTF-8 text, at most {MAX_PROMPT_SET_MB} MB and {MAX_PROMPTS:,} "
+            "prompts.")
         cases: list[PromptCase] = []
         if upload is not None:
             try:
-                cases = _parse(upload.name, upload.getvalue())
-            except (ValueError, UnicodeDecodeError) as exc:
+                cases = parse_prompt_set(upload.getvalue(), upload.name)
+            except ValueError as exc:
                 st.error(str(exc), icon="⚠️")
             else:
                 st.caption(f"{len(cases)} prompts × {len(specs)} targets × {repeat} runs = "
