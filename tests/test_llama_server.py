@@ -223,12 +223,12 @@ def _wait_for(condition: Callable[[], bool], deadline_s: float, what: str) -> No
 
 
 # -- the tests ----------------------------------------------------------------------------
-@pytest.mark.parametrize("preset_id", PRESET_IDS)
 def test_the_server_loaded_its_model_through_the_amx_guard(llama_server: LlamaServer) -> None:
     assert "chatlib: llama.cpp extra buffer types off" in llama_server.log.read_text(
         errors="replace")
 
 
+@pytest.mark.parametrize("preset_id", PRESET_IDS)
 def test_chat_streams_in_several_chunks_and_records_the_finish(
         llama_server: LlamaServer, providers: Callable[[str], OpenAIProvider],
         preset_id: str) -> None:
