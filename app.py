@@ -4,11 +4,17 @@ This file is the server: Streamlit finds the ``app = st.App(...)`` below by read
 file, and serves on one port the pages (``chat_lab.py``: the navigation over ``app_pages/``)
 and the streaming chat API (``chatlib.api``: ``POST /chat``), through the ASGI middleware
 listed here.
+
+``AppTest.from_file("app.py")``, the usual way to test a Streamlit app, runs this file as a
+page script: then it draws the pages too (``chat_lab.py``), so such a test sees the app, not
+an empty page. ``streamlit run`` only imports this file for ``app``: no script is running then.
 """
 
-import os
+import runpy
+from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
@@ -16,13 +22,16 @@ from chatlib.api import ApiConfig, api_routes
 from ui.auth import sign_in_configured
 from ui.websocket_repair import RepairLoneSurrogates
 
+# With sign-in set up, the API answers only to CHATLAB_API_TOKEN's bearer (403 without one).
+config = ApiConfig.from_env(closed_without_token=sign_in_configured())
 middleware = [Middleware(RepairLoneSurrogates)]
-if os.environ.get("CHATLAB_API_CORS_ORIGINS"):  # other origins allowed to call POST /chat
-    origins = [o.strip() for o in os.environ["CHATLAB_API_CORS_ORIGINS"].split(",")]
-    middleware.append(Middleware(CORSMiddleware, allow_origins=origins,
+if config.cors_origins:  # other sites' pages allowed to call POST /chat (CHATLAB_API_CORS_ORIGINS)
+    middleware.append(Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
                                  allow_methods=["POST"], allow_headers=["*"]))
 
 # The SSE API (POST /chat, and its demo page at /chat/demo) on the UI's own port.
-# With sign-in set up, the API answers only to CHATLAB_API_TOKEN's bearer (403 without one).
-config = ApiConfig.from_env(closed_without_token=sign_in_configured())
 app = st.App("chat_lab.py", routes=api_routes(config), middleware=middleware)
+
+# A page script's run (AppTest) has a script context; uvicorn's import of `app` has none.
+if get_script_run_ctx(suppress_warning=True) is not None:
+    runpy.run_path(str(Path(__file__).with_name("chat_lab.py")))

@@ -16,7 +16,22 @@ The contract (the seed's)::
     401 {"error": ...}  when CHATLAB_API_TOKEN is set and the bearer token is not it
     403 {"error": ...}  when the app has sign-in set up and no CHATLAB_API_TOKEN: the API
                         would spend the server's keys for anyone who reaches the port
+    403 {"error": ...}  a browser request from another site (its ``Origin`` is neither this
+                        server nor one of CHATLAB_API_CORS_ORIGINS)
+    405 {"error": ...}  any method but POST (and OPTIONS, a CORS preflight, when CORS is set)
+    413 {"error": ...}  a body over 1,000,000 bytes
+    415 {"error": ...}  a body that is not ``Content-Type: application/json``
     429 {"error": ...}  over the per-client limit (CHATLAB_API_RATE_PER_MINUTE), Retry-After
+
+The bytes are the seed's: each event is ``data: ...`` ended by ``\n\n`` (LF, not the CRLF
+that sse-starlette writes by default), so a client that splits reads on ``"\n\n"`` and
+compares ``[DONE]`` exactly works.
+
+Other websites cannot make the app act: a page elsewhere can send a "simple" request (a
+``text/plain`` form body) with no CORS preflight, and the server would spend its keys even
+though the page never reads the answer. So a body must be JSON (a content type no page can
+send cross-site without a preflight the server refuses), and a request whose ``Origin``
+header names another site is refused unless that site is listed in CORS origins.
 
 Every answer goes the one streaming path (``StreamPump``: timestamps in its reader thread,
 ``fit_to_budget`` first) and is recorded in the run store with ``page="api"``, so it shows
@@ -43,7 +58,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from chatlib.conversation import fit_to_budget
-from chatlib.errors import ProviderError
+from chatlib.errors import MissingKeyError, OverBudgetError, ProviderError
 from chatlib.providers.base import Provider
 from chatlib.providers import named
 from chatlib.pump import StreamPump
@@ -53,7 +68,10 @@ from chatlib.store import RunStore
 from chatlib.tokens import TokenCounter
 from chatlib.types import Message, Settings
 
-__all__ = ["ApiConfig", "ChatRequest", "ApiError", "parse_chat_request", "api_routes"]
+__all__ = [
+    "ApiConfig", "ChatRequest", "ApiError", "parse_chat_request", "api_routes", "check_origin",
+    "check_content_type", "read_body",
+]
 
 DEMO_PAGE = Path(__file__).parent / "data" / "api_demo.html"
 _MAX_BODY = 1_000_000  # bytes: a chat request is text, not a file
@@ -70,14 +88,20 @@ class ApiConfig:
     temperature: float = 0.7
     system_prompt: str = "You are a helpful assistant. Answer briefly and clearly."
     closed_without_token: bool = False  # the UI asks to sign in: so must the API
+    # CHATLAB_API_CORS_ORIGINS: other sites whose pages may call the API (app.py also gives
+    # them to the CORS middleware); every other Origin but the server's own is refused.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, *,
                  closed_without_token: bool = False) -> ApiConfig:
         env = dict(os.environ) if env is None else env
+        origins = env.get("CHATLAB_API_CORS_ORIGINS", "")
         return cls(token=env.get("CHATLAB_API_TOKEN") or None,
                    per_minute=int(env.get("CHATLAB_API_RATE_PER_MINUTE", "60")),
-                   closed_without_token=closed_without_token)
+                   closed_without_token=closed_without_token,
+                   cors_origins=tuple(o.strip().rstrip("/") for o in origins.split(",")
+                                      if o.strip()))
 
 
 @dataclass(frozen=True)
@@ -133,9 +157,9 @@ def _number(value: Any, field: str, low: float, high: float, kind: type) -> Any:
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
-    """The request, or ``ApiError(400)`` saying what is wrong with it."""
+    """The request, or ``ApiError`` (413 too large, else 400) saying what is wrong with it."""
     if len(body) > _MAX_BODY:
-        raise ApiError(400, f"The request is over {_MAX_BODY:,} bytes.")
+        raise _too_large()
     try:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -167,13 +191,56 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     )
 
 
+def _too_large() -> ApiError:
+    return ApiError(413, f"The request body is over {_MAX_BODY:,} bytes: a chat request is "
+                    "text; send a shorter message or conversationHistory.")
+
+
 def resolve_provider(name: str, model: str | None) -> tuple[Provider, str, TokenCounter]:
     """The provider and model a request names (``chatlib.providers.named``); ``ApiError(400)``
     for an unknown one, a missing key or model file."""
     try:
         return named.resolve_provider(name, model)
+    except MissingKeyError as exc:  # the page's words say "the sidebar": not for a caller
+        raise ApiError(400, f"This server has no {exc.provider_label} API key (its operator "
+                       f"sets {' or '.join(exc.key_names)}; a request cannot bring one): name "
+                       "another 'provider', such as 'local'.") from None
     except ProviderError as exc:  # nothing was sent
         raise ApiError(400, exc.user_message) from None
+
+
+def check_origin(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> None:
+    """``ApiError(403)`` unless the request comes from no browser page (no ``Origin``), a
+    page of this server, or a listed site."""
+    if origin is None:
+        return  # curl, the SDKs, servers: not a page another site made the browser send
+    origin = origin.rstrip("/")
+    if origin in allowed or "*" in allowed:
+        return
+    if origin != "null" and host and origin.split("://", 1)[-1] == host:
+        return  # the demo page at /chat/demo, or any page the server itself serves
+    raise ApiError(403, f"Requests from pages of {origin} are not allowed: this server "
+                   "accepts pages of its own and those listed in CHATLAB_API_CORS_ORIGINS.")
+
+
+def check_content_type(content_type: str | None) -> None:
+    """``ApiError(415)`` unless the body is declared JSON."""
+    if (content_type or "").split(";", 1)[0].strip().lower() != "application/json":
+        raise ApiError(415, "The request body must be JSON, sent with "
+                       "'Content-Type: application/json'.")
+
+
+async def read_body(request: Request) -> bytes:
+    """The body, read no further than the limit (``ApiError(413)`` past it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > _MAX_BODY:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY:
+            raise _too_large()
+    return bytes(body)
 
 
 class _ClientLimits:
@@ -240,6 +307,13 @@ def api_routes(
 
     async def chat(request: Request) -> Response:
         try:
+            if request.method != "POST":
+                # Without this route Streamlit's page would answer 200 to GET /chat.
+                raise ApiError(405, "POST /chat with a JSON body; see /chat/demo.",
+                               {"Allow": "POST"})
+            check_origin(request.headers.get("origin"), request.headers.get("host"),
+                         config.cors_origins)
+            check_content_type(request.headers.get("content-type"))
             if config.token is None and config.closed_without_token:
                 raise ApiError(403, "The API is closed: this Chat Lab asks its users to sign "
                                "in, so the API needs a token too (set CHATLAB_API_TOKEN).")
@@ -249,17 +323,18 @@ def api_routes(
                     raise ApiError(401, "A bearer token is required (Authorization: Bearer "
                                    "<CHATLAB_API_TOKEN>).", {"WWW-Authenticate": "Bearer"})
             limits.check(request.client.host if request.client else "unknown")
-            parsed = parse_chat_request(await request.body())
+            parsed = parse_chat_request(await read_body(request))
             pump = await run_in_threadpool(_start, parsed, config, store)
         except ApiError as exc:
             return exc.response()
         return EventSourceResponse(_events(pump), headers={"Cache-Control": "no-cache"},
-                                   ping=15)
+                                   ping=15, sep="\n")
 
     async def demo(_request: Request) -> Response:
         return HTMLResponse(DEMO_PAGE.read_text(encoding="utf-8"))
 
-    return [Route("/chat", chat, methods=["POST"]), Route("/chat/demo", demo, methods=["GET"])]
+    return [Route("/chat", chat, methods=["POST", "GET", "HEAD", "PUT", "PATCH", "DELETE"]),
+            Route("/chat/demo", demo, methods=["GET"])]
 
 
 def _start(parsed: ChatRequest, config: ApiConfig, store: Callable[[], RunStore]) -> StreamPump:
@@ -276,6 +351,10 @@ def _start(parsed: ChatRequest, config: ApiConfig, store: Callable[[], RunStore]
     history = [*parsed.history, Message("user", parsed.message)]
     try:
         fit = fit_to_budget(history, config.budget, counter, system_prompt)
+    except OverBudgetError as exc:
+        raise ApiError(400, f"'message' needs {exc.needed} tokens (plus {exc.system} for the "
+                       f"system prompt) but the API's token budget is {exc.budget}: send a "
+                       "shorter 'message' or 'systemPrompt'.") from None
     except ProviderError as exc:
         raise ApiError(400, exc.user_message) from None
 

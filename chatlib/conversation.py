@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from chatlib.errors import ConfigError
+from chatlib.errors import ConfigError, OverBudgetError
 from chatlib.tokens import TokenCounter
 from chatlib.types import Message, Role
 
@@ -130,10 +130,10 @@ def fit_to_budget(
     if history and start == len(history):
         newest = cost(history[-1].content)
         system = cost(system_prompt) if system_prompt else 0
-        raise ConfigError(
+        raise OverBudgetError(
             f"Your message needs {newest} tokens (plus {system} for the system prompt) but the "
-            f"token budget is {budget}. Raise the budget in the sidebar or shorten the message."
-        )
+            f"token budget is {budget}. Raise the budget in the sidebar or shorten the message.",
+            needed=newest, system=system, budget=budget)
     kept = list(history[start:])
     messages = ([Message("system", system_prompt)] if system_prompt else []) + kept
     return BudgetFit(messages, used, budget, len(kept), len(history), counter.name)

@@ -3,6 +3,8 @@
     ChatLabError
      └── ProviderError            any failure of a request; ``user_message`` says what to do
           ├── ConfigError          bad settings or missing key: caught before any request
+          │    ├── OverBudgetError   the newest message alone is over the token budget
+          │    └── MissingKeyError   no key for a provider that needs one
           ├── AuthError            401/403: the key is wrong or lacks access
           ├── NotFoundError        404: unknown model or wrong base URL
           ├── BadRequestError      400/422: the provider rejected the request
@@ -22,6 +24,8 @@ __all__ = [
     "ChatLabError",
     "ProviderError",
     "ConfigError",
+    "OverBudgetError",
+    "MissingKeyError",
     "AuthError",
     "NotFoundError",
     "BadRequestError",
@@ -52,6 +56,24 @@ class ProviderError(ChatLabError):
 
 class ConfigError(ProviderError):
     pass
+
+
+class OverBudgetError(ConfigError):
+    """Its message speaks to the page's user; the figures let another caller (the HTTP API)
+    say what to send instead."""
+
+    def __init__(self, message: str, *, needed: int, system: int, budget: int) -> None:
+        super().__init__(message)
+        self.needed, self.system, self.budget = needed, system, budget
+
+
+class MissingKeyError(ConfigError):
+    """As ``OverBudgetError``: the page's message, and what another caller needs to word its
+    own (``provider_label``, the ``key_names`` a server operator can set)."""
+
+    def __init__(self, message: str, *, provider_label: str, key_names: tuple[str, ...]):
+        super().__init__(message)
+        self.provider_label, self.key_names = provider_label, key_names
 
 
 class AuthError(ProviderError):

@@ -5,6 +5,7 @@ away, many clients at once, and the run recorded for the Stats page."""
 
 from __future__ import annotations
 
+import codecs
 import http.client
 import json
 import threading
@@ -20,6 +21,7 @@ from testkit.app_server import AppServer, scripted_app_env
 from tests.clocks import wait_for
 
 SLOW_TEXT = "One slow word after another, never all at once. " * 2
+MULTIBYTE_TEXT = "Größe, naïve café — 日本語のテキスト, emoji 🙂🚀 and \"quotes\"\n\nnew line. " * 4
 SCRIPTS = {
     "api-slow": {"text": SLOW_TEXT, "chunk_chars": 5, "first_delay_s": 0.05, "gap_s": 0.1},
     "api-long": {"text": "word " * 400, "chunk_chars": 5, "gap_s": 0.05},
@@ -28,6 +30,10 @@ SCRIPTS = {
                   "fault_message": "The model server went away (scripted)."},
     "api-thinking": {"reasoning": "Let me think it over first.", "text": "Then the answer.",
                      "chunk_chars": 4, "gap_s": 0.01},
+    # Multi-byte text sent with no gaps: several events share one read, and a chunk can end
+    # inside a character's bytes.
+    "api-burst": {"text": MULTIBYTE_TEXT, "chunk_chars": 3, "gap_s": 0},
+    "api-multibyte": {"text": MULTIBYTE_TEXT, "chunk_chars": 2, "gap_s": 0.01},
 }
 
 
@@ -47,12 +53,12 @@ def api(tmp_path_factory) -> Iterator[tuple[AppServer, RunStore]]:
 
 @contextmanager
 def post(server: AppServer, body: Any, headers: dict[str, str] | None = None,
-         raw: bytes | None = None) -> Iterator[http.client.HTTPResponse]:
+         raw: bytes | None = None, method: str = "POST") -> Iterator[http.client.HTTPResponse]:
     """POST /chat; the response is read inside the block, the connection closed after."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
         payload = raw if raw is not None else json.dumps(body).encode()
-        conn.request("POST", "/chat", body=payload,
+        conn.request(method, "/chat", body=payload,
                      headers={"Content-Type": "application/json", **(headers or {})})
         yield conn.getresponse()
     finally:
@@ -251,5 +257,94 @@ def test_cors_lets_only_the_configured_origins_call_the_api(tmp_path):
         got = answer(server, {"message": "cors", "provider": "scripted", "model": "api-fast"},
                      {"Origin": "http://frontend.test"})
         assert got[-1] == "[DONE]"
+    finally:
+        server.stop()
+
+
+def seed_client(server: AppServer, body: dict[str, Any]) -> tuple[str, bool, list[str]]:
+    """The seed's client, as naive as it is: each read is decoded (a TextDecoder with
+    ``stream: true``), split on ``"\n\n"``, every ``data: `` part taken whole; ``[DONE]``
+    only if the part is exactly that, anything else through ``JSON.parse``. Returns the text,
+    whether ``[DONE]`` came, and the parse errors."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    text, done, errors = [], False, []
+    with post(server, body) as response:
+        assert response.status == 200
+        while chunk := response.read1(65536):
+            for part in decoder.decode(chunk).split("\n\n"):
+                if not part.startswith("data: "):
+                    continue
+                data = part[len("data: "):]
+                if data == "[DONE]":
+                    done = True
+                    continue
+                try:
+                    text.append(json.loads(data)["content"])
+                except ValueError as exc:
+                    errors.append(f"{exc}: {data!r}")
+    return "".join(text), done, errors
+
+
+@pytest.mark.parametrize("model", ["api-burst", "api-multibyte", "api-slow"])
+def test_the_seeds_own_client_gets_every_answer_whole_ending_at_done(api, model):
+    server, _ = api
+    expected = SLOW_TEXT if model == "api-slow" else MULTIBYTE_TEXT
+    text, done, errors = seed_client(server, {"message": f"seed {model}",
+                                              "provider": "scripted", "model": model})
+    assert errors == [] and done and text == expected
+
+
+def test_a_page_of_another_site_cannot_make_the_api_spend(api):
+    server, store = api
+    before = store.count()
+    body = {"message": "spend it", "provider": "scripted", "model": "api-fast"}
+    # A form or fetch() with a text/plain body needs no CORS preflight: refused for its type.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        headers = {"Content-Type": content_type} if content_type else {}
+        conn.request("POST", "/chat", body=json.dumps(body).encode(),
+                     headers={**headers, "Origin": "http://evil.test"})
+        refused = conn.getresponse()
+        assert refused.status in (403, 415), content_type
+        refused.read()
+        conn.close()
+    with post(server, body, {"Content-Type": "text/plain"}) as no_json:
+        assert no_json.status == 415 and "application/json" in json.loads(no_json.read())["error"]
+    # JSON from another site's page (its Origin), e.g. sent by a proxy or a lax browser.
+    with post(server, body, {"Origin": "http://evil.test"}) as foreign:
+        assert foreign.status == 403
+        assert "CHATLAB_API_CORS_ORIGINS" in json.loads(foreign.read())["error"]
+    assert store.count() == before  # nothing was sent to a provider, nothing recorded
+    # The server's own pages (the demo at /chat/demo) and clients that are not pages still work.
+    own = f"http://127.0.0.1:{server.port}"
+    assert answer(server, body, {"Origin": own})[-1] == "[DONE]"
+    assert answer(server, body)[-1] == "[DONE]"
+
+
+def test_oversized_bodies_get_413_and_other_methods_405(api):
+    server, store = api
+    before = store.count()
+    big = json.dumps({"message": "x" * 1_000_001}).encode()
+    with post(server, None, raw=big) as too_large:
+        assert too_large.status == 413
+        assert "over 1,000,000 bytes" in json.loads(too_large.read())["error"]
+    for method in ("GET", "PUT", "DELETE"):
+        with post(server, None, raw=b"", method=method) as wrong:
+            assert wrong.status == 405, method
+            assert wrong.getheader("Allow") == "POST"
+            assert "POST /chat" in json.loads(wrong.read())["error"]
+    assert store.count() == before
+
+
+def test_refusals_tell_an_api_caller_what_to_send_not_the_sidebar(tmp_path):
+    server, _ = start_app(tmp_path, ANTHROPIC_API_KEY="", OPENAI_API_KEY="")
+    try:
+        for body, says in (
+                ({"message": "word " * 5000, "provider": "scripted"}, "send a shorter 'message'"),
+                ({"message": "hi", "provider": "anthropic"}, "name another 'provider'")):
+            with post(server, body) as refused:
+                assert refused.status == 400
+                error = json.loads(refused.read())["error"]
+            assert says in error and "sidebar" not in error
     finally:
         server.stop()
