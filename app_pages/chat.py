@@ -16,6 +16,7 @@ from chatlib.conversation import BudgetFit, ChatTurn
 from chatlib.errors import ProviderError
 from chatlib.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
+from ui.plain_text import show_prompt
 from ui.resources import chat_answers
 from ui.sidebar import EMPTY_PROMPT, settings_sidebar
 from ui.streaming import show_answer_text, show_thinking, stream_answer
@@ -39,7 +40,9 @@ def show_turn(turn: ChatTurn) -> None:
     with st.chat_message(turn.role):
         show_thinking(turn.reasoning, turn.reasoning_s,
                       stopped=turn.status == "stopped" and not turn.content)
-        if turn.content:
+        if turn.role == "user":
+            show_prompt(turn.content)
+        elif turn.content:
             show_answer_text(turn.content)
         show_footer(turn)
 

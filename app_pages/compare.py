@@ -12,6 +12,7 @@ from ui.compare_view import (
     stop_comparison, stream_all,
 )
 from ui.limits import rate_limit_input, session_limiter
+from ui.plain_text import show_prompt
 from ui.prompt_set_view import prompt_set_panel
 from ui.inputs import bounded_int
 from ui.providers import pick_provider
@@ -101,10 +102,10 @@ if comparison is None:
 else:
     for earlier in turns[:-1]:  # a multi-turn comparison: the turns before, as they ended
         with st.chat_message("user"):
-            st.markdown(earlier.prompt)
+            show_prompt(earlier.prompt)
         show_columns(earlier)
     with st.chat_message("user"):
-        st.markdown(comparison.prompt)
+        show_prompt(comparison.prompt)
     if not comparison.done:
         # Stops every target; each keeps its partial answer.
         st.button("Stop", icon="⏹️", key="stop_compare", on_click=stop_comparison,

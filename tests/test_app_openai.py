@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from chatlib.providers.base_url import base_url_problem
 from tests.wire import anthropic_wire as aw
 from tests.wire import openai_wire as ow
 from tests.wire.server import Reply, WireServer
@@ -247,7 +248,8 @@ def test_a_malformed_base_url_is_a_clear_message_not_an_exception(app_test, url)
     at.chat_input[0].set_value("hi").run()
     assert not at.exception
     assert at.chat_message[1].error[0].value == (
-        f"The base URL for Custom base URL must look like http://localhost:8000/v1 (got {url}).")
+        f"The base URL for Custom base URL must look like http://localhost:8000/v1 (got {url}). "
+        + base_url_problem(url))  # the reason too (tests/test_base_url.py)
     at.sidebar.selectbox(key="provider").set_value("scripted").run()
     at.chat_input[0].set_value("still works?").run()
     assert not at.exception and answer_text(at.chat_message[-1])

@@ -7,6 +7,7 @@ import pytest
 from chatlib.conversation import Chat, ChatTurn, to_messages
 from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
 from chatlib.store import ChatStore, RunFilter
+from ui.plain_text import plain_label
 
 DEMO = DEMO_MARKDOWN.strip()
 
@@ -40,7 +41,7 @@ def test_prompt_streams_a_markdown_answer_and_records_the_run(chat, store):
     chat.chat_input[0].set_value("Show me markdown").run()
     assert not chat.exception
     user, assistant = chat.chat_message
-    assert user.markdown[0].value == "Show me markdown"
+    assert user.text[0].value == "Show me markdown"  # a prompt is plain text
     assert answer_text(assistant) == DEMO
     assert "TTFT" in assistant.caption[0].value and "(usage)" in assistant.caption[0].value
     runs = store.runs()
@@ -103,7 +104,7 @@ def test_regenerate_and_edit_replace_the_answer_and_keep_every_run(chat, store):
     chat.text_area(key="edit_text").set_value("edited prompt")
     next(b for b in chat.button if b.label == "Send edited prompt").click().run()
     assert not chat.exception
-    assert [m.markdown[0].value for m in chat.chat_message][:1] == ["edited prompt"]
+    assert [m.text[0].value for m in chat.chat_message if m.name == "user"] == ["edited prompt"]
     assert len(chat.chat_message) == 2 and answer_text(chat.chat_message[1]) == DEMO
     assert list(store.runs().prompt) == ["original", "original", "edited prompt"]
 
@@ -119,7 +120,7 @@ def test_an_empty_edited_prompt_is_refused_and_the_form_stays(chat, store):
     assert list(store.runs().prompt) == ["original"]  # nothing sent
     next(b for b in chat.button if b.label == "Cancel").click().run()
     assert not [b for b in chat.button if b.label == "Send edited prompt"]
-    assert [m.markdown[0].value for m in chat.chat_message][:1] == ["original"]
+    assert [m.text[0].value for m in chat.chat_message if m.name == "user"] == ["original"]
 
 
 @pytest.mark.model
@@ -221,11 +222,11 @@ def test_a_chat_is_stored_named_by_the_url_and_reopened_with_its_settings(chat, 
 
     chat.sidebar.text_input(key="chat_search").set_value("europe").run()
     opens = [b for b in chat.sidebar.button if b.key and b.key.startswith("open_")]
-    assert [b.label for b in opens] == ["Rivers of Europe, briefly"]
+    assert [b.label for b in opens] == [plain_label("Rivers of Europe, briefly")]
     opens[0].click().run()
     assert not chat.exception
     assert chat.query_params["chat"] == first_id
-    assert chat.chat_message[0].markdown[0].value == "Rivers of Europe, briefly"
+    assert chat.chat_message[0].text[0].value == "Rivers of Europe, briefly"
     assert chat.sidebar.slider(key="temperature").value == 0.3  # its settings are back
     assert chat.sidebar.selectbox(key="model").value == "demo-fast"
 
@@ -291,7 +292,7 @@ def test_a_long_chat_draws_its_last_turns_and_the_earlier_ones_on_request(app_te
     assert not at.exception
 
     def drawn() -> list[str]:
-        return [m.markdown[0].value for m in at.chat_message]
+        return [(m.text or m.markdown)[0].value for m in at.chat_message]  # prompt: text
 
     assert drawn() == [f"turn {i}" for i in range(35, 45)]  # the last 10 (WINDOW)
     (more,) = [b for b in at.button if b.key == "show_earlier"]
@@ -300,3 +301,15 @@ def test_a_long_chat_draws_its_last_turns_and_the_earlier_ones_on_request(app_te
         [b for b in at.button if b.key == "show_earlier"][0].click().run()
         assert drawn() == [f"turn {i}" for i in range(first, 45)]
     assert not [b for b in at.button if b.key == "show_earlier"]  # nothing left to show
+
+
+def test_app_py_under_apptest_draws_the_app_not_an_empty_page(app_test, store):
+    # app.py is the st.App that `streamlit run` serves; the usual AppTest.from_file("app.py")
+    # must still test the pages.
+    at = app_test("app.py").run()
+    assert not at.exception and len(at.chat_input) == 1
+    at.sidebar.selectbox(key="provider").set_value("scripted").run()
+    at.sidebar.selectbox(key="model").set_value("demo-fast").run()
+    at.chat_input[0].set_value("asked through app.py").run()
+    assert not at.exception and answer_text(at.chat_message[1]) == DEMO
+    assert list(store.runs().prompt) == ["asked through app.py"]

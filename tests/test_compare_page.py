@@ -305,7 +305,7 @@ def test_each_prompt_is_a_comparison_with_its_own_url(compare, store):
     compare.chat_input[0].set_value("second").run()  # the same targets: the next turn
     second = compare.query_params["compare"]
     assert first != second and set(store.runs().group_id) == {first, second}
-    assert [m.markdown[0].value for m in compare.chat_message] == ["first", "second"]
+    assert [m.text[0].value for m in compare.chat_message] == ["first", "second"]
 
 
 def test_repeat_n_stopped_mid_way_shows_the_stores_count_of_runs_per_target(
@@ -507,12 +507,12 @@ def test_the_next_prompt_goes_to_every_target_with_its_own_history(
     assert second.targets[0].settings.temperature == 0.2  # its own settings
     assert second.targets[1].settings.temperature == 0.7
     # Both turns are on the page: the earlier prompt, then the current one.
-    users = [m.markdown[0].value for m in compare.chat_message]
+    users = [m.text[0].value for m in compare.chat_message]
     assert users == ["First question", "Second question"]
     # Reopened from the store in a new server process: both turns are back.
     restarted_server(monkeypatch)
     again = open_url(app_test, second.id)
-    assert [m.markdown[0].value for m in again.chat_message] == users
+    assert [m.text[0].value for m in again.chat_message] == users
     # ...and it can go on, with the targets the sidebar picks that match.
     again.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
     pick(again, t0="demo-fast", t1="demo-fault")
@@ -539,7 +539,7 @@ def test_other_targets_start_a_new_comparison_and_new_comparison_starts_afresh(
     again.chat_input[0].set_value("And then?").run()
     fresh = again.session_state["comparison"]
     assert fresh.id != first.id and fresh.parent_id is None
-    assert [m.markdown[0].value for m in again.chat_message] == ["And then?"]
+    assert [m.text[0].value for m in again.chat_message] == ["And then?"]
     # The same targets, but "New comparison": the next prompt starts afresh too.
     again.button(key="new_comparison").click().run()
     assert "compare" not in again.query_params
@@ -561,7 +561,7 @@ def test_continue_in_chat_moves_a_targets_conversation_into_a_stored_chat(compar
         ("user", "Start here"), ("assistant", DEMO_MARKDOWN), ("user", "Then this"),
         ("assistant", DEMO_MARKDOWN)]
     assert chat.settings["model"] == "demo-fast" and chat.settings["provider"] == "scripted"
-    assert [m.markdown[0].value for m in compare.chat_message if m.markdown][:1] == ["Start here"]
+    assert [m.text[0].value for m in compare.chat_message if m.text][:1] == ["Start here"]
 
 
 # -- prompt sets -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from chatlib.conversation import Chat, export_json, export_markdown
 from chatlib.providers.catalog import OPENAI_COMPATIBLE
 from chatlib.providers.scripted import default_scripts
 from chatlib.pump import StreamPump
+from ui.plain_text import plain_label
 
 __all__ = ["current_chat", "chat_sidebar", "sidebar_settings"]
 
@@ -116,7 +117,9 @@ def chat_sidebar(answers: ChatAnswers, chat: Chat) -> None:
             st.caption("No chat matches." if search.strip() else "No stored chat yet.")
         for summary in found[:LISTED]:
             here = summary.id == chat.id
-            st.button(("▶ " if here else "") + summary.title, key=f"open_{summary.id}",
+            # A title is the first prompt: shown as text, never fetched or followed.
+            st.button(("▶ " if here else "") + plain_label(summary.title),
+                      key=f"open_{summary.id}",
                       use_container_width=True, disabled=here, on_click=_open_stored,
                       args=(answers, summary.id))
         if len(found) > LISTED:

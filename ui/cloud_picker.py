@@ -21,6 +21,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from chatlib.errors import ConfigError, ProviderError, RateLimitError
 from chatlib.providers.base import Provider
+from chatlib.providers.base_url import base_url_problem
 from chatlib.providers.catalog import (
     OPENAI_COMPATIBLE,
     PRESETS,
@@ -98,6 +99,11 @@ def pick_cloud(
         placeholder="http://host:port/v1", help="Where the API is served; the preset's address "
         "or your own (a gateway, another host or port).",
     ).strip()
+    # Said under the field as soon as it is typed (build_provider refuses it too, so nothing
+    # is sent); an empty field is still being filled in, its placeholder shows the form.
+    url_problem = base_url_problem(base_url) if base_url else None
+    if url_problem:
+        box.error(url_problem, icon="⚠️")
     typed = _key_field(box, key, preset, base_url)
     choice = resolve_key(preset, base_url, typed, secrets)
     if preset.needs_key or choice.value or choice.withheld:

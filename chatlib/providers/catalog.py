@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from chatlib.errors import ConfigError
+from chatlib.errors import ConfigError, MissingKeyError
 from chatlib.providers.anthropic_provider import (
     ANTHROPIC_DEFAULT_BASE_URL,
     ANTHROPIC_DEFAULT_MODELS,
     AnthropicProvider,
 )
+from chatlib.providers.base_url import base_url_problem
 from chatlib.providers.http_stream import RetryPolicy
 from chatlib.providers.openai_provider import OPENAI_DEFAULT_MODELS, OpenAIProvider
 from chatlib.tokens import TokenCounter, counter_for
@@ -222,16 +223,12 @@ def is_paid(base_url: str) -> bool:
 
 def _check_url(url: str, preset: Preset) -> str:
     url = normalize_url(url)
-    try:
-        parsed = urlparse(url)
-        ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
-        parsed.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:  # "http://[::1" (unclosed IPv6 bracket), ":99999", ":abc"
-        ok = False
-    if not ok:
+    problem = base_url_problem(url)
+    if problem:
         example = preset.base_url or "http://localhost:8000/v1"
-        raise ConfigError(
-            f"The base URL for {preset.label} must look like {example} (got {url or 'nothing'}).")
+        shown = url if len(url) <= 80 else url[:79] + "…"  # a 2,000-character URL is noise
+        raise ConfigError(f"The base URL for {preset.label} must look like {example} "
+                          f"(got {shown or 'nothing'}). {problem}")
     return url
 
 
@@ -262,10 +259,11 @@ def build_provider(
     url = _check_url(base_url, preset)
     if preset.needs_key and not key.value:
         names = " or ".join(preset.key_names)
-        raise ConfigError(
+        raise MissingKeyError(
             f"No {preset.label} API key. Set {names} in the environment, add it to "
             ".streamlit/secrets.toml, or paste a key in the sidebar (kept for this session only)."
-            + (f" (The key in {key.withheld}.)" if key.withheld else ""))
+            + (f" (The key in {key.withheld}.)" if key.withheld else ""),
+            provider_label=preset.label, key_names=preset.key_names)
     problem = key_problem(key.value) if key.value else None
     if problem:
         where = "typed" if key.source == "typed in this session" else f"in {_where(key.source)}"

@@ -6,17 +6,26 @@ is still shown, as text.
 
 The detectors are checked first on the same page (a real ``onerror`` and a real ``alert``
 must trip them), so a blind detector fails the test instead of passing it.
+
+A prompt is shown as text wherever it appears (chat bubble, chat list title, compare
+bubble): a Markdown image in it pointing at a server the test runs is never fetched, on the
+pages where it is sent nor on a reload; an image the test adds itself is, so a server the
+page could not reach would fail the test rather than pass it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from chatlib.conversation import chat_title
 from testkit.browser import (
-    chat_messages, exception_texts, send_prompt, use_scripted_model, wait_idle,
+    chat_messages, exception_texts, select_option, send_prompt, use_scripted_model, wait_idle,
 )
 
 pytestmark = pytest.mark.browser
@@ -150,3 +159,82 @@ def test_payloads_in_answers_and_prompts_never_execute_and_stay_visible(page, di
     assert_nothing_ran(page, dialogs, "after clicking the links")
     for other in page.context.pages:  # a link opened in a new tab must not run either
         assert other.evaluate("window.__xss === undefined"), other.url
+
+
+class _PixelHandler(BaseHTTPRequestHandler):
+    PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(self.PNG)))
+        self.end_headers()
+        self.wfile.write(self.PNG)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def pixel_server() -> Iterator[Any]:
+    """A loopback HTTP server that records every path asked of it (``.paths``)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PixelHandler)
+    server.paths = []  # type: ignore[attr-defined]
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_prompt_is_shown_as_text_and_its_image_never_fetched(page, browser, app_url,
+                                                                 pixel_server):
+    prompt = f"![x]({pixel_server.url}/pixel.png) see [a link]({pixel_server.url}/link) **b**"
+    title = chat_title(prompt)
+    sidebar = page.locator("[data-testid='stSidebar']")
+
+    # Chat: the prompt bubble, then the chat list's title, and both again after a reload.
+    use_scripted_model(page, "instant")
+    send_prompt(page, prompt)
+    expect(chat_messages(page).nth(0)).to_contain_text("Done at once.", timeout=30_000)
+    wait_idle(page)
+    page.reload()
+    wait_idle(page, 60_000)
+    expect(chat_messages(page, "user").nth(0)).to_contain_text(prompt)
+    sidebar.locator("[data-testid='stExpander']", has_text="Chats").locator("summary").click()
+    expect(sidebar.get_by_role("button", name=title)).to_have_count(1)
+    assert page.locator("[data-testid='stChatMessage'] a, [data-testid='stChatMessage'] img, "
+                        "[data-testid='stSidebar'] img").count() == 0
+
+    # Compare: the prompt bubble, and again on the comparison's own URL.
+    page.get_by_role("link", name="Compare").click()
+    expect(page.get_by_text("Same for every target")).to_be_visible(timeout=60_000)
+    wait_idle(page, 60_000)
+    target = sidebar.locator("[data-testid='stExpander']", has_text="Target 1")
+    select_option(page, "Provider", "Scripted demo (offline)", target)
+    send_prompt(page, prompt)
+    expect(page.locator("[data-testid='stColumn']").nth(1)).to_contain_text(
+        "TTFT", timeout=30_000)
+    wait_idle(page)
+    page.reload()
+    wait_idle(page, 60_000)
+    expect(chat_messages(page, "user").nth(0)).to_contain_text(prompt)
+    # A second browser, as a shared link would open the chat list for another session.
+    context = browser.new_context()
+    other = context.new_page()
+    other.goto(app_url)
+    wait_idle(other, 60_000)
+    context.close()
+
+    # The control: an image the test adds is fetched, so the server is reachable from here.
+    page.evaluate("url => { const i = new Image(); i.src = url; document.body.append(i); }",
+                  f"{pixel_server.url}/control.png")
+    page.wait_for_function("() => [...document.images].some(i => i.src.endsWith("
+                           "'/control.png') && i.complete)")
+    assert pixel_server.paths == ["/control.png"]
+    assert exception_texts(page) == []
