@@ -95,12 +95,14 @@ LATE_S = 1.0
 _LIFECYCLE_JS = r"""
 (() => {
   if (window.__lc) return;
+  // A prompt is drawn as text (st.text), an answer as Markdown: both are the message's text.
+  const TEXT = '[data-testid="stMarkdownContainer"], [data-testid="stText"]';
   const now = () => performance.timeOrigin + performance.now();
   const fresh = e => {
     const c = e.closest('[data-stale]');
     return !c || c.dataset.stale !== 'true';
   };
-  const body = m => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+  const body = m => [...m.querySelectorAll(TEXT)]
     .filter(e => fresh(e) && !e.closest('[data-testid="stAlert"]') && !e.closest('button'))
     .map(e => e.textContent).join('\n');
   const captions = m => [...m.querySelectorAll('[data-testid="stCaptionContainer"]')]

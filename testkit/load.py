@@ -54,8 +54,10 @@ def expected_answer(spec: dict) -> str:
 _PROBE_JS = r"""
 (() => {
   if (window.__load) return;
+  // A prompt is drawn as text (st.text), an answer as Markdown: both are the message's text.
+  const TEXT = '[data-testid="stMarkdownContainer"], [data-testid="stText"]';
   const now = () => performance.timeOrigin + performance.now();
-  const live = m => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+  const live = m => [...m.querySelectorAll(TEXT)]
     .filter(e => { const c = e.closest('[data-stale]'); return !c || c.dataset.stale !== 'true'; })
     .filter(e => !e.closest('button'))  // a button's label (the Stop button) is not the text
     .map(e => e.textContent).join('\n');

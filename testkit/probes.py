@@ -25,13 +25,15 @@ __all__ = ["TextWatch", "WsByteCounter", "ClockSync", "percentile"]
 _WATCH_JS = r"""
 (() => {
   if (window.__chatlabWatch) return;
+  // A prompt is drawn as text (st.text), an answer as Markdown: both are the message's text.
+  const TEXT = '[data-testid="stMarkdownContainer"], [data-testid="stText"]';
   const hits = {};
   const pending = new Map();
   let wsBytes = 0;  // every websocket message the page received, in bytes
   let wsLastAt = null;  // and when the last one arrived
   const now = () => performance.timeOrigin + performance.now();
   const isAssistant = m => !!m.querySelector('[data-testid="stChatMessageAvatarAssistant"]');
-  const liveText = m => [...m.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+  const liveText = m => [...m.querySelectorAll(TEXT)]
     .filter(e => { const c = e.closest('[data-stale]'); return !c || c.dataset.stale !== 'true'; })
     .filter(e => !e.closest('button'))  // a button's label (the Stop button) is not the text
     .map(e => e.textContent).join('\n');

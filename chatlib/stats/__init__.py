@@ -1,0 +1,2 @@
+"""Latency and throughput of stored runs per provider and model, and the runs' export with
+their per-chunk timestamps."""
