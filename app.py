@@ -2,8 +2,8 @@
 
 This file is the server: Streamlit finds the ``app = st.App(...)`` below by reading this
 file, and serves on one port the pages (``chat_lab.py``: the navigation over ``app_pages/``)
-and the streaming chat API (``chatlib.api``: ``POST /chat``), through the ASGI middleware
-listed here.
+and the streaming chat API (``chatlib.api.chat_endpoint``: ``POST /chat``), through the
+ASGI middleware listed here.
 
 ``AppTest.from_file("app.py")``, the usual way to test a Streamlit app, runs this file as a
 page script: then it draws the pages too (``chat_lab.py``), so such a test sees the app, not
@@ -18,7 +18,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from chatlib.api import ApiConfig, api_routes
+from chatlib.api.chat_endpoint import ApiConfig, api_routes
 from ui.auth import sign_in_configured
 from ui.websocket_repair import RepairLoneSurrogates
 

@@ -1,6 +1,6 @@
 """Chat page: a view of one stored chat (``?chat=<id>``): its turns, the answer in flight
 re-attached and streaming, a Stop button under it, the prompt box. How an answer lives and
-ends is ``chatlib.chat``'s (its docstring); this page draws it and calls it.
+ends is ``chatlib.chat.answers``'s (its docstring); this page draws it and calls it.
 
 One script run per prompt: the run the prompt box starts asks first (so the provider works
 while the page draws), draws the chat with the new prompt, streams the answer, and when it
@@ -11,10 +11,10 @@ the run mid-stream (``runner.fastReruns``); the next run draws the chat from the
 
 import streamlit as st
 
-from chatlib.chat import AnswerRequest, ChatAnswers
-from chatlib.conversation import BudgetFit, ChatTurn
-from chatlib.errors import ProviderError
-from chatlib.pump import StreamPump
+from chatlib.chat.answers import AnswerRequest, ChatAnswers
+from chatlib.core.conversation import BudgetFit, ChatTurn
+from chatlib.core.errors import ProviderError
+from chatlib.streaming.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
 from ui.plain_text import show_prompt
 from ui.resources import chat_answers
@@ -69,7 +69,7 @@ def show_live(pump: StreamPump) -> None:
         if not pump.stop_asked:
             # Above the text, so it stays put while the answer grows. Its click reruns the
             # script; the callback stops the answer before the next run draws the chat,
-            # which then shows the partial marked (chatlib.chat, step 4).
+            # which then shows the partial marked (chatlib.chat.answers, step 4).
             stop.button("Stop", icon="⏹️", key="stop_answer", on_click=answers.stop,
                         args=(chat.id,))
         stream_answer(pump, stop_on_close=False, live=True)

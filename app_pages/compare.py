@@ -4,8 +4,8 @@ the one in flight re-attached, or a stored one drawn as it ended."""
 
 import streamlit as st
 
-from chatlib.compare import MAX_TARGETS, SharedSettings, TargetSpec, serial_key
-from chatlib.errors import ProviderError
+from chatlib.compare.comparison import MAX_TARGETS, SharedSettings, TargetSpec, serial_key
+from chatlib.core.errors import ProviderError
 from ui.compare_turns import continue_in_chat, forget_comparison, target_overrides
 from ui.compare_view import (
     current_comparison, repeat_all, show_columns, show_comparison, show_results,

@@ -7,10 +7,10 @@ import time
 import pandas as pd
 import streamlit as st
 
-from chatlib.export import export_csv, export_json, redact_settings
-from chatlib.pricing import default_prices
-from chatlib.stats import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Verdict, build_view,
-                           chunk_timeline, group_label, time_range)
+from chatlib.stats.export import export_csv, export_json, redact_settings
+from chatlib.runs.pricing import default_prices
+from chatlib.stats.summary import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Leader,
+                                   build_view, chunk_timeline, group_label, time_range)
 from ui import stats_charts as charts
 from ui.resources import stats_store
 
@@ -68,7 +68,7 @@ if view.runs == 0:
 
 
 # -- the headline: fastest first token, best tokens/s, and how sure ------------------------------
-def verdict_text(v: Verdict, unit: str) -> str:
+def leader_text(v: Leader, unit: str) -> str:
     def ci(c: tuple[float, float] | None) -> str:
         return f"95 % CI {c[0]:.1f}–{c[1]:.1f} {unit}" if c else "too few runs for a CI"
 
@@ -87,12 +87,12 @@ def verdict_text(v: Verdict, unit: str) -> str:
 
 titles = {"ttft": ("Fastest first token (p50 TTFT)", "ms"),
           "output_tps": ("Best output tokens/s (p50 per request)", "tok/s")}
-head = st.columns(max(1, len(view.verdicts)))
-for col, verdict in zip(head, view.verdicts):
-    title, unit = titles[verdict.metric.key]
-    col.metric(title, f"{verdict.best_p50:.1f} {unit}")
-    col.markdown(verdict_text(verdict, unit))
-if not view.verdicts:
+head = st.columns(max(1, len(view.leaders)))
+for col, leader in zip(head, view.leaders):
+    title, unit = titles[leader.metric.key]
+    col.metric(title, f"{leader.best_p50:.1f} {unit}")
+    col.markdown(leader_text(leader, unit))
+if not view.leaders:
     st.info("No finished run in this selection: latency figures need runs with status ok.")
 st.caption(f"{view.runs:,} runs match the filters. Latency figures use finished runs only; "
            "stopped and failed runs are counted in the second table.")

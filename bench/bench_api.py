@@ -30,9 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatlib.providers.scripted import Script, ScriptedProvider  # noqa: E402
-from chatlib.pump import StreamPump  # noqa: E402
+from chatlib.streaming.pump import StreamPump  # noqa: E402
 from chatlib.store import RunFilter, RunStore  # noqa: E402
-from chatlib.types import Message, Settings  # noqa: E402
+from chatlib.core.types import Message, Settings  # noqa: E402
 from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 
 CHUNKS = tuple(f"w{i} " for i in range(50))

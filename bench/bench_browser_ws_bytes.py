@@ -5,11 +5,11 @@ characters at 200 chunks/s (5 ms apart) and 40,000 characters at 500 chunks/s (2
 apart). Each is shown once by Chat Lab (byte-budgeted batches, finished blocks frozen) and
 once by plain ``st.write_stream`` (every chunk re-sends the whole text), each on a fresh
 page (plain at 10k only: at 40k the browser falls so far behind that Streamlit's websocket
-drops and the run is stopped, tried here: stopped after 6,752 of 8,000 chunks; DESIGN.md
-measured 49.7 MB when it did finish). Bytes are every websocket message the page's JS
-received from sending the prompt: until the last words are visible, and until the page is
-quiet (1.5 s without a frame: the figures under the answer). Playwright's own frame count
-is printed as a cross-check.
+drops and the run is stopped, tried here: stopped after 6,752 of 8,000 chunks; the
+project's design notes measured 49.7 MB when it did finish). Bytes are every websocket
+message the page's JS received from sending the prompt: until the last words are visible,
+and until the page is quiet (1.5 s without a frame: the figures under the answer).
+Playwright's own frame count is printed as a cross-check.
 
 Then, for Chat Lab, one rerun of the same page (a sidebar setting changed): its bytes show
 whether the finished answer is sent again (it should not be: Streamlit sends references to

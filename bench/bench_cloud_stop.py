@@ -28,8 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chatlib.providers.openai_provider import OpenAIProvider  # noqa: E402
-from chatlib.pump import StreamPump  # noqa: E402
-from chatlib.types import Event, Message, Settings  # noqa: E402
+from chatlib.streaming.pump import StreamPump  # noqa: E402
+from chatlib.core.types import Event, Message, Settings  # noqa: E402
 from tests.wire import openai_wire as ow  # noqa: E402
 from tests.wire.server import Reply, WireServer  # noqa: E402
 

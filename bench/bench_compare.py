@@ -2,8 +2,8 @@
 are the timestamps as exact with 4 streams as with 1?
 
 Four scripted targets with known schedules (0.1 s to the first chunk, then 10 ms gaps;
-0.4, 0.8, 1.2 and 1.6 s in all) run through ``chatlib.compare.Comparison``, the code path the
-page uses, with one renderer thread per target draining ``text_batches()`` as the page's
+0.4, 0.8, 1.2 and 1.6 s in all) run through ``chatlib.compare.comparison.Comparison``, the code
+path the page uses, with one renderer thread per target draining ``text_batches()`` as the page's
 fragments do. Figures:
 
 - wall ratio: wall time of the 4-target comparison / wall time of the slowest target alone
@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatlib.compare import Comparison, SharedSettings, Target, TargetSpec  # noqa: E402
+from chatlib.compare.comparison import Comparison, SharedSettings, Target, TargetSpec  # noqa: E402
 from chatlib.providers.scripted import Script, ScriptedProvider  # noqa: E402
-from chatlib.tokens import FunctionCounter  # noqa: E402
-from chatlib.types import Event, Message, Settings, TextDelta  # noqa: E402
+from chatlib.core.tokens import FunctionCounter  # noqa: E402
+from chatlib.core.types import Event, Message, Settings, TextDelta  # noqa: E402
 
 FIRST_S, GAP_S = 0.1, 0.01
 DURATIONS_S = (0.4, 0.8, 1.2, 1.6)

@@ -50,9 +50,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatlib.blocks import BLOCK_BREAK, split_blocks  # noqa: E402
-from chatlib.chat import AnswerRequest, ChatAnswers, new_chat_id  # noqa: E402
-from chatlib.conversation import Chat  # noqa: E402
+from chatlib.streaming.blocks import BLOCK_BREAK, split_blocks  # noqa: E402
+from chatlib.chat.answers import AnswerRequest, ChatAnswers, new_chat_id  # noqa: E402
+from chatlib.core.conversation import Chat  # noqa: E402
 from chatlib.providers.local import (  # noqa: E402
     DEFAULT_REPEAT_PENALTY,
     LocalProvider,
@@ -61,7 +61,7 @@ from chatlib.providers.local import (  # noqa: E402
 )
 from chatlib.providers.llama_safety import build_cpu_features  # noqa: E402
 from chatlib.store import ChatStore, RunStore  # noqa: E402
-from chatlib.types import Settings  # noqa: E402
+from chatlib.core.types import Settings  # noqa: E402
 
 GOAL_RATIO = 0.97
 SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."

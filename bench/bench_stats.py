@@ -117,8 +117,8 @@ def child(db: str, spec: dict, repeat: int, trace: bool) -> dict:
     """Runs in a fresh process: the page's data path for one filter."""
     import tracemalloc
 
-    from chatlib.pricing import default_prices
-    from chatlib.stats import RunFilter, build_view, time_range
+    from chatlib.runs.pricing import default_prices
+    from chatlib.stats.summary import RunFilter, build_view, time_range
     from chatlib.store import RunStore
 
     base_rss = _peak_rss_mb()

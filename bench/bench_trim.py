@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatlib.conversation import ChatTurn, fit_to_budget, to_messages  # noqa: E402
-from chatlib.tokens import FunctionCounter, TokenCounter  # noqa: E402
+from chatlib.core.conversation import ChatTurn, fit_to_budget, to_messages  # noqa: E402
+from chatlib.core.tokens import FunctionCounter, TokenCounter  # noqa: E402
 
 TURNS = 1_000
 BUDGET = 4_096
@@ -99,7 +99,7 @@ def main() -> int:
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     os.environ.setdefault("CHATLAB_DATA_DIR", tempfile.mkdtemp(prefix="chatlab-bench-"))
     from chatlib.providers.local import LocalProvider, default_gguf_path, load_llama
-    from chatlib.tokens import TiktokenCounter
+    from chatlib.core.tokens import TiktokenCounter
 
     tik = TiktokenCounter("o200k_base")
     path = default_gguf_path()

@@ -61,7 +61,7 @@ def markdown_answer(n_chars: int, end: str = "") -> str:
 
 def token_chunks(text: str) -> list[str]:
     """``text`` cut into its o200k_base tokens (as an OpenAI model would stream it)."""
-    from chatlib.tokens import ensure_tiktoken_offline
+    from chatlib.core.tokens import ensure_tiktoken_offline
 
     ensure_tiktoken_offline()
     import tiktoken

@@ -10,9 +10,9 @@ exactly as for the app, and only the rendering differs.
 import streamlit as st
 
 from chatlib.providers.scripted import ScriptedProvider
-from chatlib.pump import StreamPump
+from chatlib.streaming.pump import StreamPump
 from chatlib.store import RunStore
-from chatlib.types import Message, Settings
+from chatlib.core.types import Message, Settings
 
 model = st.query_params.get("model", "demo-markdown")
 prompt = st.chat_input("Ask anything")

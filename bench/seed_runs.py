@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chatlib.record import RunRecord  # noqa: E402
+from chatlib.runs.record import RunRecord  # noqa: E402
 from chatlib.store import RunStore  # noqa: E402
 
 # provider, model, median TTFT (s), median gap (s), token source of output counts

@@ -1,2 +1,3 @@
-"""Chat Lab's library: providers, the streaming pump, token budgets, metrics and the run
-store. Everything here works without Streamlit; the pages only arrange widgets around it."""
+"""Chat Lab's library, grouped by job (docs/architecture.md): core, runs, providers, store,
+streaming, chat, compare, evals, stats, reports, and the front doors api and cli. Everything
+here works without Streamlit; the pages only arrange widgets around it."""

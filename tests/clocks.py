@@ -1,7 +1,7 @@
 """Time for tests on a busy machine: virtual clocks, waiting for a condition, and a provider
 wrapper that notes what its stream yielded.
 
-The machine is shared and often loaded (docs: DESIGN.md, "Tests with timing"): a real sleep
+The machine is shared and often loaded (docs/architecture.md, "Tests with timing"): a real sleep
 wakes late by anything up to tens of milliseconds, so no test asserts wall-clock timings.
 A test injects a clock instead (``StreamPump(clock=)``, ``ScriptedProvider(sleep=)``,
 ``Comparison(clock=)``), checks order and structure (who waited for whom, what the server
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from chatlib.types import Event, Message, Settings
+from chatlib.core.types import Event, Message, Settings
 
 __all__ = ["VirtualClock", "ThreadClock", "wait_for", "HANG_GUARD_S", "MODEL_HANG_GUARD_S",
            "Recorded", "Rendezvous"]

@@ -10,12 +10,12 @@ import re
 
 import pytest
 
-from chatlib.errors import ConfigError
+from chatlib.core.errors import ConfigError
 from chatlib.providers.anthropic_provider import AnthropicProvider
 from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counter_for_model
 from chatlib.providers.http_stream import RetryPolicy
-from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
-from chatlib.types import Finish, Message, ReasoningDelta, Retrying, Settings, TextDelta, Usage
+from chatlib.streaming.pump import TRUNCATED_MESSAGE, StreamPump
+from chatlib.core.types import Finish, Message, ReasoningDelta, Retrying, Settings, TextDelta, Usage
 from tests.clocks import HANG_GUARD_S, Recorded
 from tests.wire import anthropic_wire as aw
 from tests.wire.harness import run_pump, stop_during_silence

@@ -1,5 +1,6 @@
-"""The layering the project relies on: UI outside chatlib, SDKs only in providers, SQL and
-database drivers only in the store package."""
+"""The layering the project relies on (docs/architecture.md): UI outside chatlib, SDKs only in
+providers, SQL and database drivers only in the store package, chatlib's packages importing
+only the packages under them, and no import circle anywhere in chatlib."""
 
 import ast
 import importlib
@@ -76,3 +77,111 @@ def test_every_chatlib_module_declares_and_defines_its_exports():
         assert exports is not None, f"{info.name} has no __all__"
         missing = [name for name in exports if not hasattr(module, name)]
         assert missing == [], f"{info.name} exports undefined names {missing}"
+
+
+# What each package of chatlib may import besides itself (docs/architecture.md draws it):
+# a package never reaches up or sideways, so the packages stack without a circle.
+PACKAGE_RULES: dict[str, set[str]] = {
+    "core": set(),
+    "runs": {"core"},
+    "providers": {"core", "runs"},
+    "store": {"core", "runs"},
+    "streaming": {"core", "runs", "providers"},
+    "chat": {"core", "runs", "providers", "streaming", "store"},
+    "compare": {"core", "runs", "providers", "streaming", "store"},
+    "evals": {"core", "runs", "providers", "streaming", "store", "compare"},
+    "stats": {"core", "runs", "store"},
+    "reports": {"core", "runs", "store", "compare", "evals", "stats"},
+    "api": {"core", "runs", "providers", "streaming", "store"},
+    "cli": {"core", "runs", "providers", "store", "compare", "evals", "reports", "stats"},
+}
+
+
+def chatlib_imports(path: Path) -> set[str]:
+    """The chatlib modules (dotted) a file imports, at the top or inside a function."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    modules = {_module_name(p) for p in (ROOT / "chatlib").rglob("*.py")}
+    return {name for name in found if name in modules}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_every_chatlib_module_lives_in_a_package_with_a_rule():
+    loose = [p.name for p in (ROOT / "chatlib").glob("*.py") if p.name != "__init__.py"]
+    packages = {p.name for p in (ROOT / "chatlib").iterdir()
+                if p.is_dir() and (p / "__init__.py").exists()}
+    assert loose == [] and packages == set(PACKAGE_RULES)
+
+
+def test_each_package_imports_only_the_packages_under_it():
+    offenders = {}
+    for path in (ROOT / "chatlib").rglob("*.py"):
+        package = path.relative_to(ROOT / "chatlib").parts[0]
+        if package not in PACKAGE_RULES:
+            continue
+        reached = {name.split(".")[1] for name in chatlib_imports(path)} - {package}
+        if reached - PACKAGE_RULES[package]:
+            offenders[str(path.relative_to(ROOT))] = sorted(reached - PACKAGE_RULES[package])
+    assert offenders == {}
+
+
+def test_the_package_rules_themselves_have_no_circle():
+    assert _circles({name: set(rule) for name, rule in PACKAGE_RULES.items()}) == []
+
+
+def test_no_import_circle_between_chatlib_modules():
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "chatlib").rglob("*.py"):
+        name = _module_name(path)
+        # A package's own __init__ importing a submodule is how a package lists its parts.
+        graph[name] = {m for m in chatlib_imports(path)
+                       if m != name and not name.startswith(m + ".")}
+    assert _circles(graph) == []
+
+
+def test_the_circle_finder_finds_a_circle():
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected set of two or more nodes (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatlib.errors import ConfigError
+from chatlib.core.errors import ConfigError
 from chatlib.providers.base_url import MAX_URL_CHARS, base_url_problem
 from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider
 from chatlib.providers.named import resolve_provider

@@ -1,7 +1,7 @@
 """Markdown block splitting: cuts only between finished top-level blocks; the byte budget of
 the updates of the growing block."""
 
-from chatlib.blocks import (
+from chatlib.streaming.blocks import (
     BLOCK_BREAK, BLOCK_MIN_CHARS, MESSAGE_BYTES, BlockSplitter, blocks_of, budget_batches,
     split_blocks,
 )

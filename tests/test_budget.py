@@ -2,10 +2,10 @@
 
 import pytest
 
-from chatlib.conversation import MESSAGE_OVERHEAD_TOKENS, fit_to_budget
-from chatlib.errors import ConfigError
-from chatlib.tokens import FunctionCounter, counter_for
-from chatlib.types import Message
+from chatlib.core.conversation import MESSAGE_OVERHEAD_TOKENS, fit_to_budget
+from chatlib.core.errors import ConfigError
+from chatlib.core.tokens import FunctionCounter, counter_for
+from chatlib.core.types import Message
 
 # One token per word: makes every expected figure easy to check by hand.
 WORDS = FunctionCounter("words", lambda text: len(text.split()))

@@ -1,4 +1,4 @@
-"""Stored chats and the lifecycle of one answer (chatlib.chat's docstring): written as it
+"""Stored chats and the lifecycle of one answer (chatlib.chat.answers's docstring): written as it
 happens, re-attached by any reader, ended early only by stop, one answer per prompt, and a
 chat whose server died mid-answer comes back with the partial, marked cut off."""
 
@@ -13,13 +13,13 @@ import threading
 
 import pytest
 
-from chatlib.chat import CUT_OFF_MESSAGE, AnswerRequest, ChatAnswers, new_chat_id
-from chatlib.conversation import Chat, ChatTurn
-from chatlib.errors import ConfigError
+from chatlib.chat.answers import CUT_OFF_MESSAGE, AnswerRequest, ChatAnswers, new_chat_id
+from chatlib.core.conversation import Chat, ChatTurn
+from chatlib.core.errors import ConfigError
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.store import ChatStore, RunStore
-from chatlib.tokens import FunctionCounter
-from chatlib.types import Settings
+from chatlib.core.tokens import FunctionCounter
+from chatlib.core.types import Settings
 from tests.clocks import wait_for
 
 CHARS = FunctionCounter("chars", len)
@@ -161,6 +161,51 @@ def test_readers_come_and_go_but_only_stop_ends_the_answer(runs, answers):
     assert list(runs.runs().status) == ["stopped"]
 
 
+class SlowReads(ChatStore):
+    """A chat store whose reads of one chat wait until the test lets them through (a
+    database that is slow, or far away, for that chat), and that counts every write."""
+
+    def __init__(self, runs: RunStore, slow_chat: str) -> None:
+        super().__init__(runs)
+        self.slow_chat, self.reading, self.go = slow_chat, threading.Event(), threading.Event()
+        self.writes = 0
+
+    def get(self, chat_id: str):
+        if chat_id == self.slow_chat:
+            self.reading.set()
+            self.go.wait(60)
+        return super().get(chat_id)
+
+    def update_turn(self, *args, **kwargs) -> None:
+        self.writes += 1
+        super().update_turn(*args, **kwargs)
+
+
+def test_a_slow_read_of_one_chat_holds_up_no_other_chat_and_a_read_writes_nothing(runs):
+    chats = SlowReads(runs, slow_chat="slow")
+    answers = ChatAnswers(chats, progress_s=3600.0)  # no progress writes: count reads' writes
+    other = Chat(new_chat_id())
+    gate = ask_gated(answers, runs, other, "hi")
+    gate.release(3)
+    chats.create(Chat("slow", "Slow", [ChatTurn("user", "q")]))
+    reader = threading.Thread(target=answers.view, args=("slow",), daemon=True)
+    reader.start()
+    assert chats.reading.wait(60)
+    # While the slow chat's read is in the database, every other chat is served at once.
+    done: list[object] = []
+    other_tab = threading.Thread(target=lambda: done.append(answers.view(other.id)),
+                                 daemon=True)
+    other_tab.start()
+    other_tab.join(30)  # a hang guard: the bug makes this wait on the slow read
+    assert done, "another chat's read waited on the slow chat's"
+    chat, live = done[0]
+    assert live is gate.pump and chat.turns[-1].status == "streaming"
+    assert chats.writes == 0  # reading a chat with its answer in flight wrote nothing
+    chats.go.set()
+    reader.join(30)
+    answers.stop(other.id)
+
+
 def test_a_prompt_while_an_answer_streams_stops_it_first_one_answer_per_prompt(runs, answers):
     chat = Chat(new_chat_id())
     gate = ask_gated(answers, runs, chat, "first")
@@ -226,12 +271,12 @@ def test_sigkill_mid_answer_keeps_what_had_arrived(tmp_path, runs):
     db = tmp_path / "kill.sqlite3"
     child = textwrap.dedent(f"""
         import sys, time
-        from chatlib.chat import AnswerRequest, ChatAnswers
-        from chatlib.conversation import Chat
+        from chatlib.chat.answers import AnswerRequest, ChatAnswers
+        from chatlib.core.conversation import Chat
         from chatlib.providers.scripted import Script, ScriptedProvider
         from chatlib.store import ChatStore, RunStore
-        from chatlib.tokens import FunctionCounter
-        from chatlib.types import Settings
+        from chatlib.core.tokens import FunctionCounter
+        from chatlib.core.types import Settings
         store = RunStore({str(db)!r})
         answers = ChatAnswers(ChatStore(store), progress_s=0.0)
         provider = ScriptedProvider(Script(chunks=tuple(f"w{{i}} " for i in range(10_000)),
@@ -268,7 +313,7 @@ def test_on_a_shared_store_an_answer_touched_lately_is_arriving_elsewhere_not_cu
     machine's file: a streaming turn with no live pump here was cut off by a crash."""
     import time
 
-    from chatlib.chat import STALE_AFTER_S
+    from chatlib.chat.answers import STALE_AFTER_S
 
     chats = ChatStore(any_store)
     answers = ChatAnswers(chats)
@@ -287,7 +332,7 @@ def test_on_a_shared_store_an_answer_touched_lately_is_arriving_elsewhere_not_cu
 
 
 def test_a_process_touches_the_turns_of_its_answers_in_flight(any_store, monkeypatch):
-    import chatlib.chat as chat_module
+    import chatlib.chat.answers as chat_module
 
     monkeypatch.setattr(chat_module, "HEARTBEAT_S", 0.05)
     chats = ChatStore(any_store)

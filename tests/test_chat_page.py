@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from chatlib.conversation import Chat, ChatTurn, to_messages
+from chatlib.core.conversation import Chat, ChatTurn, to_messages
 from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
 from chatlib.store import ChatStore, RunFilter
 from ui.plain_text import plain_label

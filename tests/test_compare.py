@@ -1,5 +1,5 @@
-"""chatlib.compare: targets stream together, each timed in its own reader; faults and slow
-targets stay in their own lane; repeat-N, blind votes, export.
+"""chatlib.compare.comparison: targets stream together, each timed in its own reader; faults
+and slow targets stay in their own lane; repeat-N, blind votes, export.
 
 Timing (2-core machine shared with other jobs): schedules are slept on a ``ThreadClock``
 (each pump thread its own virtual time line), so recorded figures are exact; who ran at the
@@ -16,17 +16,18 @@ import time
 
 import pytest
 
-from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
-from chatlib.compare_report import export_json, export_markdown, run_table, summary, to_dict
-from chatlib.comparisons import Comparisons
-from chatlib.errors import AuthError
+from chatlib.streaming.live_table import LiveTable
+from chatlib.compare.comparison import TIE, Comparison, SharedSettings, TargetSpec
+from chatlib.compare.report import export_json, export_markdown, run_table, summary, to_dict
+from chatlib.compare.comparisons import Comparisons
+from chatlib.core.errors import AuthError
 from chatlib.providers.local import LocalProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store import ComparisonStore, RunStore
 from chatlib.store.migrations_sqlite import MIGRATIONS
-from chatlib.tokens import FunctionCounter
-from chatlib.types import TextDelta
+from chatlib.core.tokens import FunctionCounter
+from chatlib.core.types import TextDelta
 from tests.clocks import (
     HANG_GUARD_S,
     MODEL_HANG_GUARD_S,
@@ -353,7 +354,8 @@ def test_stop_during_repeat_runs_starts_no_further_run():
 
 
 def test_cost_estimates_come_from_the_dated_price_table():
-    from chatlib.compare_report import format_cost, run_cost
+    from chatlib.core.tables import format_cost
+    from chatlib.runs.figures import run_cost
 
     def record(provider: str, model: str, tokens_in, tokens_out) -> RunRecord:
         return RunRecord(provider=provider, model=model, settings={}, status="ok", created_at=0,
@@ -376,10 +378,9 @@ def test_cost_estimates_come_from_the_dated_price_table():
 
 def restarted_server(monkeypatch) -> None:
     """What a new server process has: no comparison in its table of live ones."""
-    import chatlib.comparisons
-    from collections import OrderedDict
+    import chatlib.compare.comparisons
 
-    monkeypatch.setattr(chatlib.comparisons, "_LIVE", OrderedDict())
+    monkeypatch.setattr(chatlib.compare.comparisons, "_LIVE", LiveTable())
 
 
 def test_a_reopened_comparison_reads_exactly_like_the_finished_one(store, monkeypatch):

@@ -10,12 +10,12 @@ import time
 import numpy as np
 import pytest
 
-import chatlib.compare
-from chatlib.compare import Comparison, SharedSettings, TargetSpec
-from chatlib.compare_analysis import FIGURES, flag_table, paired_verdict, run_flags, verdicts
+import chatlib.compare.comparison
+from chatlib.compare.comparison import Comparison, SharedSettings, TargetSpec
+from chatlib.compare.analysis import FIGURES, flag_table, paired_verdict, run_flags, verdicts
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.record import RunRecord
-from chatlib.tokens import FunctionCounter
+from chatlib.runs.record import RunRecord
+from chatlib.core.tokens import FunctionCounter
 from tests.clocks import HANG_GUARD_S, ThreadClock, wait_for
 
 CHARS = FunctionCounter("chars", len)
@@ -135,7 +135,7 @@ def test_every_lane_starts_each_round_together():
 
 
 def test_a_shared_lane_runs_its_targets_in_a_new_random_order_each_round(monkeypatch):
-    monkeypatch.setattr(chatlib.compare, "serial_key", lambda provider: "one lane")
+    monkeypatch.setattr(chatlib.compare.comparison, "serial_key", lambda provider: "one lane")
     clock, events = ThreadClock(), []
     specs = [scripted(0.0, clock, events, "A"), scripted(0.0, clock, events, "B")]
     comparison = Comparison("hi", specs, SHARED, repeat=8, clock=clock,

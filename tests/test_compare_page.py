@@ -7,11 +7,11 @@ the timestamps against the moments the provider yielded."""
 
 import threading
 import time
-from collections import OrderedDict
 
 import pytest
 
-from chatlib.compare_report import export_json, export_markdown, summary
+from chatlib.streaming.live_table import LiveTable
+from chatlib.compare.report import export_json, export_markdown, summary
 from chatlib.providers.scripted import DEMO_MARKDOWN, DEMO_SCRIPTS
 from tests.clocks import HANG_GUARD_S
 
@@ -214,9 +214,9 @@ def test_a_recorded_run_can_be_replayed_as_a_target(compare, store):
 def restarted_server(monkeypatch) -> None:
     """What a new server process has: no comparison in its table of live ones (so a URL is
     served from the store)."""
-    import chatlib.comparisons
+    import chatlib.compare.comparisons
 
-    monkeypatch.setattr(chatlib.comparisons, "_LIVE", OrderedDict())
+    monkeypatch.setattr(chatlib.compare.comparisons, "_LIVE", LiveTable())
 
 
 def open_url(app_test, comparison_id: str):
@@ -333,7 +333,7 @@ def test_repeat_n_stopped_mid_way_shows_the_stores_count_of_runs_per_target(
 def stop_once(store, ready):
     """A thread that stops the comparison being run (as its Stop button does) once
     ``ready(runs)`` holds for its stored runs."""
-    from chatlib.comparisons import Comparisons
+    from chatlib.compare.comparisons import Comparisons
     from chatlib.store import ComparisonStore
 
     def run() -> None:
@@ -567,9 +567,9 @@ def test_continue_in_chat_moves_a_targets_conversation_into_a_stored_chat(compar
 # -- prompt sets -----------------------------------------------------------------------------
 
 def test_a_stored_prompt_set_reopens_from_its_url_with_its_grid(app_test, store):
-    from chatlib.compare import SharedSettings
-    from chatlib.evaluate import grid, resolve_targets, run_prompt_set
-    from chatlib.prompt_sets import parse_csv
+    from chatlib.compare.comparison import SharedSettings
+    from chatlib.evals.runner import grid, resolve_targets, run_prompt_set
+    from chatlib.evals.prompt_sets import parse_csv
 
     cases = parse_csv("id,prompt,contains\nmd,Show me,Chat Lab\nno,Say it,NOT THERE\n")
     run = run_prompt_set(cases, resolve_targets(["scripted:demo-fast"]), store=store, repeat=2,

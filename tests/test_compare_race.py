@@ -1,4 +1,4 @@
-"""chatlib.compare_race: the race rows, cumulative characters, time to the first N answer
+"""chatlib.compare.race: the race rows, cumulative characters, time to the first N answer
 characters and the longest stall, from records with known chunk offsets (no clock: the
 offsets are the record's), and the live sampler on a pump whose time moves only when the
 test lets the provider go on. Offsets are binary fractions, so every figure is exact."""
@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from chatlib.compare import Comparison, SharedSettings, StoredRun, TargetSpec
-from chatlib.compare_race import (
+from chatlib.compare.comparison import Comparison, SharedSettings, StoredRun, TargetSpec
+from chatlib.compare.race import (
     RACE_CHARS,
     RACE_COLUMNS,
     RaceSampler,
@@ -20,10 +20,10 @@ from chatlib.compare_race import (
     shown_runs,
 )
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
-from chatlib.tokens import FunctionCounter
-from chatlib.types import Message, Settings
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
+from chatlib.core.tokens import FunctionCounter
+from chatlib.core.types import Message, Settings
 from tests.clocks import VirtualClock, wait_for
 
 CHARS = FunctionCounter("chars", len)

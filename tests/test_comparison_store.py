@@ -4,13 +4,13 @@ ends, reads back with its targets, settings and vote, and never holds a key."""
 import sqlite3
 import threading
 
-from chatlib.compare import TIE, Comparison, SharedSettings, TargetSpec
-from chatlib.comparisons import Comparisons
+from chatlib.compare.comparison import TIE, Comparison, SharedSettings, TargetSpec
+from chatlib.compare.comparisons import Comparisons
 from chatlib.providers.openai_provider import OpenAIProvider
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.store import ComparisonStore, RunStore, StoredComparison, StoredTarget, StoredVote
 from chatlib.store.migrations_sqlite import MIGRATIONS
-from chatlib.tokens import FunctionCounter
+from chatlib.core.tokens import FunctionCounter
 from tests.clocks import HANG_GUARD_S, Recorded, wait_for
 from tests.wire import openai_wire as ow
 from tests.wire.server import Reply, WireServer

@@ -1,6 +1,7 @@
-"""Prompt sets run against targets × repeats (``chatlib.evaluate``): the command line as CI
-runs it (exit status, JSON figures equal to the store's, an escaped self-contained HTML
-report), bad input as a one-line message, and the stored run reopening with its grid.
+"""Prompt sets run against targets × repeats (``chatlib.evals.runner``): the command line
+(``chatlib.cli.evaluate``) as CI runs it (exit status, JSON figures equal to the store's, an
+escaped self-contained HTML report), bad input as a one-line message, and the stored run
+reopening with its grid.
 
 Scripted targets only (extra models through ``$CHATLAB_SCRIPTS``); no test asserts what a
 real model says or how fast anything ran (latency limits here are an hour, or tested on
@@ -21,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatlib import comparisons
-from chatlib.compare import SharedSettings
-from chatlib.evaluate import (
-    GRID_COLUMNS, grid, main, open_prompt_set, parse_target, resolve_targets, run_prompt_set,
-    to_dict,
+from chatlib.compare import comparisons
+from chatlib.compare.comparison import SharedSettings
+from chatlib.cli.evaluate import main
+from chatlib.evals.runner import (
+    GRID_COLUMNS, grid, open_prompt_set, parse_target, resolve_targets, run_prompt_set, to_dict,
 )
-from chatlib.pricing import default_prices
-from chatlib.prompt_sets import PromptCase, parse_csv
+from chatlib.runs.pricing import default_prices
+from chatlib.evals.prompt_sets import PromptCase, parse_csv
 from chatlib.providers.scripted import SCRIPTS_ENV
 from chatlib.store import ComparisonStore, PromptSetStore, RunFilter, RunStore
 
@@ -54,7 +55,7 @@ def scripts(tmp_path, monkeypatch) -> Path:
 def cli(tmp_path: Path, scripts: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CHATLAB_DB": str(tmp_path / "eval.sqlite3"),
            "CHATLAB_DATA_DIR": str(tmp_path / "data"), SCRIPTS_ENV: str(scripts)}
-    return subprocess.run([sys.executable, "-m", "chatlib.evaluate", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "chatlib.cli.evaluate", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -149,7 +150,7 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, scripts):
     out = cli(tmp_path, scripts, str(prompts), "--target", "scripted:eval-paris")
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.splitlines() == [
-        "chatlib.evaluate: error: bad.csv, line 3: invalid regex '(oops': missing ), "
+        "chatlib.cli.evaluate: error: bad.csv, line 3: invalid regex '(oops': missing ), "
         "unterminated subpattern at position 0"]
 
 

@@ -20,7 +20,7 @@ from chatlib.providers.llama_safety import (
     guard_model_loads,
 )
 from chatlib.providers.local import LocalProvider, default_gguf_path, load_llama
-from chatlib.types import Message, Settings, TextDelta
+from chatlib.core.types import Message, Settings, TextDelta
 
 NATIVE_AMX_BUILD = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | "
                     "BMI2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | "

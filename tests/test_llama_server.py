@@ -34,8 +34,8 @@ import pytest
 from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counter_for_model
 from chatlib.providers.local import LocalProvider, default_gguf_path
 from chatlib.providers.openai_provider import OpenAIProvider
-from chatlib.pump import StreamPump
-from chatlib.types import Message, Settings
+from chatlib.streaming.pump import StreamPump
+from chatlib.core.types import Message, Settings
 from tests.clocks import MODEL_HANG_GUARD_S
 from tests.wire.harness import run_pump
 from tests.wire.server import free_port

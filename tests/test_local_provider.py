@@ -2,10 +2,10 @@
 
 import pytest
 
-from chatlib.errors import ConfigError
+from chatlib.core.errors import ConfigError
 from chatlib.providers.local import LocalProvider, default_gguf_path, load_llama
-from chatlib.pump import StreamPump
-from chatlib.types import Finish, Message, Settings, TextDelta, Usage
+from chatlib.streaming.pump import StreamPump
+from chatlib.core.types import Finish, Message, Settings, TextDelta, Usage
 from tests.clocks import MODEL_HANG_GUARD_S
 
 pytestmark = pytest.mark.model

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chatlib.errors import ConfigError
+from chatlib.core.errors import ConfigError
 from chatlib.providers.local import default_gguf_path
 from chatlib.providers.model_files import MODEL_DIRS_ENV, NOT_OFFERED, allowed_model_path
 

@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from chatlib.errors import ConfigError
+from chatlib.core.errors import ConfigError
 from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider, counter_for_model
 from chatlib.providers.http_stream import RetryPolicy
 from chatlib.providers.openai_provider import OpenAIProvider, uses_default_temperature_only
-from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
-from chatlib.tokens import counter_for
-from chatlib.types import Finish, Message, ReasoningDelta, Retrying, Settings, TextDelta, Usage
+from chatlib.streaming.pump import TRUNCATED_MESSAGE, StreamPump
+from chatlib.core.tokens import counter_for
+from chatlib.core.types import Finish, Message, ReasoningDelta, Retrying, Settings, TextDelta, Usage
 from tests.clocks import HANG_GUARD_S, Recorded, wait_for
 from tests.wire import openai_wire as ow
 from tests.wire.harness import run_pump, stop_during_silence

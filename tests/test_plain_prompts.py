@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from chatlib.conversation import chat_title
+from chatlib.core.conversation import chat_title
 from ui.plain_text import plain_label
 
 PROMPT = ("![pixel](http://127.0.0.1:9/pixel.png) [a link](http://127.0.0.1:9/) **bold** "

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from chatlib.pricing import PRICES_PATH, load_prices
+from chatlib.runs.pricing import PRICES_PATH, load_prices
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from chatlib.prompt_sets import (
+from chatlib.evals.prompt_sets import (
     MAX_PROMPT_SET_BYTES, MAX_PROMPT_SET_MB, MAX_PROMPTS, PromptCase, load_prompt_set,
     parse_csv, parse_jsonl, parse_prompt_set,
 )
@@ -155,9 +155,9 @@ def test_a_refused_upload_is_a_message_run_stays_off_and_the_page_works_on(
 
 
 def _paid_panel() -> None:
-    from chatlib.compare import SharedSettings, TargetSpec
+    from chatlib.compare.comparison import SharedSettings, TargetSpec
     from chatlib.providers.scripted import ScriptedProvider
-    from chatlib.tokens import counter_for
+    from chatlib.core.tokens import counter_for
     from ui.prompt_set_view import prompt_set_panel
 
     paid = ScriptedProvider()

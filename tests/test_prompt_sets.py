@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from chatlib.prompt_sets import (
+from chatlib.evals.prompt_sets import (
     PROMPT_FIELDS, CheckResult, PromptCase, check_run, load_prompt_set, parse_csv, parse_jsonl,
 )
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 
 CSV = (
     "\ufeffid,prompt,contains,regex,max_ttft_ms,max_e2e_ms,system_prompt\n"

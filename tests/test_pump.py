@@ -4,12 +4,12 @@ import threading
 
 import pytest
 
-from chatlib.errors import AuthError
-from chatlib.pump import TRUNCATED_MESSAGE, StreamPump
+from chatlib.core.errors import AuthError
+from chatlib.streaming.pump import TRUNCATED_MESSAGE, StreamPump
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.record import RunRecord
-from chatlib.tokens import FunctionCounter
-from chatlib.types import Message, Retrying, Settings, TextDelta, Usage, Finish
+from chatlib.runs.record import RunRecord
+from chatlib.core.tokens import FunctionCounter
+from chatlib.core.types import Message, Retrying, Settings, TextDelta, Usage, Finish
 from tests.clocks import HANG_GUARD_S, VirtualClock, wait_for
 
 MESSAGES = [Message("user", "hi")]

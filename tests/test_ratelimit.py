@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatlib.errors import RateLimitError
-from chatlib.errors import ConfigError
+from chatlib.core.errors import RateLimitError
+from chatlib.core.errors import ConfigError
 from chatlib.providers.catalog import (
     PRESETS,
     KeyChoice,
@@ -19,8 +19,8 @@ from chatlib.providers.catalog import (
     resolve_key,
 )
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.ratelimit import RateLimitedProvider, RateLimiter
-from chatlib.types import Message, Settings
+from chatlib.providers.ratelimit import RateLimitedProvider, RateLimiter
+from chatlib.core.types import Message, Settings
 
 
 class Clock:

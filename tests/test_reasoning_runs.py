@@ -10,16 +10,16 @@ import threading
 
 import pytest
 
-from chatlib.chat import run_summary
-from chatlib.export import export_records
-from chatlib.live import live_line, live_stats
-from chatlib.metrics import run_metrics
-from chatlib.pump import StreamPump
+from chatlib.chat.answers import run_summary
+from chatlib.stats.export import export_records
+from chatlib.streaming.live import live_line, live_stats
+from chatlib.runs.metrics import run_metrics
+from chatlib.streaming.pump import StreamPump
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store import RunStore
-from chatlib.tokens import FunctionCounter
-from chatlib.types import Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
+from chatlib.core.tokens import FunctionCounter
+from chatlib.core.types import Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
 from tests.clocks import HANG_GUARD_S, VirtualClock, wait_for
 
 MESSAGES = [Message("user", "why?")]

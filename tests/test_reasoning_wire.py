@@ -18,10 +18,10 @@ import pytest
 
 from chatlib.providers.anthropic_provider import AnthropicProvider
 from chatlib.providers.openai_provider import OpenAIProvider
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
-from chatlib.tokens import FunctionCounter
-from chatlib.types import Message, Settings
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
+from chatlib.core.tokens import FunctionCounter
+from chatlib.core.types import Message, Settings
 from tests.clocks import HANG_GUARD_S
 from tests.wire import anthropic_wire as aw
 from tests.wire import openai_wire as ow

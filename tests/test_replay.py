@@ -6,9 +6,9 @@ import time
 import pytest
 
 from chatlib.providers.replay import ReplayProvider, replay_model
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
-from chatlib.types import Message, Settings
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
+from chatlib.core.types import Message, Settings
 from tests.clocks import HANG_GUARD_S, VirtualClock, wait_for
 
 

@@ -1,4 +1,4 @@
-"""The HTML report (``chatlib.report_html``) of a real comparison and a real prompt-set run:
+"""The HTML report (``chatlib.reports.html``) of a real comparison and a real prompt-set run:
 every figure it embeds is recomputed here from the runs the store kept (chunk offsets and
 token counts, through ``RunRecord.metrics`` and numpy) and comes out the same, and the
 figures shown in its tables are those numbers; every prompt, answer and thought is
@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chatlib import report_html
-from chatlib.compare import Comparison, SharedSettings, TargetSpec
-from chatlib.comparisons import Comparisons
-from chatlib.evaluate import html_report, run_prompt_set
-from chatlib.pricing import default_prices
-from chatlib.prompt_sets import PromptCase
+from chatlib.reports import html as report_html
+from chatlib.compare.comparison import Comparison, SharedSettings, TargetSpec
+from chatlib.compare.comparisons import Comparisons
+from chatlib.evals.runner import run_prompt_set
+from chatlib.runs.pricing import default_prices
+from chatlib.evals.prompt_sets import PromptCase
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.record import RunRecord
-from chatlib.stats import DEFINITIONS
+from chatlib.runs.record import RunRecord
+from chatlib.stats.summary import DEFINITIONS
 from chatlib.store import ComparisonStore, RunStore
-from chatlib.tokens import FunctionCounter
+from chatlib.core.tokens import FunctionCounter
 from tests.clocks import HANG_GUARD_S, ThreadClock
 
 CHARS = FunctionCounter("chars", len)
@@ -250,7 +250,7 @@ def test_a_prompt_set_report_is_recomputed_from_the_store_and_escaped(store, tmp
              PromptCase("plain", "Name a city.", system_prompt="Say <one> word.")]
     run = run_prompt_set(cases, targets, store=store, repeat=5,
                          shared=SharedSettings(max_tokens=64), source="capitals.csv")
-    (tmp_path / "set.html").write_text(html_report(run), encoding="utf-8")
+    (tmp_path / "set.html").write_text(report_html.prompt_set_report(run), encoding="utf-8")
     page = (tmp_path / "set.html").read_text(encoding="utf-8")
     figures = report_html.read_figures(page)
     assert figures["kind"] == "prompt_set" and figures["prompt_set_id"] == run.id

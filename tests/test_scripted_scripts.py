@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from chatlib.errors import StreamError
+from chatlib.core.errors import StreamError
 from chatlib.providers.scripted import (
     DEMO_SCRIPTS, SCRIPTS_ENV, ScriptedProvider, default_scripts, load_scripts,
 )
-from chatlib.types import Finish, Message, Settings, TextDelta, Usage
+from chatlib.core.types import Finish, Message, Settings, TextDelta, Usage
 
 
 def write(tmp_path, data, name="scripts.json"):

@@ -13,17 +13,17 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from chatlib.export import EXPORT_COLUMNS, export_csv, export_json, redact_settings
-from chatlib.pricing import load_prices
+from chatlib.stats.export import EXPORT_COLUMNS, export_csv, export_json, redact_settings
+from chatlib.runs.pricing import load_prices
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
-from chatlib.distributions import exact_percentiles, median_ci, pool_gaps
-from chatlib.stats import (
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
+from chatlib.runs.distributions import exact_percentiles, median_ci, pool_gaps
+from chatlib.stats.summary import (
     DEFINITIONS, RunFilter, build_view, chunk_timeline, headline, latency_table, load_stats,
     runs_table, time_range,
 )
-from chatlib.types import Message, Settings
+from chatlib.core.types import Message, Settings
 
 PRICES = load_prices()
 NOW = time.time()
@@ -156,7 +156,7 @@ def test_latency_table_equals_numpy_on_the_same_data(store):
 
 def test_above_the_exact_limit_itl_comes_from_the_stored_histograms_within_a_bin(
         store, monkeypatch):
-    import chatlib.stats as stats
+    import chatlib.stats.summary as stats
 
     records = seeded_records()
     store.add_many(records)
@@ -288,7 +288,7 @@ def exact_rank(n: int) -> int:
 
 @pytest.mark.parametrize("n", [6, 10, 999, 1000, 1001, 1500, 5000, 20_000])
 def test_median_ci_rank_is_exact_up_to_1000_and_never_narrower_than_exact_above(n):
-    from chatlib.distributions import _median_ci_rank
+    from chatlib.runs.distributions import _median_ci_rank
 
     mine, exact = _median_ci_rank(n, 0.95), exact_rank(n)
     assert mine == exact if n <= 1000 else exact - 1 <= mine <= exact

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 
 NOW = time.time()
 FAST_TTFT = [0.10 + 0.002 * i for i in range(12)]

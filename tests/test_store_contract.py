@@ -12,15 +12,15 @@ import threading
 
 import pytest
 
-from chatlib.conversation import Chat, ChatTurn
-from chatlib.pump import StreamPump
+from chatlib.core.conversation import Chat, ChatTurn
+from chatlib.streaming.pump import StreamPump
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store import (ChatStore, ComparisonStore, PromptSetStore, RunFilter, RunStore,
                            StoredComparison, StoredPromptCase, StoredPromptSet, StoredTarget)
 from chatlib.store.migrations_postgres import MIGRATIONS as PG_MIGRATIONS
 from chatlib.store.migrations_sqlite import MIGRATIONS as SQLITE_MIGRATIONS
-from chatlib.types import Message, Settings
+from chatlib.core.types import Message, Settings
 
 
 def record(**overrides) -> RunRecord:
@@ -284,6 +284,29 @@ def test_a_store_scoped_to_a_user_sees_only_that_users_rows(any_store):
     assert sorted(everyone.runs().owner) == ["alice", "bob"]
 
 
+def test_no_user_can_change_another_users_chat_even_knowing_its_id(any_store):
+    alice, bob = ChatStore(any_store.for_owner("alice")), ChatStore(any_store.for_owner("bob"))
+    alice.create(Chat("chat-a", "Alice's", [ChatTurn("user", "plan"),
+                                            ChatTurn("assistant", "half", "streaming")]))
+    stamped = alice.get("chat-a").turns[1].updated_at
+    with pytest.raises(LookupError):
+        bob.append_turns("chat-a", [ChatTurn("user", "injected")])
+    bob.update_turn("chat-a", 1, content="overwritten", status="ok")
+    bob.touch([("chat-a", 1)], at=stamped + 1000)  # would keep a dead answer "arriving"
+    bob.truncate("chat-a", 0)
+    bob.save_settings("chat-a", {"model": "bob's"})
+    got = alice.get("chat-a")
+    assert [(t.role, t.content, t.status) for t in got.turns] == [
+        ("user", "plan", "ok"), ("assistant", "half", "streaming")]
+    assert got.turns[1].updated_at == stamped and got.settings != {"model": "bob's"}
+    # Alice's own writes still work.
+    alice.update_turn("chat-a", 1, content="whole", status="ok")
+    alice.touch([("chat-a", 1)], at=stamped + 5)
+    assert alice.append_turns("chat-a", [ChatTurn("user", "next")]) == 2
+    alice.truncate("chat-a", 2)
+    assert [t.content for t in alice.get("chat-a").turns] == ["plan", "whole"]
+
+
 def test_figures_are_aligned_float_columns_with_nan_for_unknown(any_store):
     any_store.add_many([
         record(id="a", output_tokens=7, chunk_offsets_s=[0.5, 0.6]),
@@ -317,7 +340,7 @@ def _gap_runs() -> list[RunRecord]:
 
 
 def _pooled_from_offsets(store: RunStore, flt: RunFilter):
-    from chatlib.distributions import GapHistogram
+    from chatlib.runs.distributions import GapHistogram
 
     out = {}
     for (provider, model) in store.provider_models():

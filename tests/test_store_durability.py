@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store import RunStore
 from chatlib.store.migrations_postgres import MIGRATIONS as PG_MIGRATIONS
 from chatlib.store.migrations_sqlite import MIGRATIONS as SQLITE_MIGRATIONS

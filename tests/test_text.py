@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from chatlib.errors import ProviderError
+from chatlib.core.errors import ProviderError
 from chatlib.providers.http_stream import format_wait, in_sentence, status_failure
-from chatlib.pump import StreamPump
+from chatlib.streaming.pump import StreamPump
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.text import clean_text, one_line
-from chatlib.types import Message, Settings
+from chatlib.core.text import clean_text, one_line
+from chatlib.core.types import Message, Settings
 
 HTML_PAGE = """<!DOCTYPE html><html><head><title>502 Bad Gateway</title>
 <style>body { color: red }</style></head><body><center><h1>502 Bad Gateway</h1></center>

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chatlib.providers.think_tags import ThinkTagSplitter
-from chatlib.types import ReasoningDelta, TextDelta
+from chatlib.core.types import ReasoningDelta, TextDelta
 
 
 def split(chunks: list[str], **kwargs) -> list[TextDelta | ReasoningDelta]:

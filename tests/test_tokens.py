@@ -3,7 +3,7 @@
 import hashlib
 import os
 
-from chatlib.tokens import counter_for, encoding_for_model, ensure_tiktoken_offline
+from chatlib.core.tokens import counter_for, encoding_for_model, ensure_tiktoken_offline
 
 
 def test_tiktoken_encodings_come_from_the_shipped_files(tmp_path, monkeypatch):

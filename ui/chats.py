@@ -13,12 +13,11 @@ from typing import Any
 
 import streamlit as st
 
-from chatlib.chat import ChatAnswers, new_chat_id
-from chatlib.conversation import Chat, export_json, export_markdown
-from chatlib.providers.catalog import OPENAI_COMPATIBLE
-from chatlib.providers.scripted import default_scripts
-from chatlib.pump import StreamPump
+from chatlib.chat.answers import ChatAnswers, new_chat_id
+from chatlib.core.conversation import Chat, export_json, export_markdown
+from chatlib.streaming.pump import StreamPump
 from ui.plain_text import plain_label
+from ui.providers import kept_keys, restored_widgets
 
 __all__ = ["current_chat", "chat_sidebar", "sidebar_settings"]
 
@@ -27,30 +26,26 @@ _CURRENT = "_chatlab_chat_id"
 # so its cost must not grow with the number of chats; search reaches the rest.
 LISTED = 10
 _CONFIRM_DELETE = "_chatlab_confirm_delete"
-# Widget keys of the chat sidebar (ui.sidebar) that a chat keeps.
-_KEPT = ("provider", "server", "system_prompt", "budget", "max_tokens", "temperature",
-         "thinking", "thinking_budget")
+# Widget keys of the chat sidebar (ui.sidebar) that a chat keeps, besides each provider
+# kind's own (ui.providers.kept_keys).
+_KEPT = ("provider", "system_prompt", "budget", "max_tokens", "temperature")
+
+
+def _kept() -> tuple[str, ...]:
+    return _KEPT + kept_keys()
 
 
 def sidebar_settings(model: str) -> dict[str, Any]:
     """What the sidebar is set to, as a chat keeps it (no key among them)."""
-    saved = {k: st.session_state[k] for k in _KEPT if k in st.session_state}
+    saved = {k: st.session_state[k] for k in _kept() if k in st.session_state}
     return {**saved, "model": model}
 
 
 def _restore_settings(settings: dict[str, Any]) -> None:
-    for key in _KEPT:
+    for key in _kept():
         if key in settings:
             st.session_state[key] = settings[key]
-    kind, model = settings.get("provider"), settings.get("model")
-    if not model:
-        return
-    if kind == "scripted" and model in default_scripts():
-        st.session_state["model"] = model
-    elif kind in ("openai", "anthropic", "openai-compatible"):
-        preset = settings.get("server", kind) if kind == "openai-compatible" else kind
-        if kind != "openai-compatible" or preset in OPENAI_COMPATIBLE:
-            st.session_state[f"model_id_{preset}"] = model  # free text: always valid
+    st.session_state.update(restored_widgets(settings))  # the model, as its kind draws it
 
 
 def _open(chat_id: str, settings: dict[str, Any] | None = None) -> None:

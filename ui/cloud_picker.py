@@ -19,7 +19,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlib.errors import ConfigError, ProviderError, RateLimitError
+from chatlib.core.errors import ConfigError, ProviderError, RateLimitError
 from chatlib.providers.base import Provider
 from chatlib.providers.base_url import base_url_problem
 from chatlib.providers.catalog import (
@@ -34,12 +34,11 @@ from chatlib.providers.catalog import (
     normalize_url,
     resolve_key,
 )
-from chatlib.ratelimit import RateLimitedProvider
-from chatlib.tokens import TokenCounter
+from chatlib.providers.ratelimit import RateLimitedProvider
+from chatlib.core.tokens import TokenCounter
 from ui.inputs import bounded_int
 from ui.limits import session_limiter
 
-CLOUD_KINDS = ("openai", "openai-compatible", "anthropic")
 _TYPED_KEYS = "_chatlab_typed_keys"  # (preset id, base URL) -> key typed in this session
 _KEY_PROBLEMS = "_chatlab_key_problems"  # (preset id, base URL) -> why a typed key was refused
 _CLIENTS = "_chatlab_clients"  # widget prefix -> (config fingerprint, provider)
@@ -131,6 +130,15 @@ def pick_cloud(
             return RateLimitError(limiter.message(wait))
         provider = RateLimitedProvider(provider, limiter)
     return provider, model, counter
+
+
+def restored_model(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The model field (a free-text id: always valid) that shows the model of a chat kept
+    with ``settings`` again, for the chat sidebar (no key prefix)."""
+    preset = settings.get("server", kind) if kind == "openai-compatible" else kind
+    if kind == "openai-compatible" and preset not in OPENAI_COMPATIBLE:
+        return {}
+    return {f"model_id_{preset}": settings["model"]}
 
 
 def _key_field(box: DeltaGenerator, key: str, preset: Preset, base_url: str) -> str | None:

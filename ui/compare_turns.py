@@ -9,11 +9,11 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlib.chat import new_chat_id
-from chatlib.compare import Comparison, Target
-from chatlib.conversation import Chat, ChatTurn, chat_title
-from chatlib.providers.catalog import OPENAI_COMPATIBLE
+from chatlib.chat.answers import new_chat_id
+from chatlib.compare.comparison import Comparison, Target
+from chatlib.core.conversation import Chat, ChatTurn, chat_title
 from ui.inputs import bounded_int
+from ui.providers import chat_settings_for
 from ui.resources import chat_answers
 
 __all__ = ["target_overrides", "overrides_caption", "forget_comparison", "continue_in_chat"]
@@ -59,14 +59,10 @@ def forget_comparison() -> None:
 
 def _chat_settings(target: Target) -> dict[str, Any]:
     """What the chat sidebar is set to for this target (as ``ui.chats`` restores it)."""
-    pid, s = target.provider_id, target.settings
+    s = target.settings
     settings: dict[str, Any] = {"model": s.model, "system_prompt": s.system_prompt,
                                 "max_tokens": s.max_tokens, "temperature": s.temperature}
-    if pid in OPENAI_COMPATIBLE:
-        settings.update(provider="openai-compatible", server=pid)
-    else:
-        settings["provider"] = pid
-    return settings
+    return {**settings, **chat_settings_for(target.provider_id)}
 
 
 def _to_chat(comparison: Comparison, target: Target) -> str:

@@ -1,5 +1,5 @@
-"""How the compare page draws a ``chatlib.compare.Comparison``: the columns while the answers
-stream (one parallel fragment per target, each rendering its pump with ``stream_answer``),
+"""How the compare page draws a ``chatlib.compare.comparison.Comparison``: the columns while the
+answers stream (one parallel fragment per target, each rendering its pump with ``stream_answer``),
 repeat-N progress, and the finished view (figures, summary table, charts, vote, export).
 
 A comparison outlives the script run that started it, as a chat's answer does: a rerun (a
@@ -21,15 +21,16 @@ import time
 import altair as alt
 import streamlit as st
 
-from chatlib.chat import run_summary
-from chatlib.compare import TIE, Comparison, Target
-from chatlib.compare_analysis import FLAGS, flag_table, verdicts
-from chatlib.compare_report import export_json, export_markdown, format_cost, run_cost, \
-    run_table, summary
-from chatlib.comparisons import Comparisons
-from chatlib.live import live_line, live_stats
-from chatlib.pricing import default_prices
-from chatlib.record import RunRecord
+from chatlib.chat.answers import run_summary
+from chatlib.compare.comparison import TIE, Comparison, Target
+from chatlib.compare.analysis import FLAGS, flag_table, verdicts
+from chatlib.compare.report import export_json, export_markdown, run_table, summary
+from chatlib.compare.comparisons import Comparisons
+from chatlib.core.tables import format_cost
+from chatlib.streaming.live import live_line, live_stats
+from chatlib.runs.figures import run_cost
+from chatlib.runs.pricing import default_prices
+from chatlib.runs.record import RunRecord
 from ui.race_chart import live_race, show_race
 from ui.compare_turns import overrides_caption
 from ui.resources import comparisons
@@ -310,7 +311,7 @@ def show_export(comparison: Comparison) -> None:
                         "application/json", on_click="ignore", icon="📥")
     row.download_button("Export Markdown", export_markdown(comparison), f"compare-{stamp}.md",
                         "text/markdown", on_click="ignore", icon="📥")
-    from chatlib.report_html import comparison_report
+    from chatlib.reports.html import comparison_report
 
     # Built on the click only: drawing its charts takes a second or more.
     row.download_button("Export report (HTML)", lambda: comparison_report(comparison),

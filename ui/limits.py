@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlib.ratelimit import DEFAULT_PAID_PER_MINUTE, RateLimiter
+from chatlib.providers.ratelimit import DEFAULT_PAID_PER_MINUTE, RateLimiter
 from ui.inputs import bounded_int, whole_in_range
 
 _LIMITER = "_chatlab_rate_limiter"

@@ -1,7 +1,7 @@
 """Prompt sets on the Compare page: upload a CSV or JSONL of prompts (with optional checks),
 run it against the targets picked in the sidebar × the runs per target, watch its progress,
 then read the grid (prompt × target: checks passed, TTFT, tok/s, cost) and download the
-report. The run is ``chatlib.evaluate.run_prompt_set`` in a thread of its own, so a rerun
+report. The run is ``chatlib.evals.runner.run_prompt_set`` in a thread of its own, so a rerun
 or a page switch leaves it running; the URL names it (``?prompt_set=<id>``) and a stored
 one reopens from there."""
 
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from chatlib.compare import SharedSettings, TargetSpec
-from chatlib.evaluate import PromptSetRun, grid, html_report, open_prompt_set, run_prompt_set
-from chatlib.prompt_sets import MAX_PROMPT_SET_MB, MAX_PROMPTS, PromptCase, parse_prompt_set
+from chatlib.compare.comparison import SharedSettings, TargetSpec
+from chatlib.evals.runner import PromptSetRun, grid, open_prompt_set, run_prompt_set
+from chatlib.reports.html import prompt_set_report
+from chatlib.evals.prompt_sets import MAX_PROMPT_SET_MB, MAX_PROMPTS, PromptCase, parse_prompt_set
 from ui.resources import run_store
 
 __all__ = ["prompt_set_panel"]
@@ -153,5 +154,5 @@ def _show(job: _Job) -> None:
     st.markdown(f"**{verdict}** · {len(run.cases)} prompts · targets: "
                 + ", ".join(run.targets))
     st.dataframe(grid(run), hide_index=True, width="stretch")
-    st.download_button("Report (HTML)", lambda: html_report(run), f"prompt-set-{run.id[:8]}.html",
-                       "text/html", on_click="ignore", icon="📥")
+    st.download_button("Report (HTML)", lambda: prompt_set_report(run),
+                       f"prompt-set-{run.id[:8]}.html", "text/html", on_click="ignore", icon="📥")

@@ -1,4 +1,4 @@
-"""The race chart of a comparison (``chatlib.compare_race``): each target's answer characters
+"""The race chart of a comparison (``chatlib.compare.race``): each target's answer characters
 against seconds since its own t0, one step line per target, thinking shaded, with a caption
 of each target's time to its first ``RACE_CHARS`` answer characters and its longest stall.
 
@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from chatlib.compare import Comparison
-from chatlib.compare_charts import race_chart
-from chatlib.compare_race import (
+from chatlib.compare.comparison import Comparison
+from chatlib.compare.charts import race_chart
+from chatlib.compare.race import (
     RACE_CHARS,
     RaceFigures,
     RaceSampler,

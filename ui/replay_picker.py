@@ -7,10 +7,11 @@ import time
 
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlib.errors import ConfigError, ProviderError
+from chatlib.core.errors import ConfigError, ProviderError
+from chatlib.providers.kinds import counter_for_run
 from chatlib.providers.replay import ReplayProvider, replay_model
 from chatlib.store import RunFilter
-from chatlib.tokens import counter_for
+from ui.provider_pick import ProviderPick
 from ui.resources import run_store
 
 # The picker lists the newest runs only: a select of 100k options would freeze the page.
@@ -26,7 +27,6 @@ def run_label(row) -> str:
 
 def pick_replay(box: DeltaGenerator, key: str):
     """Draw the run select; return a ``ProviderPick`` for the chosen run, or the error."""
-    from ui.providers import ProviderPick  # ui.providers imports this module lazily
 
     store = run_store()
     # Replays of replays and runs with no text have nothing worth replaying.
@@ -42,4 +42,5 @@ def pick_replay(box: DeltaGenerator, key: str):
         return ProviderError("That run is no longer in the store.")
     provider = ReplayProvider(record)
     return ProviderPick(provider, replay_model(record),
-                        counter_for(record.provider, record.model), {"replay_of": record.id})
+                        counter_for_run(record.provider, record.model),
+                        {"replay_of": record.id})

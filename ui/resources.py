@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatlib.chat import ChatAnswers
-from chatlib.comparisons import Comparisons
+from chatlib.chat.answers import ChatAnswers
+from chatlib.compare.comparisons import Comparisons
 from chatlib.providers.local import LocalProvider, shared_local_provider
 from chatlib.store import ChatStore, ComparisonStore, RunStore
 from ui.auth import is_admin, owner

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatlib.chat import AnswerRequest
-from chatlib.errors import ProviderError
-from chatlib.types import Settings
+from chatlib.chat.answers import AnswerRequest
+from chatlib.core.errors import ProviderError
+from chatlib.core.types import Settings
 from ui.inputs import bounded_int
 from ui.limits import rate_limit_input
 from ui.providers import pick_provider

@@ -1,4 +1,4 @@
-"""Altair charts of the stats page, drawn from chatlib.stats' small frames (bins, quantiles,
+"""Altair charts of the stats page, drawn from chatlib.stats.summary' small frames (bins, quantiles,
 time buckets): the browser never receives one point per run."""
 
 from __future__ import annotations

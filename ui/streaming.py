@@ -1,7 +1,7 @@
 """Render a ``StreamPump`` with ``st.write_stream``: first text at once, coalesced batches
 after (each update of the growing block sent once it is worth its bytes,
-``chatlib.blocks.budget_batches``), and each finished markdown block frozen in its own element
-(a callable chunk makes ``st.write_stream`` flush its current element and start a new one).
+``chatlib.streaming.blocks.budget_batches``), and each finished markdown block frozen in its own
+element (a callable chunk makes ``st.write_stream`` flush its current element and start a new one).
 
 The model's thinking streams into a collapsible ``st.status`` block above the answer
 ("Thinking…", open while it grows), which closes and reads "Thought for 4.2 s" once the
@@ -16,9 +16,9 @@ from typing import Any
 
 import streamlit as st
 
-from chatlib.blocks import BLOCK_BREAK, blocks_of, budget_batches, split_blocks
-from chatlib.live import live_line, live_stats
-from chatlib.pump import StreamPump
+from chatlib.streaming.blocks import BLOCK_BREAK, blocks_of, budget_batches, split_blocks
+from chatlib.streaming.live import live_line, live_stats
+from chatlib.streaming.pump import StreamPump
 
 # How often the live line under an answer is redrawn: often enough to watch, cheap on the
 # websocket (each redraw is a ~200-byte message).
@@ -43,7 +43,7 @@ def thought_label(seconds: float | None, *, stopped: bool = False) -> str:
 
 def show_answer_text(text: str) -> None:
     """A finished answer, drawn as the blocks it streamed as: the browser holds those
-    already, so Streamlit sends references instead of the text (``chatlib.blocks``)."""
+    already, so Streamlit sends references instead of the text (``chatlib.streaming.blocks``)."""
     for block in blocks_of(text):
         st.markdown(block)
 
@@ -97,7 +97,7 @@ def stream_answer(
     redraw live figures, throttled by the caller).
     ``live``: draw a live line under the answer (phase, time, tokens so far, tok/s).
     ``stop_on_close``: a rerun or Stop that unwinds this render stops the pump (compare);
-    the chat page passes False, as its answers outlive script runs (``chatlib.chat``)."""
+    the chat page passes False, as its answers outlive script runs (``chatlib.chat.answers``)."""
     thinking = _ThinkingBlock(st.empty())
     status = st.empty()
     if not live:

@@ -57,23 +57,23 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from chatlib.conversation import fit_to_budget
-from chatlib.errors import MissingKeyError, OverBudgetError, ProviderError
+from chatlib.core.conversation import fit_to_budget
+from chatlib.core.errors import MissingKeyError, OverBudgetError, ProviderError
 from chatlib.providers.base import Provider
 from chatlib.providers import named
-from chatlib.pump import StreamPump
-from chatlib.ratelimit import RateLimiter
-from chatlib.record import RunRecord
+from chatlib.streaming.pump import StreamPump
+from chatlib.providers.ratelimit import RateLimiter
+from chatlib.runs.record import RunRecord
 from chatlib.store import RunStore
-from chatlib.tokens import TokenCounter
-from chatlib.types import Message, Settings
+from chatlib.core.tokens import TokenCounter
+from chatlib.core.types import Message, Settings
 
 __all__ = [
     "ApiConfig", "ChatRequest", "ApiError", "parse_chat_request", "api_routes", "check_origin",
     "check_content_type", "read_body",
 ]
 
-DEMO_PAGE = Path(__file__).parent / "data" / "api_demo.html"
+DEMO_PAGE = Path(__file__).parent.parent / "data" / "api_demo.html"
 _MAX_BODY = 1_000_000  # bytes: a chat request is text, not a file
 
 

@@ -24,6 +24,11 @@ The lifecycle of one answer (the fragile spot: read this before changing it):
    once, with no polling. ``ask`` while an answer is live, regenerate and edit stop it
    first (the partial is kept, marked): one answer per prompt, always, in every tab of a
    chat (a lock per chat makes "stop the live answer, then start the next" one step).
+
+The live answers are a ``LiveTable`` (``chatlib.streaming.live_table``): its lock guards
+the table alone and no lock of this module is held while the database is read or written,
+except the chat's own lock in ``ask`` and its kin (one chat's steps, no one else's). A read
+(``view``) writes nothing, but for the repair of a turn a dead process left ``streaming``.
 """
 
 from __future__ import annotations
@@ -35,14 +40,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatlib.conversation import BudgetFit, Chat, ChatTurn, chat_title, fit_to_budget, to_messages
-from chatlib.errors import ProviderError
+from chatlib.core.conversation import (BudgetFit, Chat, ChatTurn, chat_title, fit_to_budget,
+                                       to_messages)
+from chatlib.core.errors import ProviderError
 from chatlib.providers.base import Provider
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
+from chatlib.streaming.live_table import LiveTable
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
 from chatlib.store.chats import ChatStore
-from chatlib.tokens import TokenCounter
-from chatlib.types import Settings
+from chatlib.core.tokens import TokenCounter
+from chatlib.core.types import Settings
 
 __all__ = ["ChatAnswers", "AnswerRequest", "run_summary", "new_chat_id", "CUT_OFF_MESSAGE"]
 
@@ -104,18 +111,16 @@ class _Live:
 
 
 # chat id -> its answer in flight, for every session of this process (see the docstring).
-# _TABLE guards the dicts alone and is never held while waiting. A chat's own lock makes
-# "stop the live answer, then start the next" one step for every tab of that chat, without
-# holding up other chats; a reader thread never takes it.
-_LIVE: dict[str, _Live] = {}
-_ASKING: dict[str, threading.RLock] = {}
-_TABLE = threading.Lock()
+# A chat's own lock (``_LIVE.lock_for``) makes "stop the live answer, then start the next"
+# one step for every tab of that chat, without holding up other chats; a reader thread never
+# takes it.
+_LIVE: LiveTable[str, _Live] = LiveTable()
 _HEARTBEATS: set[str] = set()  # the databases (by location) whose heartbeat thread runs
+_HEARTBEATS_LOCK = threading.Lock()
 
 
 def _asking(chat_id: str) -> threading.RLock:
-    with _TABLE:
-        return _ASKING.setdefault(chat_id, threading.RLock())
+    return _LIVE.lock_for(chat_id)
 
 
 class ChatAnswers:
@@ -131,26 +136,35 @@ class ChatAnswers:
         return self.view(chat_id)[0]
 
     def view(self, chat_id: str) -> tuple[Chat | None, StreamPump | None]:
-        """The stored chat and, read in the same step, its live answer: the pump of its last
-        turn when that turn is still ``streaming`` (else ``None``). The pump may end any
-        moment after; reading it then gives all its text and the end."""
-        with _TABLE:  # a reader leaves the table only after storing its turn: no gap
+        """The stored chat and its live answer: the pump of its last turn when that turn is
+        still ``streaming`` (else ``None``). The pump may end any moment after; reading it
+        then gives all its text and the end."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return None, None
+        live = _LIVE.get(chat_id)
+        orphans = [seq for seq, turn in enumerate(chat.turns) if turn.status == "streaming"
+                   and (live is None or live.seq != seq)]
+        if orphans:
+            # Read again, now that the table was looked at: an answer is registered before
+            # its turn is stored and leaves only after storing its end, so a turn still
+            # streaming in this read and not in the table is no answer of this process.
             chat = self.chats.get(chat_id)
             if chat is None:
                 return None, None
             live = _LIVE.get(chat_id)
             for seq, turn in enumerate(chat.turns):
-                if turn.status == "streaming" and (live is None or live.seq != seq):
-                    if self.answering_elsewhere(turn):
-                        continue
-                    turn.status, turn.error = "error", CUT_OFF_MESSAGE
-                    self.chats.update_turn(chat_id, seq, content=turn.content,
-                                           status="error", error=CUT_OFF_MESSAGE,
-                                           reasoning=turn.reasoning)
-            if (live is not None and live.seq == len(chat.turns) - 1
-                    and chat.turns[-1].status == "streaming"):
-                return chat, live.pump
-            return chat, None
+                if turn.status != "streaming" or (live is not None and live.seq == seq):
+                    continue
+                if self.answering_elsewhere(turn):
+                    continue
+                turn.status, turn.error = "error", CUT_OFF_MESSAGE  # the repair: a write
+                self.chats.update_turn(chat_id, seq, content=turn.content, status="error",
+                                       error=CUT_OFF_MESSAGE, reasoning=turn.reasoning)
+        if (live is not None and live.seq == len(chat.turns) - 1
+                and chat.turns[-1].status == "streaming"):
+            return chat, live.pump
+        return chat, None
 
     def answering_elsewhere(self, turn: ChatTurn) -> bool:
         """Whether a ``streaming`` turn this process does not answer is live in another
@@ -164,7 +178,7 @@ class ChatAnswers:
         only): the lease that tells other replicas these answers are still arriving."""
         if not self.chats.shared:
             return
-        with _TABLE:  # one per database: it touches every user's answers of this process
+        with _HEARTBEATS_LOCK:  # one per database: it touches every user's answers here
             if self.chats.location in _HEARTBEATS:
                 return
             _HEARTBEATS.add(self.chats.location)
@@ -172,8 +186,7 @@ class ChatAnswers:
         def beat() -> None:
             while True:
                 time.sleep(HEARTBEAT_S)
-                with _TABLE:
-                    turns = [(chat_id, live.seq) for chat_id, live in _LIVE.items()]
+                turns = [(chat_id, live.seq) for chat_id, live in _LIVE.values()]
                 try:
                     self.chats.touch(turns)
                 except Exception:  # the database is away: the next beat tries again
@@ -183,9 +196,8 @@ class ChatAnswers:
 
     def live(self, chat_id: str) -> StreamPump | None:
         """The answer in flight in this chat, if any."""
-        with _TABLE:
-            live = _LIVE.get(chat_id)
-            return live.pump if live is not None else None
+        live = _LIVE.get(chat_id)
+        return live.pump if live is not None else None
 
     # -- answering ----------------------------------------------------------------------
     def ask(
@@ -248,8 +260,7 @@ class ChatAnswers:
         """End the chat's live answer now; its partial text is kept, marked stopped. Waits
         up to ``wait_s`` for the reader to store it (a blocked local model may take longer:
         the turn then shows as stopping until it has)."""
-        with _TABLE:
-            live = _LIVE.get(chat_id)
+        live = _LIVE.get(chat_id)
         if live is None:
             return
         live.pump.stop()
@@ -291,9 +302,9 @@ class ChatAnswers:
                                        error=record.error, run_id=record.id,
                                        summary=run_summary(record), reasoning=record.reasoning,
                                        reasoning_s=record.metrics().reasoning_s)
-                with _TABLE:
-                    if chat_id in _LIVE and _LIVE[chat_id].pump is pump:
-                        del _LIVE[chat_id]
+                current = _LIVE.get(chat_id)
+                if current is not None and current.pump is pump:
+                    _LIVE.remove(chat_id, current)
 
         pump = StreamPump(
             request.provider, fit.messages, request.settings, counter=request.counter,
@@ -302,13 +313,12 @@ class ChatAnswers:
             record_fields={"page": "chat", "group_id": chat.id},
         )
         turn.run_id = pump.run_id
-        with _TABLE:  # registered before the turn is stored: ``load`` never sees it orphaned
-            _LIVE[chat.id] = _Live(pump, seq)
+        # Registered before the turn is stored: ``view`` never takes it for an orphan.
+        _LIVE.put(chat.id, _Live(pump, seq))
         stored_at = self.chats.append_turns(chat.id, [turn])
         if stored_at != seq:  # another process wrote to this chat meanwhile (the closures
             seq = stored_at  # above read ``seq`` when they run, so they follow)
-            with _TABLE:
-                _LIVE[chat.id] = _Live(pump, seq)
+            _LIVE.put(chat.id, _Live(pump, seq))
         pump.start()
         self._heartbeat()
         return fit

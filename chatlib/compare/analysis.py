@@ -4,8 +4,8 @@ For each pair of targets and each headline figure (TTFT; TTFAT when a target thi
 tokens/s; E2E; cost), the difference of the two medians over **paired** runs, with a 95 %
 interval from a paired bootstrap, said in plain words: "B's first token comes 180 ms sooner
 (95 % CI 120–240 ms, 20 paired runs)". Run k of A is paired with run k of B: the lanes start
-every round together (``chatlib.compare``), so both met the same moment of the network and
-the machine. The bootstrap resamples rounds (both runs of a round together, 2,000 times,
+every round together (``chatlib.compare.comparison``), so both met the same moment of the
+network and the machine. The bootstrap resamples rounds (both runs of a round together, 2,000 times,
 seeded: the same runs always give the same interval) and takes the 2.5th and 97.5th
 percentiles of the resampled difference of medians.
 
@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chatlib.compare import Comparison, Target
-from chatlib.compare_report import format_cost, run_cost
-from chatlib.record import RunRecord
+from chatlib.compare.comparison import Comparison, Target
+from chatlib.core.tables import format_cost
+from chatlib.runs.figures import RunFigures, run_figures
+from chatlib.runs.record import RunRecord
 
 __all__ = ["FLAGS", "Figure", "FIGURES", "Verdict", "run_flags", "flag_table", "paired_verdict",
            "verdicts", "MIN_PAIRS"]
@@ -55,9 +56,15 @@ class Figure:
     key: str
     noun: str  # "first token": in "no clear difference in first token"
     lower_is_better: bool
-    value: Callable[[RunRecord], float | None]
+    field: str  # the ``RunFigures`` field compared (seconds, tok/s, cost)
+    unit: str  # of the field, and so of a verdict's advantage and interval
     describe: Callable[[str, float], str]  # (winner, advantage) -> "A's first token comes..."
-    amount: Callable[[float], str]  # a magnitude with its unit
+    amount: Callable[[float], str]  # a magnitude with its unit, for a person
+
+    def value(self, figures: RunFigures) -> float | None:
+        """This figure of one run."""
+        value: float | None = getattr(figures, self.field)
+        return value
 
 
 def _ms(seconds: float) -> str:
@@ -74,15 +81,15 @@ def _cost(value: float) -> str:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("ttft", "first token", True, lambda r: r.metrics().ttft_s,
+    Figure("ttft", "first token", True, "ttft_s", "s",
            lambda w, a: f"{w}'s first token comes {_ms(a)} sooner", _ms),
-    Figure("ttfat", "first answer token", True, lambda r: r.metrics().ttfat_s,
+    Figure("ttfat", "first answer token", True, "ttfat_s", "s",
            lambda w, a: f"{w}'s first answer token comes {_ms(a)} sooner", _ms),
-    Figure("tps", "output speed", False, lambda r: r.metrics().output_tps,
+    Figure("tps", "output speed", False, "output_tps", "tok/s",
            lambda w, a: f"{w} streams {_tps(a)} faster", _tps),
-    Figure("e2e", "time to the whole answer", True, lambda r: r.metrics().e2e_s,
+    Figure("e2e", "time to the whole answer", True, "e2e_s", "s",
            lambda w, a: f"{w}'s whole answer arrives {_ms(a)} sooner", _ms),
-    Figure("cost", "cost per answer", True, run_cost,
+    Figure("cost", "cost per answer", True, "cost", "currency",
            lambda w, a: f"{w}'s answer costs {_cost(a)} less", _cost),
 )
 
@@ -214,7 +221,7 @@ def verdicts(comparison: Comparison, keep: Collection[str] = (), *,
                 continue
             if (flags_a | flags_b) - set(keep):
                 continue
-            rounds.append((ra, rb))
+            rounds.append((run_figures(ra), run_figures(rb)))
         for figure in figures:
             values = [(figure.value(ra), figure.value(rb)) for ra, rb in rounds]
             pairs = [(x, y) for x, y in values if x is not None and y is not None]

@@ -1,7 +1,7 @@
 """Altair charts of a comparison that the page and the HTML report both draw: the race
 (cumulative answer characters against seconds since t0, thinking shaded) and the dots-per-run
 distribution of one figure. Plain chart specs (no streamlit): ``ui.race_chart`` hands them to
-``st.altair_chart``, ``chatlib.report_html`` renders them to SVG."""
+``st.altair_chart``, ``chatlib.reports.html`` renders them to SVG."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Literal
 import altair as alt
 import pandas as pd
 
-from chatlib.compare_race import RACE_CHARS, RaceTrack, race_frame
+from chatlib.compare.race import RACE_CHARS, RaceTrack, race_frame
 
 __all__ = ["race_chart", "strip_chart"]
 

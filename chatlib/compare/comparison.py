@@ -6,7 +6,7 @@ reader threads, never where the UI renders) and the vote.
 
 Scheduling, so that the figures are fair::
 
-    lanes = targets grouped by what they must not share (all embedded models: one CPU)
+    lanes = targets grouped by what they must not share (one CPU: every ``shares_cpu`` kind)
     lane thread: [warm-up per target] then rounds 1..N: each round runs every target of the
                  lane once, in a new random order
     every lane starts on the same signal; with N > 1 every lane starts each round together
@@ -14,16 +14,17 @@ Scheduling, so that the figures are fair::
 A remote or scripted target has a lane of its own, so a slow or failing target never delays
 another's answer. With repeats, round k of every target runs at about the same moment (the
 lanes meet before each round), so drift and a busy neighbour hit every target alike and run
-k of A can be paired with run k of B (``chatlib.compare_analysis``); the random order within
+k of A can be paired with run k of B (``chatlib.compare.analysis``); the random order within
 a shared lane keeps one target from always going first. Embedded (llama.cpp) targets share
-one lane: run side by side they would fight for the same cores (one ``Llama`` even
-serialises its streams with a lock), and the second's TTFT would include the first's whole
-answer. Each counted run is recorded through ``on_done`` (the run store) with
-``page="compare"``, ``group_id`` = the comparison id and its label; warm-up runs are not
-recorded. With ``SharedSettings.nonce`` every request starts with a unique tag.
+one lane, as does any kind registered with ``shares_cpu``: run side by side they would fight
+for the same cores (one ``Llama`` even serialises its streams with a lock), and the second's
+TTFT would include the first's whole answer. Each counted run is recorded through
+``on_done`` (the run store) with ``page="compare"``, ``group_id`` = the comparison id and its
+label; warm-up runs are not recorded. With ``SharedSettings.nonce`` every request starts
+with a unique tag.
 
-A comparison is stored and its URL names it (``?compare=<id>``): ``chatlib.comparisons``
-keeps that lifecycle; ``chatlib.compare_report`` makes its tables and exports. A reopened
+A comparison is stored and its URL names it (``?compare=<id>``): ``chatlib.compare.comparisons``
+keeps that lifecycle; ``chatlib.compare.report`` makes its tables and exports. A reopened
 comparison (``Comparison.reopen``) has ``StoredRun``s and targets without a provider object
 (so no key): the views read only what both kinds have (``RunView``).
 """
@@ -40,14 +41,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
-from chatlib.conversation import fit_to_budget
+from chatlib.core.conversation import fit_to_budget
 from chatlib.providers.base import Provider
-from chatlib.providers.local import LocalProvider
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
+from chatlib.providers.kinds import kind_of
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
 from chatlib.store.comparisons import StoredComparison, StoredTarget
-from chatlib.tokens import TokenCounter
-from chatlib.types import Message, Settings
+from chatlib.core.tokens import TokenCounter
+from chatlib.core.types import Message, Settings
 
 __all__ = [
     "SharedSettings",
@@ -71,8 +72,10 @@ log = logging.getLogger(__name__)
 
 
 def serial_key(provider: Provider | None) -> str | None:
-    """Targets with the same key run one after another (see the module docstring)."""
-    return "embedded" if isinstance(provider, LocalProvider) else None
+    """Targets with the same key run one after another (see the module docstring): those
+    whose kind computes on this machine's cores (``ProviderKind.shares_cpu``)."""
+    kind = kind_of(provider.id) if provider is not None else None
+    return "embedded" if kind is not None and kind.shares_cpu else None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The comparisons of this process and the store: start one, find it again by id, vote.
 
-The lifecycle, the way ``chatlib.chat`` keeps a chat's answer::
+The lifecycle, the way ``chatlib.chat.answers`` keeps a chat's answer::
 
     Comparisons.start   register in this process's table (by id), store the row, start
     each counted run    recorded by its reader thread as it ends (finished, stopped, failed)
@@ -16,14 +16,13 @@ no provider object (so no key): the views read only what both kinds have (``RunV
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from chatlib.compare import Comparison, SharedSettings, TargetSpec, Vote
-from chatlib.types import Message
+from chatlib.compare.comparison import Comparison, SharedSettings, TargetSpec, Vote
+from chatlib.core.types import Message
 from chatlib.store.comparisons import ComparisonStore
+from chatlib.streaming.live_table import LiveTable
 
 __all__ = ["Comparisons"]
 
@@ -31,11 +30,9 @@ __all__ = ["Comparisons"]
 _KEEP_ENDED = 32
 
 # comparison id -> its Comparison, for every session of this process: each one in flight and
-# the last _KEEP_ENDED that ended (oldest first), and whose it is (the store's owner: with
-# sign-in, a user never re-attaches to another's). _TABLE guards the dicts alone.
-_LIVE: OrderedDict[str, Comparison] = OrderedDict()
-_OWNERS: dict[str, str | None] = {}
-_TABLE = threading.Lock()
+# the last _KEEP_ENDED that ended, with whose it is (the store's owner: with sign-in, a user
+# never re-attaches to another's).
+_LIVE: LiveTable[str, Comparison] = LiveTable()
 
 
 class Comparisons:
@@ -74,18 +71,12 @@ class Comparisons:
                                 rng=rng, clock=clock,
                                 histories=histories,
                                 parent_id=follows.id if follows is not None else None)
-        with _TABLE:
-            _LIVE[comparison.id] = comparison
-            _OWNERS[comparison.id] = self.store.owner
-            ended = [cid for cid, c in _LIVE.items() if c.done]
-            for cid in ended[:max(0, len(ended) - _KEEP_ENDED)]:
-                del _LIVE[cid], _OWNERS[cid]
+        _LIVE.put(comparison.id, comparison, self.store.owner)
+        _LIVE.keep_last(_KEEP_ENDED, lambda c: c.done)
         try:
             self.store.create(comparison.stored())
         except BaseException:
-            with _TABLE:
-                _LIVE.pop(comparison.id, None)
-                _OWNERS.pop(comparison.id, None)
+            _LIVE.remove(comparison.id, comparison)
             raise
         return comparison.start()
 
@@ -129,10 +120,8 @@ class Comparisons:
     def open(self, comparison_id: str) -> Comparison | None:
         """The comparison of that id: the live one of this process, else the stored one
         reopened; ``None`` when there is none."""
-        with _TABLE:
-            live = _LIVE.get(comparison_id)
-            mine = self.store.owner is None or _OWNERS.get(comparison_id) == self.store.owner
-        if live is not None and mine:
+        live = _LIVE.get(comparison_id, self.store.owner)
+        if live is not None:
             return live
         stored = self.store.get(comparison_id)
         if stored is None:

@@ -32,9 +32,9 @@ from typing import Literal
 
 import pandas as pd
 
-from chatlib.compare import Comparison
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
+from chatlib.compare.comparison import Comparison
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
 
 __all__ = ["RACE_CHARS", "RACE_COLUMNS", "ChunkKind", "RaceTrack", "RaceFigures",
            "RaceSampler", "shown_runs", "record_track", "race_frame", "race_figures",

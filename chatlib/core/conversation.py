@@ -7,15 +7,15 @@ its run id and how it ended); ``export_markdown``/``export_json`` write a chat o
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from chatlib.errors import ConfigError, OverBudgetError
-from chatlib.tokens import TokenCounter
-from chatlib.types import Message, Role
+from chatlib.core.errors import ConfigError, OverBudgetError
+from chatlib.core.tables import json_text
+from chatlib.core.tokens import TokenCounter
+from chatlib.core.types import Message, Role
 
 __all__ = [
     "Chat",
@@ -51,7 +51,7 @@ class ChatTurn:
     created_at: float = field(default_factory=time.time)
     summary: str | None = None  # the run's figures line (TTFT, tokens, ...), once it ended
     reasoning: str = ""  # the model's thinking, shown apart and never sent back as content
-    reasoning_s: float | None = None  # how long it thought (chatlib.metrics), once it ended
+    reasoning_s: float | None = None  # how long it thought (chatlib.runs.metrics), once it ended
     updated_at: float | None = None  # when the store last got this turn (as an answer arrives)
 
 
@@ -155,4 +155,4 @@ def export_markdown(turns: Sequence[ChatTurn], title: str = "Chat Lab conversati
 
 
 def export_json(turns: Sequence[ChatTurn], **meta: Any) -> str:
-    return json.dumps({"meta": meta, "turns": [asdict(t) for t in turns]}, indent=2)
+    return json_text({"meta": meta, "turns": [asdict(t) for t in turns]})

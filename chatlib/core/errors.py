@@ -18,7 +18,7 @@ Only the pump catches these; the UI shows ``user_message`` and never a traceback
 
 from __future__ import annotations
 
-from chatlib.text import clean_text
+from chatlib.core.text import clean_text
 
 __all__ = [
     "ChatLabError",

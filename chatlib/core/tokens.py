@@ -18,8 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from chatlib.paths import data_dir
-from chatlib.types import TokenSource
+from chatlib.core.paths import data_dir
+from chatlib.core.types import TokenSource
 
 __all__ = [
     "TokenCounter",

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 
 __all__ = [
     "MAX_PROMPTS",

@@ -1,13 +1,7 @@
-"""Run a prompt set (``chatlib.prompt_sets``) against targets × repeats, keep it, and report
-it: the results grid (prompt × target), JSON, Markdown and a self-contained HTML page; and
-the command line for CI::
-
-    python -m chatlib.evaluate PROMPTS --target PROVIDER:MODEL [--target ...] --repeat N
-        [--max-tokens M] [--temperature T] [--seed S] [--system-prompt TEXT]
-        [--json out.json] [--markdown out.md] [--html report.html]
-
-Exit status: 0 when every check of every run passed, 1 when one failed (or a run is
-missing), 2 for bad input (a one-line message), 130 when interrupted.
+"""Run a prompt set (``chatlib.evals.prompt_sets``) against targets × repeats, keep it, and
+report it: the results grid (prompt × target), JSON and Markdown. The HTML page is
+``chatlib.reports.html.prompt_set_report``; the command line for CI is
+``chatlib.cli.evaluate``.
 
 Each case is one ``Comparison`` (``Comparisons.start``: its targets in parallel lanes,
 embedded models one after another, the row and every counted run stored with
@@ -21,28 +15,24 @@ run), so they equal the compare page's for the same comparison.
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pandas as pd
 
-from chatlib.compare import MAX_TARGETS, Comparison, SharedSettings, TargetSpec
-from chatlib.compare_report import format_cost, run_cost, summary
-from chatlib.comparisons import Comparisons
-from chatlib.errors import ChatLabError, ProviderError
-from chatlib.pricing import default_prices
-from chatlib.prompt_sets import CheckResult, PromptCase, check_run, load_prompt_set
+from chatlib.compare.comparison import MAX_TARGETS, Comparison, SharedSettings, TargetSpec
+from chatlib.compare.report import COST_COLUMN, summary
+from chatlib.compare.comparisons import Comparisons
+from chatlib.core.tables import cell_text, json_rows, json_text, markdown_table, plain
+from chatlib.runs.figures import OUTPUT_TPS, TTFT, run_figures
+from chatlib.runs.pricing import default_prices
+from chatlib.evals.prompt_sets import CheckResult, PromptCase, check_run
 from chatlib.providers.named import resolve_provider
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store import (
     ComparisonStore,
     PromptSetStore,
@@ -52,13 +42,14 @@ from chatlib.store import (
 )
 
 __all__ = [
-    "EXIT_PASSED", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "GRID_COLUMNS",
+    "GRID_COLUMNS",
     "CaseRun", "RunResult", "PromptSetRun", "parse_target", "resolve_targets", "run_prompt_set",
-    "open_prompt_set", "grid", "to_dict", "export_json", "export_markdown", "html_report", "main",
+    "open_prompt_set", "grid", "to_dict", "export_json", "export_markdown", "shown_grid",
+    "verdict_line", "failed_checks",
 ]
-
-EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-GRID_COLUMNS = ("prompt", "target", "checks passed", "TTFT ms p50", "tok/s p50", "est. cost")
+# The summary's columns (``compare.report.summary``), in its units: TTFT in ms, tok/s.
+_TTFT_P50, _TPS_P50, _COST = f"{TTFT.label} p50", f"{OUTPUT_TPS.label} p50", "est. cost"
+GRID_COLUMNS = ("prompt", "target", "checks passed", _TTFT_P50, _TPS_P50, _COST)
 
 
 @dataclass
@@ -246,10 +237,6 @@ def open_prompt_set(store: RunStore, prompt_set_id: str) -> PromptSetRun | None:
 
 
 # -- the grid and its exports --------------------------------------------------------------
-def _value(v: Any) -> Any:
-    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
-
-
 def grid(run: PromptSetRun) -> pd.DataFrame:
     """One row per prompt × target: checks passed over all its runs ("k/n"; ``finished``
     counts as one per run), then ``compare_report.summary``'s TTFT p50 (ms) and output
@@ -266,15 +253,11 @@ def grid(run: PromptSetRun) -> pd.DataFrame:
                 "prompt": case_run.case.id,
                 "target": run.target_name(i),
                 "checks passed": f"{sum(c.passed for c in checks)}/{len(checks)}",
-                "TTFT ms p50": _value(row["TTFT ms p50"]),
-                "tok/s p50": _value(row["tok/s p50"]),
-                "est. cost": _value(row["est. cost, all runs"]),
+                _TTFT_P50: plain(row[_TTFT_P50]),
+                _TPS_P50: plain(row[_TPS_P50]),
+                _COST: plain(row[COST_COLUMN]),
             })
     return pd.DataFrame(rows, columns=list(GRID_COLUMNS))
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def to_dict(run: PromptSetRun) -> dict[str, Any]:
@@ -288,14 +271,11 @@ def to_dict(run: PromptSetRun) -> dict[str, Any]:
             name = run.target_name(i)
             runs = []
             for r in mine:
-                m = r.record.metrics()
+                figures = run_figures(r.record)
                 runs.append({
                     "run_id": r.record.id, "run": r.run, "status": r.record.status,
-                    "error": r.record.error, "text": r.record.text,
-                    "ttft_ms": None if m.ttft_s is None else m.ttft_s * 1000,
-                    "e2e_ms": None if m.e2e_s is None else m.e2e_s * 1000,
-                    "output_tps": m.output_tps, "output_tokens": r.record.output_tokens,
-                    "cost_estimate": run_cost(r.record), "passed": r.passed,
+                    "error": r.record.error, "text": r.record.text, **figures.to_dict(),
+                    "cost_estimate": figures.cost, "passed": r.passed,
                     "checks": [c.to_dict() for c in r.checks],
                 })
             checks = [c for r in mine for c in r.checks]
@@ -312,32 +292,23 @@ def to_dict(run: PromptSetRun) -> dict[str, Any]:
         "complete": run.complete, "passed": run.passed,
         "checks_passed": sum(c.passed for c in checks), "checks": len(checks),
         "prices": default_prices().label(),
-        "grid": _records(grid(run)),
+        "grid": json_rows(grid(run)),
         "cases": cases,
     }
 
 
 def export_json(run: PromptSetRun) -> str:
-    return json.dumps(to_dict(run), indent=2)
+    return json_text(to_dict(run))
 
 
-def _shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """The grid as text cells: "–" for no figure, costs as ``format_cost`` writes them."""
-    def cell(column: str, v: Any) -> str:
-        v = _value(v)
-        if v is None:
-            return "–"
-        if column == "est. cost":
-            return format_cost(v) or "–"
-        if isinstance(v, float):
-            return f"{v:.1f}" if abs(v) >= 10 else f"{v:.3g}"
-        return str(v)
-
-    return pd.DataFrame({c: [cell(c, v) for v in frame[c]] for c in frame.columns},
-                        columns=frame.columns)
+def shown_grid(frame: pd.DataFrame) -> pd.DataFrame:
+    """The grid as text cells, as ``cell_text`` writes them (costs as estimates)."""
+    currency = default_prices().currency
+    return pd.DataFrame({c: [cell_text(v, cost=c == _COST, currency=currency) for v in frame[c]]
+                         for c in frame.columns}, columns=frame.columns)
 
 
-def _verdict(run: PromptSetRun) -> str:
+def verdict_line(run: PromptSetRun) -> str:
     checks = [c for r in run.results() for c in r.checks]
     passed = sum(c.passed for c in checks)
     word = "PASSED" if run.passed else "FAILED"
@@ -345,7 +316,7 @@ def _verdict(run: PromptSetRun) -> str:
     return f"{word}: {passed} of {len(checks)} checks passed{missing}"
 
 
-def _failures(run: PromptSetRun) -> list[str]:
+def failed_checks(run: PromptSetRun) -> list[str]:
     return [f"{r.case.id} · {r.target} · run {r.run}: {c.name}: {c.why}"
             for r in run.results() for c in r.checks if not c.passed]
 
@@ -353,8 +324,6 @@ def _failures(run: PromptSetRun) -> list[str]:
 def export_markdown(run: PromptSetRun) -> str:
     s = run.shared
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at))
-    shown = _shown(grid(run))
-
     def esc(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
@@ -365,127 +334,11 @@ def export_markdown(run: PromptSetRun) -> str:
         f"- Runs per prompt and target: {run.repeat}",
         f"- Settings (same for every target): max tokens {s.max_tokens}, temperature "
         f"{s.temperature}" + (f", seed {s.seed}" if s.seed is not None else ""),
-        f"- Result: **{_verdict(run)}**", "",
-        "| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns),
-        *("| " + " | ".join(esc(v) for v in row) + " |"
-          for row in shown.itertuples(index=False)),
+        f"- Result: **{verdict_line(run)}**", "",
+        markdown_table(grid(run), costs=(_COST,), currency=default_prices().currency),
         "", f"TTFT and tok/s: p50 over finished runs; costs: {default_prices().label()}.", "",
     ]
-    failures = _failures(run)
+    failures = failed_checks(run)
     if failures:
         lines += ["## Failed checks", "", *(f"- {esc(f)}" for f in failures), ""]
     return "\n".join(lines)
-
-
-def html_report(run: PromptSetRun) -> str:
-    """A self-contained HTML page (no script runs, no network resource): the grid, the
-    charts, every answer with its check results, the method and the definitions
-    (``chatlib.report_html.prompt_set_report``). Every text from the file or a model is
-    escaped."""
-    from chatlib.report_html import prompt_set_report  # it imports this module
-
-    return prompt_set_report(run)
-
-
-# -- the command line ------------------------------------------------------------------------
-_PROG = "chatlib.evaluate"  # what its messages start with
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, no usage block: CI logs stay short
-        self.exit(EXIT_BAD_INPUT, f"{_PROG}: error: {message} (see --help)\n")
-
-
-def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g}")
-        return value
-    return parse
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="python -m chatlib.evaluate",
-        description="Run a prompt set (CSV or JSONL) against targets, check every answer and "
-                    "store it all in the app's run store. Exit status: 0 every check passed, "
-                    "1 a check failed, 2 bad input.")
-    parser.add_argument("prompts", help="a .csv or .jsonl file of prompts and checks")
-    parser.add_argument("--target", action="append", required=True, metavar="PROVIDER:MODEL",
-                        help="a target (repeat for up to 4): local, scripted or a preset id "
-                             "(openai, anthropic, ollama, ...), then : and the model")
-    parser.add_argument("--repeat", type=_number(int, 1, 1000), default=1, metavar="N",
-                        help="runs per prompt and target (default 1)")
-    defaults = SharedSettings()
-    parser.add_argument("--max-tokens", type=_number(int, 1, 32_000), metavar="M",
-                        default=defaults.max_tokens,
-                        help=f"the cap on each answer (default {defaults.max_tokens})")
-    parser.add_argument("--temperature", type=_number(float, 0, 2), metavar="T",
-                        default=defaults.temperature,
-                        help=f"0 to 2 (default {defaults.temperature})")
-    parser.add_argument("--seed", type=_number(int, 0, 2**31 - 1), default=None, metavar="S",
-                        help="sent to providers that take one")
-    parser.add_argument("--system-prompt", default=defaults.system_prompt, metavar="TEXT",
-                        help="for every prompt without its own system_prompt")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write everything as JSON")
-    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary")
-    parser.add_argument("--html", type=Path, metavar="FILE",
-                        help="write an HTML report: the grid and every answer")
-    return parser
-
-
-def _problem(exc: BaseException) -> str:
-    if isinstance(exc, ProviderError):
-        return exc.user_message
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    prog = _PROG
-    try:
-        cases = load_prompt_set(args.prompts)
-        targets = resolve_targets(args.target)
-        store = RunStore()
-    except (ValueError, OSError, ChatLabError) as exc:
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    shared = SharedSettings(system_prompt=args.system_prompt, max_tokens=args.max_tokens,
-                            temperature=args.temperature, seed=args.seed)
-
-    def progress(case_run: CaseRun) -> None:
-        n = len(case_run.comparison.targets) * args.repeat
-        print(f"{prog}: {case_run.case.id}: {n} run(s) done", file=sys.stderr, flush=True)
-
-    try:
-        run = run_prompt_set(cases, targets, store=store, repeat=args.repeat, shared=shared,
-                             source=Path(args.prompts).name, on_case=progress)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; what ran is stored", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except ChatLabError as exc:  # e.g. a tokenizer that cannot load: nothing to check
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(_shown(grid(run)).to_string(index=False))
-    for failure in _failures(run):
-        print(f"FAIL {failure}")
-    try:
-        for path, write in ((args.json, export_json), (args.markdown, export_markdown),
-                            (args.html, html_report)):
-            if path is not None:
-                path.write_text(write(run), encoding="utf-8")
-    except OSError as exc:
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(f"{_verdict(run)} (prompt set {run.id}, stored in {store.location})")
-    return EXIT_PASSED if run.passed else EXIT_FAILED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

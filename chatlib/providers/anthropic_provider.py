@@ -28,33 +28,24 @@ Usage has no thinking count apart: ``output_tokens`` includes thinking and
 
 A mid-stream ``event: error`` arrives as ``APIStatusError`` with the stream's status (200);
 its type is in ``body["error"]["type"]``. Mid-stream transport errors arrive as raw httpx2
-exceptions (this SDK does not wrap them while streaming). The client has ``max_retries=0``;
-``http_stream.stream_with_retries`` retries and says so. SDK types stay here.
+exceptions (this SDK does not wrap them while streaming). The constructor, the retries, the
+stream's skeleton and the user's messages are ``sdk_base.SDKProvider``'s; this module gives
+the request, the event parser and the SDK's exceptions. SDK types stay here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Unpack
 
 import anthropic
 import httpx2
 
-from chatlib.errors import ConfigError, ProviderError, StreamError, TransientError, redact
-from chatlib.providers.http_stream import (
-    INCOMPLETE,
-    in_sentence,
-    AbortableStream,
-    Failure,
-    RetryPolicy,
-    StreamControl,
-    retry_after_s,
-    status_failure,
-    stream_with_retries,
-)
-from chatlib.text import clean_text
-from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
+from chatlib.core.errors import ConfigError
+from chatlib.core.text import clean_text
+from chatlib.core.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
+from chatlib.providers.sdk_base import ErrorEvent, SDKOptions, SDKProvider, SDKStream
 
 __all__ = ["AnthropicProvider", "ANTHROPIC_DEFAULT_MODELS", "ANTHROPIC_DEFAULT_BASE_URL",
            "MIN_THINKING_BUDGET", "thinking_budget"]
@@ -72,9 +63,13 @@ _TRANSIENT_ERROR_TYPES = {"overloaded_error", "api_error", "rate_limit_error", "
 MIN_THINKING_BUDGET = 1024  # Anthropic refuses a smaller budget_tokens (400)
 
 
-class AnthropicProvider:
-    needs_key: bool = True
-    paid: bool = True
+class AnthropicProvider(SDKProvider[anthropic.Anthropic]):
+    client_class = anthropic.Anthropic
+    # Mid-stream transport errors come out raw, not as the SDK's (see the module docstring).
+    timeout_errors = (anthropic.APITimeoutError, httpx2.TimeoutException)
+    connection_errors = (anthropic.APIConnectionError, httpx2.TransportError)
+    status_error = anthropic.APIStatusError
+    api_kind = "an Anthropic API"
 
     def __init__(
         self,
@@ -83,57 +78,14 @@ class AnthropicProvider:
         base_url: str = ANTHROPIC_DEFAULT_BASE_URL,
         label: str = "Anthropic",
         default_models: Sequence[str] = ANTHROPIC_DEFAULT_MODELS,
-        paid: bool = True,
-        connect_timeout_s: float = 10.0,
-        read_timeout_s: float = 120.0,
-        retry: RetryPolicy | None = None,
+        **options: Unpack[SDKOptions],
     ) -> None:
-        if not api_key:
-            raise ConfigError(f"No API key for {label}: set it before sending.")
-        self.id = "anthropic"
-        self.label = label
-        self.paid = paid  # False for a server on this machine or network (a test double)
-        self.base_url = base_url.rstrip("/")
-        self.read_timeout_s = read_timeout_s
-        self.retry = retry or RetryPolicy()
-        self._default_models = list(default_models)
-        self._key = api_key
-        self._client = anthropic.Anthropic(
-            api_key=api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=httpx2.Timeout(read_timeout_s, connect=connect_timeout_s),
-        )
+        super().__init__(provider_id="anthropic", api_key=api_key, base_url=base_url,
+                         label=label, default_models=default_models, **options)
 
-    def close(self) -> None:
-        """Close the SDK client's connection pool (idle keep-alive connections)."""
-        self._client.close()
-
-    # -- models -------------------------------------------------------------------------
-    def models(self) -> list[str]:
-        return list(self._default_models)
-
-    def list_server_models(self, timeout_s: float = 3.0) -> list[str]:
-        """The server's ``GET /v1/models`` list (newest first, as the API orders it)."""
-        try:
-            page = self._client.with_options(timeout=timeout_s).models.list(limit=100)
-            return [clean_text(m.id) for m in page.data]
-        except Exception as exc:
-            raise self._classify(exc, False, model="").error from exc
-
-    # -- streaming ----------------------------------------------------------------------
-    def stream(self, messages: Sequence[Message], settings: Settings) -> Iterator[Event]:
-        params = self.request_params(messages, settings)
-
-        def run(control: StreamControl) -> Iterator[Event]:
-            return stream_with_retries(
-                lambda: self._attempt(params, control),
-                lambda exc, started: self._classify(exc, started, model=settings.model),
-                control,
-                self.retry,
-            )
-
-        return AbortableStream(run)
+    def _server_models(self, client: anthropic.Anthropic) -> list[str]:
+        """``GET /v1/models``, newest first (as the API orders it)."""
+        return [clean_text(m.id) for m in client.models.list(limit=100).data]
 
     def request_params(self, messages: Sequence[Message], settings: Settings) -> dict[str, Any]:
         """The arguments of ``messages.create``, each in the form Anthropic accepts.
@@ -164,98 +116,55 @@ class AnthropicProvider:
             params["system"] = system
         return params
 
-    def _attempt(self, params: dict[str, Any], control: StreamControl) -> Iterator[Event]:
+    def _open(self, params: dict[str, Any]) -> SDKStream:
+        return self._client.messages.create(**params, stream=True)
+
+    def _parse(self, events: Iterable[Any]) -> Iterator[Event]:
         input_tokens: int | None = None
         output_tokens: int | None = None
         cached: Any = None  # input tokens read from the prompt cache
         stop_reason: str | None = None
-        with self._client.messages.create(**params, stream=True) as events:
-            control.attach(events.response)
-            try:
-                for event in events:
-                    kind = event.type
-                    if kind == "content_block_delta":
-                        delta = event.delta
-                        delta_type = getattr(delta, "type", None)
-                        if delta_type == "text_delta" and delta.text:
-                            yield TextDelta(delta.text)
-                        elif delta_type == "thinking_delta" and delta.thinking:
-                            yield ReasoningDelta(delta.thinking)
-                        # signature_delta (the thinking block's signature) shows nothing.
-                    elif kind == "content_block_start":
-                        if getattr(event.content_block, "type", None) == "redacted_thinking":
-                            yield ReasoningDelta("", redacted=True)
-                    elif kind == "message_start":
-                        start_usage = getattr(event.message, "usage", None)
-                        input_tokens = _input_tokens(start_usage)
-                        cached = getattr(start_usage, "cache_read_input_tokens", None)
-                    elif kind == "message_delta":
-                        stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
-                        usage = getattr(event, "usage", None)
-                        # message_delta's counts are cumulative: they replace message_start's.
-                        output_tokens = getattr(usage, "output_tokens", None) or output_tokens
-                        input_tokens = _input_tokens(usage) or input_tokens
-                        cached = getattr(usage, "cache_read_input_tokens", None) or cached
-                    elif kind == "message_stop":
-                        yield Usage(input_tokens, output_tokens,
-                                    cached_tokens=cached if isinstance(cached, int) else None)
-                        yield Finish(stop_reason or "end_turn")
-                        return
-            finally:
-                control.detach()
+        for event in events:
+            kind = event.type
+            if kind == "content_block_delta":
+                delta = event.delta
+                delta_type = getattr(delta, "type", None)
+                if delta_type == "text_delta" and delta.text:
+                    yield TextDelta(delta.text)
+                elif delta_type == "thinking_delta" and delta.thinking:
+                    yield ReasoningDelta(delta.thinking)
+                # signature_delta (the thinking block's signature) shows nothing.
+            elif kind == "content_block_start":
+                if getattr(event.content_block, "type", None) == "redacted_thinking":
+                    yield ReasoningDelta("", redacted=True)
+            elif kind == "message_start":
+                start_usage = getattr(event.message, "usage", None)
+                input_tokens = _input_tokens(start_usage)
+                cached = getattr(start_usage, "cache_read_input_tokens", None)
+            elif kind == "message_delta":
+                stop_reason = getattr(event.delta, "stop_reason", None) or stop_reason
+                usage = getattr(event, "usage", None)
+                # message_delta's counts are cumulative: they replace message_start's.
+                output_tokens = getattr(usage, "output_tokens", None) or output_tokens
+                input_tokens = _input_tokens(usage) or input_tokens
+                cached = getattr(usage, "cache_read_input_tokens", None) or cached
+            elif kind == "message_stop":
+                yield Usage(input_tokens, output_tokens,
+                            cached_tokens=cached if isinstance(cached, int) else None)
+                yield Finish(stop_reason or "end_turn")
+                return
 
-    def _classify(self, exc: BaseException, started: bool, *, model: str) -> Failure:
-        label, secrets = self.label, [self._key]
-        if isinstance(exc, ProviderError):
-            return Failure(exc, "error")
-        timeout = isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException))
-        if timeout:
-            if started:
-                return Failure(StreamError(
-                    f"{label} stopped sending for {self.read_timeout_s:g} s mid-answer "
-                    f"(read timeout). {INCOMPLETE}"), "timeout")
-            return Failure(TransientError(
-                f"{label} sent nothing within {self.read_timeout_s:g} s (read timeout)."),
-                f"no response within {self.read_timeout_s:g} s")
-        if isinstance(exc, (anthropic.APIConnectionError, httpx2.TransportError)):
-            cause_exc = exc.__cause__ if isinstance(exc, anthropic.APIConnectionError) else exc
-            cause = redact(str(cause_exc or exc), secrets)
-            if started:
-                return Failure(StreamError(
-                    f"The connection to {in_sentence(label)} broke mid-answer ({cause}). "
-                    f"{INCOMPLETE}"),
-                    "connection dropped")
-            if isinstance(cause_exc, httpx2.ConnectError):
-                return Failure(TransientError(
-                    f"Could not connect to {in_sentence(label, self.base_url)} ({cause}). Is the "
-                    "base URL right?"), "connection refused")
-            return Failure(TransientError(
-                f"The connection to {in_sentence(label)} failed ({cause})."), "connection failed")
-        if isinstance(exc, anthropic.APIStatusError):
-            kind, message = _error_body(exc)
-            if exc.status_code < 400:  # `event: error` inside a 200 stream
-                detail = redact(f"{kind}: {message}", secrets)
-                if started:
-                    return Failure(StreamError(
-                        f"{label} reported an error mid-answer ({detail}). {INCOMPLETE}"),
-                        kind or "error event")
-                error_cls = TransientError if kind in _TRANSIENT_ERROR_TYPES else StreamError
-                return Failure(error_cls(f"{label} reported an error ({detail})."),
-                               "overloaded" if kind == "overloaded_error" else kind or "error")
-            return status_failure(
-                exc.status_code, f"{kind}: {message}" if kind else message, label=label,
-                model=model, base_url=self.base_url,
-                retry_after=retry_after_s(exc.response.headers), secrets=secrets,
-            )
-        if isinstance(exc, ValueError):  # json.JSONDecodeError from a malformed data line
-            where = f"mid-answer. {INCOMPLETE}" if started else (
-                "before any text: is the base URL an Anthropic API?")
-            return Failure(StreamError(f"{label} sent a malformed stream event {where}"),
-                           "malformed event")
-        return Failure(ProviderError(
-            redact(f"Unexpected error from {in_sentence(label)} "
-                   f"({type(exc).__name__}: {exc}).", secrets)
-            + (f" {INCOMPLETE}" if started else "")), "unexpected error")
+    def _error_message(self, exc: anthropic.APIStatusError) -> str:
+        kind, message = _error_body(exc)
+        return f"{kind}: {message}" if kind else message
+
+    def _error_event(self, exc: BaseException) -> ErrorEvent | None:
+        """``event: error`` inside a 200 stream comes as a status error with status 200."""
+        if not isinstance(exc, anthropic.APIStatusError) or exc.status_code >= 400:
+            return None
+        kind, message = _error_body(exc)
+        return ErrorEvent(f" ({kind}: {message})", retryable=kind in _TRANSIENT_ERROR_TYPES,
+                          reason="overloaded" if kind == "overloaded_error" else kind or "error")
 
 
 def thinking_budget(settings: Settings) -> int | None:

@@ -1,8 +1,8 @@
 """The provider contract every model source implements.
 
-A provider turns a list of messages into a stream of events (``chatlib.types.Event``):
+A provider turns a list of messages into a stream of events (``chatlib.core.types.Event``):
 text deltas in order, then at most one ``Usage`` and one ``Finish``. ``Retrying`` may come
-before the first text. Failures are raised as ``chatlib.errors.ProviderError``.
+before the first text. Failures are raised as ``chatlib.core.errors.ProviderError``.
 
 Who closes what: the caller (the pump) owns the iterator ``stream()`` returns and closes it
 when the answer ends or is stopped; the provider's generator must release its HTTP stream or
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from chatlib.types import Event, Message, Settings
+from chatlib.core.types import Event, Message, Settings
 
 __all__ = ["Provider"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from chatlib.errors import ConfigError, MissingKeyError
+from chatlib.core.errors import ConfigError, MissingKeyError
 from chatlib.providers.anthropic_provider import (
     ANTHROPIC_DEFAULT_BASE_URL,
     ANTHROPIC_DEFAULT_MODELS,
@@ -28,7 +28,7 @@ from chatlib.providers.anthropic_provider import (
 from chatlib.providers.base_url import base_url_problem
 from chatlib.providers.http_stream import RetryPolicy
 from chatlib.providers.openai_provider import OPENAI_DEFAULT_MODELS, OpenAIProvider
-from chatlib.tokens import TokenCounter, counter_for
+from chatlib.core.tokens import TokenCounter, counter_for
 
 __all__ = [
     "Preset",

@@ -34,7 +34,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from chatlib.errors import (
+from chatlib.core.errors import (
     AuthError,
     BadRequestError,
     NotFoundError,
@@ -44,8 +44,8 @@ from chatlib.errors import (
     TransientError,
     redact,
 )
-from chatlib.text import one_line
-from chatlib.types import Event, ReasoningDelta, Retrying, TextDelta
+from chatlib.core.text import one_line
+from chatlib.core.types import Event, ReasoningDelta, Retrying, TextDelta
 
 __all__ = [
     "RetryPolicy",

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from chatlib.errors import ConfigError, ProviderError
+from chatlib.core.errors import ConfigError, ProviderError
 from chatlib.providers.llama_safety import guard_model_loads
 from chatlib.providers.think_tags import ThinkTagSplitter
-from chatlib.tokens import FunctionCounter, TokenCounter
-from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, Usage
+from chatlib.core.tokens import FunctionCounter, TokenCounter
+from chatlib.core.types import Event, Finish, Message, ReasoningDelta, Settings, Usage
 
 __all__ = [
     "LocalProvider", "default_gguf_path", "load_llama", "shared_local_provider",

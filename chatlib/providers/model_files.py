@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from chatlib.errors import ConfigError
+from chatlib.core.errors import ConfigError
 
 __all__ = ["MODEL_DIRS_ENV", "NOT_OFFERED", "allowed_model_path", "offered_model_dirs"]
 

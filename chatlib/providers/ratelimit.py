@@ -16,9 +16,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from chatlib.errors import RateLimitError
+from chatlib.core.errors import RateLimitError
 from chatlib.providers.base import Provider
-from chatlib.types import Event, Message, Settings
+from chatlib.core.types import Event, Message, Settings
 
 __all__ = ["RateLimiter", "RateLimitedProvider", "DEFAULT_PAID_PER_MINUTE"]
 

@@ -13,9 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 
-from chatlib.errors import StreamError
-from chatlib.record import RunRecord
-from chatlib.types import Event, Finish, Message, Settings, TextDelta, Usage
+from chatlib.core.errors import StreamError
+from chatlib.runs.record import RunRecord
+from chatlib.core.types import Event, Finish, Message, Settings, TextDelta, Usage
 
 __all__ = ["ReplayProvider", "ReplayStream", "replay_model"]
 

@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from chatlib.errors import ProviderError, StreamError
-from chatlib.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
+from chatlib.core.errors import ProviderError, StreamError
+from chatlib.core.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
 
 __all__ = [
     "Script", "ScriptedProvider", "DEMO_SCRIPTS", "DEMO_MARKDOWN", "SCRIPTS_ENV", "chunk_text",

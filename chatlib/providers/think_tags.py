@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chatlib.types import ReasoningDelta, TextDelta
+from chatlib.core.types import ReasoningDelta, TextDelta
 
 __all__ = ["ThinkTagSplitter", "OPEN_TAG", "CLOSE_TAG"]
 

@@ -16,9 +16,10 @@ run's TTFT, TTFAT, TPOT, E2E, tok/s, tokens, cost and flags, the summary rows, t
 numbers and the race figures, so a reader can recompute them from the stored timestamps.
 The page's tables are drawn from that same data (``comparison_figures``,
 ``prompt_set_figures``), so what is shown is what is embedded. The figures themselves are
-computed once, elsewhere: ``chatlib.compare_report`` (summary, costs),
-``chatlib.compare_analysis`` (verdicts, flags), ``chatlib.compare_race`` (race) and
-``RunRecord.metrics``.
+computed once, elsewhere: ``chatlib.runs.figures.run_figures`` (each run's, embedded as its
+``RunFigures.to_dict``: seconds, with each time also in ms), ``chatlib.compare.report``
+(summary), ``chatlib.compare.analysis`` (verdicts, flags) and ``chatlib.compare.race``
+(race); cells are written by ``chatlib.core.tables.cell_text``, as in the Markdown exports.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,16 +37,18 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-from chatlib.compare import TIE, Comparison
-from chatlib.compare_analysis import FLAGS, MIN_PAIRS, flag_table, verdicts
-from chatlib.compare_charts import race_chart, strip_chart
-from chatlib.compare_race import RACE_CHARS, race_figures, record_track, shown_runs
-from chatlib.compare_report import format_cost, run_cost, summary
-from chatlib.evaluate import PromptSetRun, grid
-from chatlib.pricing import default_prices
-from chatlib.prompt_sets import CheckResult
-from chatlib.record import RunRecord
-from chatlib.stats import DEFINITIONS
+from chatlib.compare.comparison import TIE, Comparison
+from chatlib.compare.analysis import FLAGS, MIN_PAIRS, flag_table, verdicts
+from chatlib.compare.charts import race_chart, strip_chart
+from chatlib.compare.race import RACE_CHARS, race_figures, record_track, shown_runs
+from chatlib.compare.report import summary
+from chatlib.core.tables import cell_text, json_rows, json_text
+from chatlib.evals.runner import PromptSetRun, grid
+from chatlib.runs.figures import OUTPUT_TPS, TABLE_FIGURES, TTFT, run_figures, to_ms
+from chatlib.runs.pricing import default_prices
+from chatlib.evals.prompt_sets import CheckResult
+from chatlib.runs.record import RunRecord
+from chatlib.stats.summary import DEFINITIONS
 
 __all__ = ["FIGURES_ID", "comparison_report", "prompt_set_report", "comparison_figures",
            "prompt_set_figures", "read_figures"]
@@ -54,8 +56,6 @@ __all__ = ["FIGURES_ID", "comparison_report", "prompt_set_report", "comparison_f
 FIGURES_ID = "chatlab-figures"
 _FIGURES_BLOCK = re.compile(
     rf'<script type="application/json" id="{FIGURES_ID}">(.*?)</script>', re.DOTALL)
-# Each verdict figure's unit (compare_analysis works in seconds, tok/s and currency).
-_VERDICT_UNITS = {"ttft": "s", "ttfat": "s", "tps": "tok/s", "e2e": "s", "cost": "currency"}
 _STATUS = {"ok": "finished", "stopped": "stopped: partial answer", "error": "failed"}
 
 log = logging.getLogger(__name__)
@@ -63,36 +63,9 @@ _e = html.escape
 
 
 # -- the figures (what the page shows, as data) ----------------------------------------------
-def _plain(value: Any) -> Any:
-    """A JSON-safe scalar: NaN and pandas' missing values become ``None``."""
-    if value is None:
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000
-
-
 def _run_figures(run: int, record: RunRecord, flags: Iterable[str]) -> dict[str, Any]:
-    m = record.metrics()
-    return {
-        "run_id": record.id, "run": run, "status": record.status, "error": record.error,
-        "ttft_ms": _ms(m.ttft_s), "ttfat_ms": _ms(m.ttfat_s), "tpot_ms": _ms(m.tpot_s),
-        "e2e_s": m.e2e_s, "output_tps": m.output_tps,
-        "answer_decode_tps": m.answer_decode_tps, "reasoning_s": m.reasoning_s,
-        "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
-        "output_source": record.output_source, "reasoning_tokens": record.reasoning_tokens,
-        "cost": run_cost(record), "flags": sorted(flags),
-    }
+    return {"run_id": record.id, "run": run, "status": record.status, "error": record.error,
+            **run_figures(record).to_dict(), "flags": sorted(flags)}
 
 
 def _flags_by_run(comparison: Comparison) -> dict[tuple[str, int], list[str]]:
@@ -103,7 +76,8 @@ def _flags_by_run(comparison: Comparison) -> dict[tuple[str, int], list[str]]:
 
 def comparison_figures(comparison: Comparison) -> dict[str, Any]:
     """Every figure ``comparison_report`` shows, JSON-safe (see the module docstring):
-    times in ms except E2E (s), as on the compare page; verdict numbers in their figure's
+    each run's ``RunFigures.to_dict`` (``ttft_s`` and ``ttft_ms``...), the summary rows in
+    the compare page's units (named in each column), verdict numbers in their figure's
     ``unit``. Names of a blind comparison not yet voted on are left out."""
     flags = _flags_by_run(comparison)
     targets = []
@@ -132,9 +106,9 @@ def comparison_figures(comparison: Comparison) -> dict[str, Any]:
         "currency": default_prices().currency,
         "vote": None if comparison.vote is None else comparison.vote.choice,
         "targets": targets,
-        "summary": _rows(summary(comparison)),
+        "summary": json_rows(summary(comparison)),
         "verdicts": [{
-            "figure": v.figure.key, "unit": _VERDICT_UNITS.get(v.figure.key),
+            "figure": v.figure.key, "unit": v.figure.unit,
             "first": v.first, "second": v.second, "pairs": v.pairs, "winner": v.winner,
             "advantage": v.advantage, "low": v.low, "high": v.high,
             "more_runs": v.more_runs, "conclusive": v.conclusive, "words": v.words,
@@ -169,7 +143,7 @@ def prompt_set_figures(run: PromptSetRun) -> dict[str, Any]:
         "stopped": run.stopped, "complete": run.complete, "passed": run.passed,
         "checks_passed": sum(c.passed for c in checks), "checks": len(checks),
         "prices": default_prices().label(), "currency": default_prices().currency,
-        "grid": _rows(grid(run)),
+        "grid": json_rows(grid(run)),
         "cases": cases,
     }
 
@@ -184,7 +158,7 @@ def read_figures(document: str) -> dict[str, Any]:
 
 
 def _figures_block(figures: Mapping[str, Any]) -> str:
-    text = json.dumps(figures, indent=1, allow_nan=False, ensure_ascii=False)
+    text = json_text(figures, indent=1)
     # Inside <script> only "</script" would end the block: escape every "<" (and, for a
     # reader's safety, ">" and "&") the JSON way, which json.loads reads back unchanged.
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -226,27 +200,29 @@ def _strip_chart(points: pd.DataFrame, column: str, title: str, *, by: str,
 
 def _comparison_distributions(figures: Mapping[str, Any]) -> str:
     points = pd.DataFrame(
-        [{"target": t["title"], "TTFT ms": r["ttft_ms"], "tok/s": r["output_tps"]}
+        [{"target": t["title"], **_charted(r)}
          for t in figures["targets"] for r in t["runs"] if r["status"] == "ok"],
-        columns=["target", "TTFT ms", "tok/s"])
-    charts = [_strip_chart(points, c, c, by="target") for c in ("TTFT ms", "tok/s")]
+        columns=["target", *_CHARTED])
+    charts = [_strip_chart(points, c, c, by="target") for c in _CHARTED]
     return "".join(c for c in charts if c)
+
+
+_CHARTED = (TTFT.label, OUTPUT_TPS.label)
+
+
+def _charted(run: Mapping[str, Any]) -> dict[str, float | None]:
+    """A run's figures the distribution charts plot, in the tables' units."""
+    return {f.label: f.shown(run[f.field]) for f in (TTFT, OUTPUT_TPS)}
 
 
 # -- pieces of the page ----------------------------------------------------------------------
 def _number(value: Any) -> str:
-    """A figure as the Markdown export writes it: 1 decimal from 10 up, else 3 digits."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return _e(str(value))
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    """A figure as the Markdown exports write it (``cell_text``), escaped."""
+    return _e(cell_text(value))
 
 
 def _cost(value: Any) -> str:
-    return _e(format_cost(value, default_prices().currency) or "–")
+    return _e(cell_text(value, cost=True, currency=default_prices().currency))
 
 
 def _table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None,
@@ -393,7 +369,7 @@ def _race(comparison: Comparison, figures: Mapping[str, Any], h: int = 2) -> str
         else:
             bits.append(f"answer of {f['answer_chars']} characters, under {f['n_chars']}")
         if f["stall_s"] is not None:
-            bits.append(f"longest stall {_number(f['stall_s'] * 1000)} ms at "
+            bits.append(f"longest stall {_number(to_ms(f['stall_s']))} ms at "
                         f"{_number(f['stall_from_s'])} s")
         if f["thinking_from_s"] is not None:
             bits.append(f"thinking {_number(f['thinking_from_s'])}–"
@@ -444,10 +420,9 @@ def _summary(figures: Mapping[str, Any]) -> str:
 
 def _every_run(figures: Mapping[str, Any]) -> str:
     rows = [{"target": t["title"], "run": r["run"], "status": r["status"],
-             "TTFT ms": r["ttft_ms"], "TTFAT ms": r["ttfat_ms"], "TPOT ms": r["tpot_ms"],
-             "E2E s": r["e2e_s"], "tok/s": r["output_tps"],
-             "answer tok/s": r["answer_decode_tps"], "output tokens": r["output_tokens"],
-             "est. cost": r["cost"], "flags": ", ".join(r["flags"]) or "–", "run id": r["run_id"]}
+             **{f.label: f.shown(r[f.field]) for f in TABLE_FIGURES},
+             "output tokens": r["output_tokens"], "est. cost": r["cost"],
+             "flags": ", ".join(r["flags"]) or "–", "run id": r["run_id"]}
             for t in figures["targets"] for r in t["runs"]]
     if not rows:
         return ""
@@ -482,7 +457,7 @@ def _inline(text: str) -> str:
 
 
 def _definitions() -> str:
-    """``chatlib.stats.DEFINITIONS`` (markdown: paragraphs and one table) as HTML."""
+    """``chatlib.stats.summary.DEFINITIONS`` (markdown: paragraphs and one table) as HTML."""
     parts = []
     for block in DEFINITIONS.split("\n\n"):
         lines = block.strip().splitlines()
@@ -581,14 +556,12 @@ def _grid_table(figures: Mapping[str, Any]) -> str:
 
 def _set_distributions(figures: Mapping[str, Any]) -> str:
     points = pd.DataFrame(
-        [{"prompt": case["id"], "target": name, "TTFT ms": r["ttft_ms"],
-          "tok/s": r["output_tps"]}
+        [{"prompt": case["id"], "target": name, **_charted(r)}
          for case in figures["cases"]
          for name, t in zip(case["targets"], case["comparison"]["targets"])
          for r in t["runs"] if r["status"] == "ok"],
-        columns=["prompt", "target", "TTFT ms", "tok/s"])
-    charts = [_strip_chart(points, c, c, by="prompt", colour="target")
-              for c in ("TTFT ms", "tok/s")]
+        columns=["prompt", "target", *_CHARTED])
+    charts = [_strip_chart(points, c, c, by="prompt", colour="target") for c in _CHARTED]
     return "".join(c for c in charts if c)
 
 

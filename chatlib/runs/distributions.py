@@ -16,7 +16,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from chatlib.metrics import PERCENTILES
+from chatlib.runs.metrics import PERCENTILES
 
 __all__ = [
     "BIN_LO_S", "BIN_HI_S", "FINE_SHIFT", "CHART_SHIFT", "bin_index", "bin_edges", "histogram",

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RunMetrics", "run_metrics", "percentiles", "PERCENTILES"]
+__all__ = ["RunMetrics", "run_metrics", "first_and_last", "thinking_time", "percentiles",
+           "PERCENTILES"]
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -44,6 +45,25 @@ class RunMetrics:
     answer_decode_tps: float | None = None  # (answer tokens − 1) / answer window
 
 
+def first_and_last(offsets_s: Sequence[float], reasoning_offsets_s: Sequence[float] = ()
+                   ) -> tuple[float | None, float | None]:
+    """(first, last) chunk offset of any kind, thinking or answer: TTFT and E2E of a run,
+    or of the chunks so far while it streams; ``(None, None)`` before any chunk."""
+    firsts = [x[0] for x in (offsets_s, reasoning_offsets_s) if len(x)]
+    lasts = [x[-1] for x in (offsets_s, reasoning_offsets_s) if len(x)]
+    return (min(firsts), max(lasts)) if firsts else (None, None)
+
+
+def thinking_time(offsets_s: Sequence[float], reasoning_offsets_s: Sequence[float]
+                  ) -> float | None:
+    """Reasoning time: first thinking chunk to the first answer chunk (to the last thinking
+    chunk when no answer came, or none yet); ``None`` when the model did not think."""
+    if not len(reasoning_offsets_s):
+        return None
+    end = offsets_s[0] if len(offsets_s) else reasoning_offsets_s[-1]
+    return end - reasoning_offsets_s[0]
+
+
 def run_metrics(
     offsets_s: Sequence[float],
     output_tokens: int | None,
@@ -54,17 +74,12 @@ def run_metrics(
 ) -> RunMetrics:
     """A run's figures from its answer chunk offsets and output tokens (reasoning included,
     as providers report them), plus its thinking chunk offsets and reasoning tokens."""
-    thinking = list(reasoning_offsets_s)
-    if not offsets_s and not thinking:
+    ttft, e2e = first_and_last(offsets_s, reasoning_offsets_s)
+    if ttft is None or e2e is None:
         return RunMetrics(None, None, [], None, None, None)
     ttfat = offsets_s[0] if offsets_s else None
-    ttft = min(x for x in (ttfat, thinking[0] if thinking else None) if x is not None)
-    e2e = max(x for x in (offsets_s[-1] if offsets_s else None,
-                          thinking[-1] if thinking else None) if x is not None)
     itl = [b - a for a, b in zip(offsets_s, offsets_s[1:])]
-    reasoning_s = None
-    if thinking:
-        reasoning_s = (ttfat if ttfat is not None else thinking[-1]) - thinking[0]
+    reasoning_s = thinking_time(offsets_s, reasoning_offsets_s)
     answer_tokens: int | None = output_tokens
     if output_tokens is not None and reasoning_tokens:
         answer_tokens = max(0, output_tokens - reasoning_tokens)

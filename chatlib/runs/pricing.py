@@ -17,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["Price", "PriceTable", "PRICES_PATH", "load_prices", "default_prices"]
 
-PRICES_PATH = Path(__file__).resolve().parent / "data" / "prices.json"
+PRICES_PATH = Path(__file__).resolve().parent.parent / "data" / "prices.json"
 # A dated snapshot of a model id ("gpt-4o-2024-08-06", "claude-sonnet-4-20250514") or its
 # moving alias ("claude-3-7-sonnet-latest") has the price of the base id.
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")

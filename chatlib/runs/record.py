@@ -6,8 +6,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from chatlib.metrics import RunMetrics, run_metrics
-from chatlib.types import TokenSource
+from chatlib.runs.metrics import RunMetrics, first_and_last, run_metrics
+from chatlib.core.types import TokenSource
 
 __all__ = ["RunRecord", "RunStatus", "new_run_id"]
 
@@ -67,7 +67,7 @@ class RunRecord:
         return "".join(self.reasoning_texts)
 
     def metrics(self) -> RunMetrics:
-        """This run's figures (definitions: ``chatlib.metrics``)."""
+        """This run's figures (definitions: ``chatlib.runs.metrics``)."""
         return run_metrics(
             self.chunk_offsets_s, self.output_tokens, reasoning_offsets_s=self.reasoning_offsets_s,
             reasoning_tokens=self.reasoning_tokens, reasoning_hidden=self.reasoning_hidden,
@@ -76,14 +76,12 @@ class RunRecord:
     @property
     def ttft_s(self) -> float | None:
         """First chunk of any kind (thinking or answer)."""
-        firsts = self.chunk_offsets_s[:1] + self.reasoning_offsets_s[:1]
-        return min(firsts) if firsts else None
+        return first_and_last(self.chunk_offsets_s, self.reasoning_offsets_s)[0]
 
     @property
     def e2e_s(self) -> float | None:
         """Last chunk of any kind."""
-        lasts = self.chunk_offsets_s[-1:] + self.reasoning_offsets_s[-1:]
-        return max(lasts) if lasts else None
+        return first_and_last(self.chunk_offsets_s, self.reasoning_offsets_s)[1]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

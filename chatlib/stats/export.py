@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
+from chatlib.core.tables import json_text
 from chatlib.store import RunFilter, RunStore
 
 __all__ = ["EXPORT_COLUMNS", "FORMAT", "redact_settings", "export_records", "export_csv",
@@ -83,8 +84,8 @@ def export_csv(store: RunStore, flt: RunFilter | None = None) -> bytes:
         writer = csv.DictWriter(out, EXPORT_COLUMNS)
         writer.writeheader()
         for record in export_records(store, flt):
-            record["settings"] = json.dumps(record["settings"], ensure_ascii=False)
-            record["chunk_offsets_s"] = json.dumps(record["chunk_offsets_s"])
+            record["settings"] = json_text(record["settings"], indent=None)
+            record["chunk_offsets_s"] = json_text(record["chunk_offsets_s"], indent=None)
             writer.writerow(record)
         out.flush()
         return buffer.getvalue()
@@ -106,9 +107,9 @@ def export_json(store: RunStore, flt: RunFilter | None = None, definitions: str 
     }
     buffer = io.BytesIO()
     with _utf8(buffer) as out:
-        out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "runs": [')
+        out.write(json_text(head, indent=None)[:-1] + ', "runs": [')
         for i, record in enumerate(export_records(store, flt)):
-            out.write(("," if i else "") + json.dumps(record, ensure_ascii=False))
+            out.write(("," if i else "") + json_text(record, indent=None))
         out.write("]}")
         out.flush()
         return buffer.getvalue()

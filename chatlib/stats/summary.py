@@ -6,11 +6,11 @@ The data path (the page runs it on each filter change; ``bench/bench_stats.py`` 
               ─► store.figures()       the per-run figures of finished runs (float columns)
               ─► store.iter_offsets()  packed chunk offsets of finished runs, one model per
                                        reader thread (two) ─► pooled ITL (exact percentiles +
-                                       histogram, chatlib.distributions), then the gaps are
+                                       histogram, chatlib.runs.distributions), then the gaps are
                                        dropped, so 100k runs' gaps never sit in memory at once
     ─► StatsData ─► latency_table / runs_table / headline / chart frames (pure functions)
 
-Definitions are vLLM's (see ``DEFINITIONS`` and ``chatlib.metrics``). Only finished runs
+Definitions are vLLM's (see ``DEFINITIONS`` and ``chatlib.runs.metrics``). Only finished runs
 (status ``ok``) enter latency figures; stopped and failed runs are counted apart. Percentiles
 are numpy's (linear interpolation). "How sure": every figure comes with its ``n``, and each
 p50 of a per-run figure with a distribution-free 95 % confidence interval (order statistics
@@ -28,16 +28,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chatlib.distributions import (CHART_SHIFT, FINE_SHIFT, GapHistogram, bin_edges, bin_index,
+from chatlib.runs.distributions import (CHART_SHIFT, FINE_SHIFT, GapHistogram, bin_edges, bin_index,
                                    exact_percentiles, histogram, histogram_percentiles,
                                    median_ci, pool_gaps)
-from chatlib.metrics import PERCENTILES, percentiles
-from chatlib.pricing import PriceTable
+from chatlib.runs.metrics import PERCENTILES, percentiles
+from chatlib.runs.pricing import PriceTable
 from chatlib.store import RunFilter, RunStore
 
 __all__ = [
     "DEFINITIONS", "Metric", "METRICS", "RunFilter", "time_range", "TIME_RANGES", "ItlPool",
-    "StatsData", "load_stats", "EXACT_ITL_UP_TO", "latency_table", "runs_table", "Verdict",
+    "StatsData", "load_stats", "EXACT_ITL_UP_TO", "latency_table", "runs_table", "Leader",
     "headline",
     "histogram_frame", "ttft_histogram", "itl_histogram",
     "spread_frame", "over_time", "chunk_timeline", "group_label", "StatsView", "build_view",
@@ -326,10 +326,11 @@ def _int_or_none(sums: pd.Series, counted: pd.Series) -> int | None:
 
 # -- the headline: which model is fastest, and how sure -----------------------------------------
 @dataclass(frozen=True)
-class Verdict:
+class Leader:
     """The best model on one metric (by p50 over finished runs) and its runner-up. ``clear``
     is True when their 95 % CIs do not overlap, False when they do, None when either has too
-    few runs for an interval (or there is no runner-up)."""
+    few runs for an interval (or there is no runner-up). Not a comparison's paired verdict
+    (``chatlib.compare.analysis.Verdict``): models here ran at different times, unpaired."""
 
     metric: Metric
     best: tuple[str, str]
@@ -350,8 +351,8 @@ class Verdict:
         return self.best_ci[0] > self.runner_up_ci[1]
 
 
-def headline(data: StatsData, keys: Sequence[str] = ("ttft", "output_tps")) -> list[Verdict]:
-    """One verdict per metric in ``keys`` (per-run metrics only)."""
+def headline(data: StatsData, keys: Sequence[str] = ("ttft", "output_tps")) -> list[Leader]:
+    """The leader of each metric in ``keys`` (per-run metrics only)."""
     out = []
     groups = list(data.ok_runs.groupby(["provider", "model"], observed=True))
     for key in keys:
@@ -370,7 +371,7 @@ def headline(data: StatsData, keys: Sequence[str] = ("ttft", "output_tps")) -> l
             continue
         ranked.sort(key=lambda r: r[1] if metric.lower_is_better else -r[1])
         best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
-        out.append(Verdict(
+        out.append(Leader(
             metric, best[0], best[1], best[2], best[3],
             *(second if second else (None, None, None, 0)),
         ))
@@ -467,7 +468,7 @@ class StatsView:
     runs: int  # runs matching the filter, any status
     latency: pd.DataFrame
     counts: pd.DataFrame
-    verdicts: list[Verdict]
+    leaders: list[Leader]
     ttft_hist: pd.DataFrame
     itl_hist: pd.DataFrame
     tps_spread: pd.DataFrame
@@ -483,7 +484,7 @@ def build_view(store: RunStore, flt: RunFilter, prices: PriceTable, workers: int
         runs=int(data.totals.runs.sum()) if not data.empty else 0,
         latency=latency_table(data),
         counts=runs_table(data, prices),
-        verdicts=headline(data),
+        leaders=headline(data),
         ttft_hist=ttft_histogram(data),
         itl_hist=itl_histogram(data),
         tps_spread=spread_frame(data, "output_tps"),

@@ -6,7 +6,8 @@ chats); all SQL of chatlib is in this package."""
 
 from chatlib.store.chats import ChatStore, ChatSummary
 from chatlib.store.comparisons import ComparisonStore, StoredComparison, StoredTarget, StoredVote
-from chatlib.store.database import Database, database_url, open_database
+from chatlib.store.backends import database_url, open_database
+from chatlib.store.database import Database
 from chatlib.store.filters import RunFilter
 from chatlib.store.prompt_sets import PromptSetStore, StoredPromptCase, StoredPromptSet
 from chatlib.store.runs import STATS_COLUMNS, RunStore

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chatlib.conversation import Chat, ChatTurn, TurnStatus
+from chatlib.core.conversation import Chat, ChatTurn, TurnStatus
 from chatlib.store.runs import RunStore
 
 __all__ = ["ChatStore", "ChatSummary"]
@@ -47,6 +47,12 @@ class ChatStore:
     def _mine(self, alias: str = "") -> tuple[str, list[Any]]:
         """`` AND owner = ?`` when scoped to a user."""
         return ("", []) if self._owner is None else (f" AND {alias}owner = ?", [self._owner])
+
+    def _my_turns(self) -> tuple[str, list[Any]]:
+        """For a statement on ``chat_turns``: only turns of this user's chats."""
+        if self._owner is None:
+            return "", []
+        return " AND chat_id IN (SELECT id FROM chats WHERE owner = ?)", [self._owner]
 
     def create(self, chat: Chat) -> None:
         """Store a new chat with the turns it already has."""
@@ -100,8 +106,11 @@ class ChatStore:
         return [ChatSummary(*row) for row in rows]
 
     def append_turns(self, chat_id: str, turns: list[ChatTurn]) -> int:
-        """Add turns after the last one; returns the position (seq) of the first."""
+        """Add turns after the last one; returns the position (seq) of the first.
+        ``LookupError`` if the chat is not this user's (or not stored)."""
         with self._db.transaction():
+            if self._owner is not None and not self.exists(chat_id):
+                raise LookupError(f"no chat {chat_id!r}")
             row = self._db.one("SELECT COUNT(*) FROM chat_turns WHERE chat_id = ?", (chat_id,))
             count = int(row[0]) if row else 0
             self._insert_turns(chat_id, count, turns)
@@ -123,24 +132,28 @@ class ChatStore:
         reasoning_s: float | None = None,
     ) -> None:
         """The answer at ``seq`` as it stands (while streaming) or as it ended."""
+        clause, params = self._my_turns()
         self._db.execute(
             "UPDATE chat_turns SET content = ?, status = ?, error = ?, "
             "run_id = COALESCE(?, run_id), summary = COALESCE(?, summary), reasoning = ?, "
-            "reasoning_s = ?, updated_at = ? WHERE chat_id = ? AND seq = ?",
+            f"reasoning_s = ?, updated_at = ? WHERE chat_id = ? AND seq = ?{clause}",
             (content, status, error, run_id, summary, reasoning, reasoning_s, time.time(),
-             chat_id, seq))
+             chat_id, seq, *params))
 
     def touch(self, turns: list[tuple[str, int]], at: float | None = None) -> None:
         """Mark these ``(chat_id, seq)`` answers as still arriving (the replicas' lease), as
         of ``at`` (now)."""
         now = time.time() if at is None else at
-        self._db.executemany("UPDATE chat_turns SET updated_at = ? WHERE chat_id = ? AND seq = ?",
-                             [(now, chat_id, seq) for chat_id, seq in turns])
+        clause, params = self._my_turns()
+        self._db.executemany(
+            f"UPDATE chat_turns SET updated_at = ? WHERE chat_id = ? AND seq = ?{clause}",
+            [(now, chat_id, seq, *params) for chat_id, seq in turns])
 
     def truncate(self, chat_id: str, keep: int) -> None:
         """Drop every turn from position ``keep`` on (regenerate, edit-and-resend)."""
-        self._db.execute("DELETE FROM chat_turns WHERE chat_id = ? AND seq >= ?",
-                         (chat_id, keep))
+        clause, params = self._my_turns()
+        self._db.execute(f"DELETE FROM chat_turns WHERE chat_id = ? AND seq >= ?{clause}",
+                         (chat_id, keep, *params))
 
     def save_settings(self, chat_id: str, settings: dict[str, Any]) -> None:
         clause, params = self._mine()

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store.filters import RunFilter
 from chatlib.store.runs import RunStore
 

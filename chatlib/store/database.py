@@ -5,21 +5,20 @@ in the SQL that SQLite and PostgreSQL both speak, with ``?`` placeholders; a bac
 (``chatlib.store.sqlite``, ``chatlib.store.postgres``) owns everything that differs: how it
 connects (one connection per thread, or a pool), how a transaction and a consistent read are
 opened, how a large result is streamed, its placeholders, its schema (each backend has its
-own migrations module) and its integrity check. ``open_database`` picks one from a URL.
+own migrations module) and its integrity check. ``chatlib.store.backends.open_database``
+picks one from a URL.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Database", "open_database", "database_url", "half_written_runs", "frame"]
+__all__ = ["Database", "half_written_runs", "frame"]
 
 Row = tuple[Any, ...]
 
@@ -73,27 +72,6 @@ class Database(Protocol):
     def applied_migrations(self) -> list[str]: ...
 
     def close(self) -> None: ...
-
-
-def database_url() -> str:
-    """Where the store is: ``CHATLAB_DATABASE_URL`` (``postgresql://…`` for a team), else
-    the SQLite file ``CHATLAB_DB``, else ``runs.sqlite3`` in the data dir."""
-    from chatlib.paths import data_dir
-
-    return (os.environ.get("CHATLAB_DATABASE_URL") or os.environ.get("CHATLAB_DB")
-            or str(data_dir() / "runs.sqlite3"))
-
-
-def open_database(target: str | Path | None = None) -> Database:
-    """The backend for ``target``: a ``postgresql://`` URL, else a SQLite file path."""
-    text = str(target) if target is not None else database_url()
-    if text.startswith(("postgresql://", "postgres://")):
-        from chatlib.store.postgres import PostgresDatabase
-
-        return PostgresDatabase(text)
-    from chatlib.store.sqlite import SqliteDatabase
-
-    return SqliteDatabase(Path(text.removeprefix("sqlite:///")))
 
 
 def half_written_runs(db: Database) -> list[str]:

@@ -16,8 +16,8 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chatlib.distributions import GapHistogram
-from chatlib.record import RunRecord
+from chatlib.runs.distributions import GapHistogram
+from chatlib.runs.record import RunRecord
 from chatlib.store.filters import RunFilter
 
 __all__ = ["ITL_HOURS_TABLE", "HOUR_S", "EdgeOffsets", "add", "read", "backfill"]

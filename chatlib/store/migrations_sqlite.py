@@ -156,7 +156,7 @@ def m005_comparisons(db: sqlite3.Connection) -> None:
 @migration
 def m006_reasoning(db: sqlite3.Connection) -> None:
     # Reasoning models: their thinking is timed and counted apart from the answer (the
-    # definitions are chatlib.metrics'); its chunks are kept like the answer's.
+    # definitions are chatlib.runs.metrics'); its chunks are kept like the answer's.
     for column in ("ttfat_s REAL", "reasoning_s REAL", "reasoning_tokens INTEGER",
                    "reasoning_source TEXT", "reasoning_hidden INTEGER NOT NULL DEFAULT 0",
                    "answer_tokens INTEGER", "answer_decode_tps REAL"):
@@ -177,7 +177,7 @@ def m006_reasoning(db: sqlite3.Connection) -> None:
 
 @migration
 def m007_prompt_sets(db: sqlite3.Connection) -> None:
-    # A prompt-set run (chatlib.evaluate): each case is one comparison (its runs: group_id =
+    # A prompt-set run (chatlib.evals.runner): each case is one comparison (its runs: group_id =
     # comparison_id), linked here with what the case asks and checks.
     db.execute(
         """
@@ -243,7 +243,7 @@ def m010_teams(db: sqlite3.Connection) -> None:
 @migration
 def m011_itl_hours(db: sqlite3.Connection) -> None:
     # The pooled inter-token latency of finished runs per model, page, owner and UTC hour, as
-    # a histogram (chatlib.distributions.GapHistogram), kept as runs are added: the stats
+    # a histogram (chatlib.runs.distributions.GapHistogram), kept as runs are added: the stats
     # page sums these instead of reading every chunk offset (a million runs: 180M gaps).
     db.execute(ITL_HOURS_TABLE.format(real="REAL", blob="BLOB"))
     from chatlib.store.itl_hours import backfill

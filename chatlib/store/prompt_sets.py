@@ -1,4 +1,4 @@
-"""Stored prompt-set runs (``chatlib.evaluate``), in the run store's database.
+"""Stored prompt-set runs (``chatlib.evals.runner``), in the run store's database.
 
 A prompt-set run's row is written when it starts (``create``: the file it came from, its
 targets, repeat and shared settings) and updated when it ends (``finish``). Each case is

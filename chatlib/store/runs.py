@@ -22,10 +22,11 @@ from typing import Any
 
 import pandas as pd
 
-from chatlib.distributions import GapHistogram
-from chatlib.record import RunRecord
+from chatlib.runs.distributions import GapHistogram
+from chatlib.runs.record import RunRecord
 from chatlib.store import itl_hours
-from chatlib.store.database import Database, frame, open_database
+from chatlib.store.backends import open_database
+from chatlib.store.database import Database, frame
 from chatlib.store.filters import RunFilter, where
 
 __all__ = ["RunStore", "STATS_COLUMNS"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatlib.pump import Phase, StreamPump
-from chatlib.tokens import TokenCounter
+from chatlib.streaming.pump import Phase, StreamPump
+from chatlib.core.tokens import TokenCounter
 
 __all__ = ["LiveStats", "Phase", "live_stats", "live_line"]
 

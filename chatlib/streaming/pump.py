@@ -14,7 +14,7 @@ The reader thread also builds the ``RunRecord`` and hands it to ``on_done`` (the
 whatever happens: finished, stopped or failed; ``on_progress`` hears the text so far every
 ``progress_s`` while it arrives. So the answer does not depend on any UI thread: a
 Streamlit rerun that unwinds one reader mid-render leaves the pump running, and the next
-script run reads it again from the start (see ``chatlib.chat``).
+script run reads it again from the start (see ``chatlib.chat.answers``).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
-from chatlib.errors import ProviderError, StreamError
+from chatlib.core.errors import ProviderError, StreamError
 from chatlib.providers.base import Provider
-from chatlib.record import RunRecord, RunStatus, new_run_id
-from chatlib.text import clean_text
-from chatlib.tokens import TokenCounter
-from chatlib.types import (
+from chatlib.runs.metrics import first_and_last, thinking_time
+from chatlib.runs.record import RunRecord, RunStatus, new_run_id
+from chatlib.core.text import clean_text
+from chatlib.core.tokens import TokenCounter
+from chatlib.core.types import (
     Finish,
     Message,
     ReasoningDelta,
@@ -318,10 +319,7 @@ class StreamPump:
         """(first chunk offset of any kind, latest chunk offset, phase, offset where that
         phase began) so far, as the reader recorded them: for live figures."""
         with self._lock:
-            firsts = self._offsets[:1] + self._reasoning_offsets[:1]
-            first = min(firsts) if firsts else None
-            lasts = self._offsets[-1:] + self._reasoning_offsets[-1:]
-            last = max(lasts) if lasts else None
+            first, last = first_and_last(self._offsets, self._reasoning_offsets)
             if self._offsets:
                 return first, last, "answering", self._offsets[0]
             if self._reasoning_offsets:
@@ -332,10 +330,7 @@ class StreamPump:
         """How long the model has thought: first thinking chunk to the first answer chunk
         (to the latest thinking chunk while it still thinks); None if it has not."""
         with self._lock:
-            if not self._reasoning_offsets:
-                return None
-            end = self._offsets[0] if self._offsets else self._reasoning_offsets[-1]
-            return end - self._reasoning_offsets[0]
+            return thinking_time(self._offsets, self._reasoning_offsets)
 
     def arrivals(self) -> tuple[float | None, float | None, int]:
         """(first offset, latest offset, chunk count) so far, as the reader recorded them:

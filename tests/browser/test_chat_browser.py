@@ -233,7 +233,7 @@ def test_a_whitespace_prompt_is_refused_with_a_message(page, app_store):
 def test_a_long_chat_draws_its_last_turns_and_keeps_the_rest_reachable(page, app_url, app_store):
     """A 60-turn chat: the page draws the last 10; "Show earlier turns" brings the rest
     back, and the Markdown export holds every turn."""
-    from chatlib.conversation import Chat, ChatTurn
+    from chatlib.core.conversation import Chat, ChatTurn
     from chatlib.store import ChatStore
 
     turns = [ChatTurn("user" if i % 2 == 0 else "assistant", f"long chat turn {i:02d}")

@@ -1,4 +1,4 @@
-"""An answer belongs to its chat, not to a script run or a tab (chatlib.chat's lifecycle),
+"""An answer belongs to its chat, not to a script run or a tab (chatlib.chat.answers's lifecycle),
 in headless Chromium: widget changes, a page switch, a reload, a second tab and a killed
 server mid-answer; Stop marks the partial at once; a prompt mid-answer stops the first.
 

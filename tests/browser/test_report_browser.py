@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chatlib.report_html import comparison_report
+from chatlib.reports.html import comparison_report
 from testkit.browser import send_prompt, wait_idle
 from tests.browser.test_compare_browser import choose
 from tests.test_report_html import ANSWER_A, ANSWER_B, run_comparison

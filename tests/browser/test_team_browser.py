@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chatlib.conversation import Chat, ChatTurn
+from chatlib.core.conversation import Chat, ChatTurn
 from chatlib.providers.scripted import SCRIPTS_ENV
-from chatlib.record import RunRecord
+from chatlib.runs.record import RunRecord
 from chatlib.store import ChatStore, RunFilter, RunStore
 from testkit.app_server import AppServer
 from testkit.browser import chat_messages, exception_texts, send_prompt, use_scripted_model, \

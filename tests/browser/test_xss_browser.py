@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chatlib.conversation import chat_title
+from chatlib.core.conversation import chat_title
 from testkit.browser import (
     chat_messages, exception_texts, select_option, send_prompt, use_scripted_model, wait_idle,
 )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chatlib.pump import StreamPump
-from chatlib.record import RunRecord
-from chatlib.tokens import TokenCounter
-from chatlib.types import Message, Settings
+from chatlib.streaming.pump import StreamPump
+from chatlib.runs.record import RunRecord
+from chatlib.core.tokens import TokenCounter
+from chatlib.core.types import Message, Settings
 
 __all__ = ["Outcome", "run_pump", "stop_during_silence"]
 
