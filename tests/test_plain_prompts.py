@@ -56,3 +56,13 @@ def test_the_compare_page_draws_each_prompt_as_text(app_test, store):
     users = [m for m in at.chat_message if m.name == "user"]
     assert [[t.value for t in m.text] for m in users] == [[PROMPT], ["**second** turn"]]
     assert all(len(m.markdown) == 0 for m in users)
+
+
+def test_a_typed_model_id_in_a_header_shows_literally():
+    # Compare's column headers and the prompt-set line are Markdown around a model id that
+    # can be typed ("Other model id"): an image or link in it must not fetch or link.
+    from ui.plain_text import markdown_literal
+
+    shown = markdown_literal("A · Ollama · ![x](http://127.0.0.1:9/p.png) [y](http://e.test)")
+    assert "![" not in shown and "](" not in shown and "http:" not in shown
+    assert markdown_literal("A · OpenAI · gpt-4o-mini") == "A · OpenAI · gpt-4o-mini"

@@ -33,6 +33,7 @@ from chatlib.runs.pricing import default_prices
 from chatlib.runs.record import RunRecord
 from ui.race_chart import live_race, show_race
 from ui.compare_turns import overrides_caption
+from ui.plain_text import markdown_literal
 from ui.resources import comparisons
 from ui.streaming import LIVE_REFRESH_S, show_thinking, stream_answer
 
@@ -110,7 +111,7 @@ def show_figures(comparison: Comparison, target: Target) -> None:
 
 
 def _header(comparison: Comparison, target: Target) -> None:
-    st.markdown(f"#### {comparison.title(target)}")
+    st.markdown(f"#### {markdown_literal(comparison.title(target))}")  # a typed model id
     own = overrides_caption(target)
     if own and comparison.revealed:
         st.caption(own)

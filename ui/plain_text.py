@@ -14,11 +14,15 @@ import re
 
 import streamlit as st
 
-__all__ = ["show_prompt", "plain_label"]
+__all__ = ["show_prompt", "plain_label", "markdown_literal"]
 
 # Every ASCII punctuation character: CommonMark lets a backslash make any of them literal,
 # which undoes links, images, emphasis, code, autolinks (``http\:``), HTML and directives.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# What can make Markdown fetch, link, mark up or hide text (an image, a link, an autolink's
+# "http:", emphasis, code, HTML, an emoji shortcode); "-", "." and "·" stay as they are, so
+# a model id such as "gpt-4o-mini" reads the same in the source.
+_MARKUP = re.compile(r"([\\`*_\[\]()!<>#~|{}:$])")
 
 
 def show_prompt(text: str) -> None:
@@ -29,3 +33,8 @@ def show_prompt(text: str) -> None:
 def plain_label(text: str) -> str:
     """``text`` as a one-line widget label that shows literally (Markdown escaped)."""
     return _PUNCTUATION.sub(r"\\\1", " ".join(text.split()))
+
+
+def markdown_literal(text: str) -> str:
+    """``text`` (a typed model id, a title) to put inside Markdown that shows it literally."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.split()))

@@ -18,6 +18,7 @@ from chatlib.compare.comparison import SharedSettings, TargetSpec
 from chatlib.evals.runner import PromptSetRun, grid, open_prompt_set, run_prompt_set
 from chatlib.reports.html import prompt_set_report
 from chatlib.evals.prompt_sets import MAX_PROMPT_SET_MB, MAX_PROMPTS, PromptCase, parse_prompt_set
+from ui.plain_text import markdown_literal
 from ui.resources import run_store
 
 __all__ = ["prompt_set_panel"]
@@ -152,7 +153,7 @@ def _show(job: _Job) -> None:
     verdict = "✅ every check passed" if run.passed else (
         "⏹ stopped before the end" if run.stopped else f"❌ {passed} of {total} checks passed")
     st.markdown(f"**{verdict}** · {len(run.cases)} prompts · targets: "
-                + ", ".join(run.targets))
+                + ", ".join(markdown_literal(t) for t in run.targets))
     st.dataframe(grid(run), hide_index=True, width="stretch")
     st.download_button("Report (HTML)", lambda: prompt_set_report(run),
                        f"prompt-set-{run.id[:8]}.html", "text/html", on_click="ignore", icon="📥")
