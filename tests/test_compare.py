@@ -27,7 +27,7 @@ from chatlib.runs.record import RunRecord
 from chatlib.store import ComparisonStore, RunStore
 from chatlib.store.migrations_sqlite import MIGRATIONS
 from chatlib.core.tokens import FunctionCounter
-from chatlib.core.types import TextDelta
+from chatlib.core.types import Message, Settings, TextDelta
 from tests.clocks import (
     HANG_GUARD_S,
     MODEL_HANG_GUARD_S,
@@ -262,6 +262,38 @@ def test_two_embedded_targets_run_one_after_the_other(llm):
     # model's lock: run side by side, the second would begin before the first ended.
     assert local.log == ["begin", "end", "begin", "end"]
     assert first.output_source == second.output_source == "tokenizer"
+
+
+class ContextWatch:
+    """The real model, noting how many evaluated tokens it still held from the previous
+    prompt when each answer began (what llama.cpp's prefix reuse would skip)."""
+
+    def __init__(self, llm) -> None:
+        self._llm, self.held = llm, []
+
+    def create_chat_completion(self, **kwargs):
+        self.held.append(self._llm.n_tokens)
+        return self._llm.create_chat_completion(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._llm, name)
+
+
+@pytest.mark.model
+def test_repeated_runs_of_the_embedded_model_are_timed_cold_not_from_its_cache(llm):
+    watch = ContextWatch(llm)
+    local = LocalProvider(watch, "smollm2.gguf")
+    spec = TargetSpec(local, local.models()[0], local.counter)
+    comparison = Comparison("Say hello.", [spec], SharedSettings(max_tokens=4, temperature=0.0),
+                            repeat=3, warmup=True).start()
+    assert comparison.wait(MODEL_HANG_GUARD_S)
+    assert [r.record.status for r in comparison.targets[0].runs] == ["ok"] * 3
+    # The warm-up and every repeat began from an empty context: none was a cache hit.
+    assert watch.held == [0, 0, 0, 0]
+    # A chat, by contrast, keeps the context: its next prompt reuses the evaluated prefix.
+    list(local.stream([Message("user", "Say hello.")],
+                      Settings(model=local.model_name, max_tokens=4, temperature=0.0)))
+    assert watch.held[-1] > 0
 
 
 def test_blind_labels_are_shuffled_and_names_revealed_after_the_vote(store):

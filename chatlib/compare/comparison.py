@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Protocol
 
 from chatlib.core.conversation import fit_to_budget
@@ -48,7 +48,7 @@ from chatlib.streaming.pump import StreamPump
 from chatlib.runs.record import RunRecord
 from chatlib.store.comparisons import StoredComparison, StoredTarget
 from chatlib.core.tokens import TokenCounter
-from chatlib.core.types import Message, Settings
+from chatlib.core.types import FRESH_CONTEXT, Message, Settings
 
 __all__ = [
     "SharedSettings",
@@ -466,10 +466,14 @@ class Comparison:
         messages = target.messages
         if self.shared.nonce:
             messages = _with_nonce(messages)
+        # Every run starts cold: a repeat must not be timed against the previous run's cache
+        # in this process (the embedded model's), which would make its TTFT a cache hit.
+        settings = replace(target.settings,
+                           extra={**target.settings.extra, FRESH_CONTEXT: True})
         return StreamPump(
             target.provider,
             messages,
-            target.settings,
+            settings,
             counter=target.counter,
             input_tokens=target.input_tokens,
             input_source=target.counter.source,

@@ -13,6 +13,7 @@ __all__ = [
     "Role",
     "Message",
     "Settings",
+    "FRESH_CONTEXT",
     "TextDelta",
     "ReasoningDelta",
     "Usage",
@@ -49,6 +50,12 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# A ``Settings.extra`` key any caller may set: start this request from an empty context, as
+# a fresh request to a server would. A provider that keeps a cache of earlier prompts in
+# this process (the embedded model's evaluated tokens) drops it first; others ignore it.
+FRESH_CONTEXT = "fresh_context"
 
 
 @dataclass(frozen=True, slots=True)
