@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlib.core.errors import ConfigError, ProviderError
+from chatlib.core.paths import data_dir
 from chatlib.providers.llama_safety import guard_model_loads
 from chatlib.providers.think_tags import ThinkTagSplitter
 from chatlib.core.tokens import FunctionCounter, TokenCounter
@@ -42,8 +43,10 @@ def default_gguf_path() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> Any:
-    """Load a GGUF model; raises ``ConfigError`` with a fix when it cannot."""
+def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None,
+               vocab_only: bool = False) -> Any:
+    """Load a GGUF model (``vocab_only``: its tokenizer alone); raises ``ConfigError`` with a
+    fix when it cannot."""
     if not str(path).strip():
         raise ConfigError(
             "No model file given: enter the path of a .gguf file in the sidebar (the default "
@@ -62,6 +65,7 @@ def load_llama(path: str | Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | No
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=n_threads or max(1, os.cpu_count() or 1),
+            vocab_only=vocab_only,
             verbose=False,
         )
     except Exception as exc:  # llama.cpp says little more than "failed to load"
@@ -146,9 +150,23 @@ _SHARED_LOCK = threading.Lock()
 def shared_local_provider(path: str | Path) -> LocalProvider:
     """One ``LocalProvider`` per model file in this process, for every user of it (the UI's
     sessions and the HTTP API): one copy of the weights, and one lock, so two answers never
-    run one ``Llama`` at once. Raises ``ConfigError`` like ``load_llama``."""
+    run one model at once. The model runs supervised in a process of its own
+    (``chatlib.providers.model_process``: a native crash ends one answer, not the app);
+    ``CHATLAB_LOCAL_IN_PROCESS=1`` runs it in this process instead. Raises ``ConfigError``
+    like ``load_llama``."""
     key = str(path)
     with _SHARED_LOCK:
         if key not in _SHARED:
-            _SHARED[key] = LocalProvider(load_llama(key), key)
+            llm: Any
+            if os.environ.get("CHATLAB_LOCAL_IN_PROCESS") == "1":
+                llm = load_llama(key)
+            else:
+                from chatlib.providers.model_process import ProcessLlama
+
+                # The vocabulary alone here (it checks the path and says what to fix, and
+                # counts tokens); the weights and every decode in the worker.
+                vocab = load_llama(key, vocab_only=True)
+                llm = ProcessLlama(key, vocab, DEFAULT_N_CTX,
+                                   log_path=data_dir() / "embedded-model.log")
+            _SHARED[key] = LocalProvider(llm, key)
         return _SHARED[key]
