@@ -9,7 +9,10 @@ tokenizer over the final text (``LocalProvider.count_tokens``).
   fit, ``StreamPump`` reader thread over ``LocalProvider``, the run saved to a real
   ``RunStore``)
   and the UI side iterating ``split_blocks(pump.text_batches())`` as ``ui.streaming`` does;
-  times are taken where the UI receives text.
+  times are taken where the UI receives text. The model runs as the app runs it: supervised,
+  in a process of its own (``chatlib.providers.model_process``), its chunks read from a pipe.
+- app, in-process: the same path with the model in this process (``load_llama``), as before
+  it was supervised: app / app-in-process is what the supervision costs.
 - raw: ``Llama.create_chat_completion(stream=True)`` iterated directly, in the main thread,
   as a script using llama-cpp-python would; times are taken where each chunk arrives. It
   runs in a child process with its own copy of the model, driven step by step over a pipe so
@@ -60,6 +63,8 @@ from chatlib.providers.local import (  # noqa: E402
     load_llama,
 )
 from chatlib.providers.llama_safety import build_cpu_features  # noqa: E402
+from chatlib.providers.local import DEFAULT_N_CTX  # noqa: E402
+from chatlib.providers.model_process import ProcessLlama  # noqa: E402
 from chatlib.store import ChatStore, RunStore  # noqa: E402
 from chatlib.core.types import Settings  # noqa: E402
 
@@ -219,6 +224,8 @@ def main() -> int:
     t = time.perf_counter()
     provider = LocalProvider(load_llama(path, n_threads=n_threads), path)
     load_s = time.perf_counter() - t
+    supervised = LocalProvider(ProcessLlama(path, load_llama(path, vocab_only=True),
+                                            DEFAULT_N_CTX, n_threads), path)
     store = RunStore(data / "runs.sqlite3")
     settings = bench_settings(provider, max_tokens)
     raw_processes = {"raw": RawProcess(max_tokens, n_threads),
@@ -234,18 +241,22 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f}, model load {load_s:.2f} s)")
     # Warm-up (page cache, allocator), not counted. This process's main thread never runs
     # the model (see the module docstring).
+    run_app(supervised, settings, store)
     run_app(provider, settings, store)
     run_raw_in_thread(provider, settings)
 
-    runs: dict[str, list[Run]] = {"app": [], "raw-thread": [], **{k: [] for k in raw_processes}}
+    runs: dict[str, list[Run]] = {"app": [], "app, in-process": [], "raw-thread": [],
+                                  **{k: [] for k in raw_processes}}
     recorded_ttft: list[float] = []
     sides = list(runs)
     for i in range(reps):
         turn = i % len(sides)
         for side in sides[turn:] + sides[:turn]:  # rotate the order
             if side == "app":
-                run, ttft = run_app(provider, settings, store)
+                run, ttft = run_app(supervised, settings, store)
                 recorded_ttft.append(ttft)
+            elif side == "app, in-process":
+                run, _ = run_app(provider, settings, store)
             elif side in raw_processes:
                 run = raw_processes[side].run()
             else:
@@ -254,6 +265,7 @@ def main() -> int:
 
     for process in raw_processes.values():
         process.close()
+    supervised._llm.close()
     app, raw, raw_thread = runs["app"], runs["raw"], runs["raw-thread"]
     # Another build may say other words (its kernels round differently): not compared.
     same_text = all(r.text == raw[0].text for name, side in runs.items()
@@ -287,6 +299,10 @@ def main() -> int:
           f"(median of reps {paired_dttft * 1000:+.1f} ms)")
     print(f"  app / raw-in-a-new-thread tok/s: {r_thread:.3f} (median of reps "
           f"{r_thread_paired:.3f}, best/best {r_thread_best:.3f})")
+    print(line("app, in-process", runs["app, in-process"]))
+    r_sup, r_sup_paired, r_sup_best = ratio(app, runs["app, in-process"])
+    print(f"  supervised (the app) / in-process tok/s: {r_sup:.3f} (median of reps "
+          f"{r_sup_paired:.3f}, best/best {r_sup_best:.3f})")
     print(line("raw, guard on", runs["raw, guard on"]))
     r_guard, r_guard_paired, r_guard_best = ratio(runs["raw, guard on"], raw)
     print(f"  AMX guard (extra buffer types off) / raw tok/s: {r_guard:.3f} (median of reps "
