@@ -113,6 +113,17 @@ def app_test():
     st.cache_resource.clear()
 
 
+@pytest.fixture
+def compare(app_test):
+    """The Compare page in AppTest, its first target the scripted demo."""
+    at = app_test()
+    at.switch_page("app_pages/compare.py").run()
+    assert not at.exception
+    at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
+    assert not at.exception
+    return at
+
+
 def _browser_required() -> None:
     """Skip (locally) or fail (CI=true) when the browser cannot run."""
     problem = None

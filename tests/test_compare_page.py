@@ -23,15 +23,6 @@ def column_text(column) -> str:
     return "\n\n".join(m.value.strip() for m in column.markdown[1:])
 
 
-@pytest.fixture
-def compare(app_test):
-    at = app_test()
-    at.switch_page("app_pages/compare.py").run()
-    assert not at.exception
-    at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
-    return at
-
-
 def pick(at, **models: str):
     for key, model in models.items():
         at.sidebar.selectbox(key=f"{key}_model").set_value(model)

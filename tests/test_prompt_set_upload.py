@@ -107,16 +107,6 @@ def test_parse_prompt_set_reads_by_the_name_s_suffix():
 
 
 # -- the Compare page ------------------------------------------------------------------------
-@pytest.fixture
-def compare(app_test):
-    at = app_test()
-    at.switch_page("app_pages/compare.py").run()
-    assert not at.exception
-    at.sidebar.selectbox(key="t0_provider").set_value("scripted").run()
-    assert not at.exception
-    return at
-
-
 def upload(at, name: str, data: bytes):
     at.file_uploader(key="prompt_set_file").set_value((name, data, "text/csv")).run()
     assert not at.exception  # never an exception box
