@@ -186,7 +186,7 @@ class ChatAnswers:
         def beat() -> None:
             while True:
                 time.sleep(HEARTBEAT_S)
-                turns = [(chat_id, live.seq) for chat_id, live in _LIVE.values()]
+                turns = [(chat_id, live.seq) for chat_id, live in _LIVE.items()]
                 try:
                     self.chats.touch(turns)
                 except Exception:  # the database is away: the next beat tries again

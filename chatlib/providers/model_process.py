@@ -197,7 +197,8 @@ class ProcessLlama:
         self._fresh = False
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
-        return list(self._vocab.tokenize(text, add_bos=add_bos, special=special))
+        tokens: list[int] = self._vocab.tokenize(text, add_bos=add_bos, special=special)
+        return tokens
 
     def reset(self) -> None:
         self._fresh = True  # the next answer starts from an empty context

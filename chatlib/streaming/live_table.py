@@ -53,7 +53,7 @@ class LiveTable(Generic[K, V]):
             if entry is not None and (value is None or entry[0] is value):
                 del self._entries[key]
 
-    def values(self) -> list[tuple[K, V]]:
+    def items(self) -> list[tuple[K, V]]:
         """A copy of the entries, oldest first."""
         with self._lock:
             return [(key, value) for key, (value, _) in self._entries.items()]
