@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from chatlib.api.chat_endpoint import ApiConfig, api_routes
+from chatlib.engine.client import engine_enabled, shared_client
 from ui.auth import sign_in_configured
 from ui.websocket_repair import RepairLoneSurrogates
 
@@ -31,6 +32,12 @@ if config.cors_origins:  # other sites' pages allowed to call POST /chat (CHATLA
 
 # The SSE API (POST /chat, and its demo page at /chat/demo) on the UI's own port.
 app = st.App("chat_lab.py", routes=api_routes(config), middleware=middleware)
+
+# uvicorn's import of `app` has no script context; a page script's run (AppTest) has one.
+if get_script_run_ctx(suppress_warning=True) is None and engine_enabled():
+    # The engine (streams read and timed apart from this process) starts with the server,
+    # so the first answer does not wait for it.
+    shared_client().start()
 
 # A page script's run (AppTest) has a script context; uvicorn's import of `app` has none.
 if get_script_run_ctx(suppress_warning=True) is not None:

@@ -87,12 +87,13 @@ PACKAGE_RULES: dict[str, set[str]] = {
     "providers": {"core", "runs"},
     "store": {"core", "runs"},
     "streaming": {"core", "runs", "providers"},
-    "chat": {"core", "runs", "providers", "streaming", "store"},
-    "compare": {"core", "runs", "providers", "streaming", "store"},
-    "evals": {"core", "runs", "providers", "streaming", "store", "compare"},
+    "engine": {"core", "runs", "providers", "streaming"},
+    "chat": {"core", "runs", "providers", "streaming", "engine", "store"},
+    "compare": {"core", "runs", "providers", "streaming", "engine", "store"},
+    "evals": {"core", "runs", "providers", "streaming", "engine", "store", "compare"},
     "stats": {"core", "runs", "store"},
     "reports": {"core", "runs", "store", "compare", "evals", "stats"},
-    "api": {"core", "runs", "providers", "streaming", "store"},
+    "api": {"core", "runs", "providers", "streaming", "engine", "store"},
     "cli": {"core", "runs", "providers", "store", "compare", "evals", "reports", "stats"},
 }
 

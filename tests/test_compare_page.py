@@ -477,6 +477,8 @@ def test_a_blind_race_names_only_the_labels_until_the_vote(compare, store):
 
 def test_the_next_prompt_goes_to_every_target_with_its_own_history(
         compare, app_test, store, monkeypatch):
+    # It reads what the provider object in this process was sent: its answers are read here.
+    monkeypatch.setenv("CHATLAB_ENGINE", "inline")
     pick(compare, t0="demo-fast", t1="demo-fault")  # B fails after 40 chunks: a partial
     compare.sidebar.toggle(key="t0_own").set_value(True).run()
     compare.sidebar.slider(key="t0_own_temperature").set_value(0.2).run()

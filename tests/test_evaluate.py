@@ -192,6 +192,8 @@ def test_a_target_splits_at_the_first_colon():
 
 def test_a_run_in_process_is_stored_per_case_and_reopens_with_its_grid(store, scripts,
                                                                         monkeypatch):
+    # It reads what the provider object in this process was sent: its answers are read here.
+    monkeypatch.setenv("CHATLAB_ENGINE", "inline")
     cases = parse_csv("id,prompt,contains,system_prompt\n"
                       "own,First?,Paris,Answer in one word.\n"
                       "shared,Second?,Paris,\n")

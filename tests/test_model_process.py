@@ -21,6 +21,7 @@ from chatlib.providers.local import LocalProvider
 from chatlib.streaming.pump import StreamPump
 from chatlib.core.types import Message, Settings, TextDelta
 from testkit.app_server import AppServer
+from testkit.processes import engine_of, workers_of
 from tests.clocks import MODEL_HANG_GUARD_S, wait_for
 
 pytestmark = pytest.mark.model
@@ -34,6 +35,7 @@ def supervised() -> LocalProvider:
     gguf = default_gguf_path()
     assert gguf is not None and gguf.is_file()
     llm = ProcessLlama(gguf, load_llama(gguf, vocab_only=True), 2048)
+    llm.start()
     yield LocalProvider(llm, gguf)
     llm.close()
 
@@ -64,22 +66,6 @@ def test_stop_ends_the_answer_in_the_worker_and_the_next_starts_clean(supervised
     assert sum(isinstance(e, TextDelta) for e in events) <= SHORT.max_tokens + 1
 
 
-def _workers_of(parent: int) -> list[int]:
-    """The model workers whose parent is ``parent`` (read from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == parent and b"chatlib.providers.model_worker" in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 def _post(server: AppServer, message: str) -> list[str]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     try:
@@ -99,7 +85,11 @@ def test_the_app_outlives_a_crash_of_its_embedded_model(tmp_path):
     try:
         assert _post(server, "Say hello.")[-1] == "[DONE]"
         assert server.proc is not None
-        [worker] = _workers_of(server.proc.pid)
+        # The model runs under the engine, the process that reads the answers; the app's
+        # own copy of the model only counts tokens and starts no process.
+        engine = engine_of(server.proc.pid)
+        assert workers_of(server.proc.pid) == []
+        [worker] = workers_of(engine)
         os.kill(worker, signal.SIGSEGV)
         wait_for(lambda: not Path(f"/proc/{worker}").exists()
                  or "Z" in Path(f"/proc/{worker}/stat").read_text().split(")")[1][:3],
@@ -107,6 +97,6 @@ def test_the_app_outlives_a_crash_of_its_embedded_model(tmp_path):
         # The server and its sessions are still there, and the next answer gets a new worker.
         assert server.proc.poll() is None
         assert _post(server, "Say hello again.")[-1] == "[DONE]"
-        assert _workers_of(server.proc.pid) not in ([], [worker])
+        assert workers_of(engine) not in ([], [worker])
     finally:
         server.stop()

@@ -61,6 +61,7 @@ from chatlib.core.conversation import fit_to_budget
 from chatlib.core.errors import MissingKeyError, OverBudgetError, ProviderError
 from chatlib.providers.base import Provider
 from chatlib.providers import named
+from chatlib.engine.client import new_pump
 from chatlib.streaming.pump import StreamPump
 from chatlib.providers.ratelimit import RateLimiter
 from chatlib.runs.record import RunRecord
@@ -361,7 +362,7 @@ def _start(parsed: ChatRequest, config: ApiConfig, store: Callable[[], RunStore]
     def record(run: RunRecord) -> None:
         store().add(run)
 
-    return StreamPump(provider, fit.messages, settings, counter=counter, input_tokens=fit.tokens,
-                      input_source=counter.source, on_done=record,
-                      record_fields={"page": "api"}).start()
+    return new_pump(provider, fit.messages, settings, counter=counter, input_tokens=fit.tokens,
+                    input_source=counter.source, on_done=record,
+                    record_fields={"page": "api"}).start()
 

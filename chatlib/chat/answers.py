@@ -45,6 +45,7 @@ from chatlib.core.conversation import (BudgetFit, Chat, ChatTurn, chat_title, fi
 from chatlib.core.errors import ProviderError
 from chatlib.providers.base import Provider
 from chatlib.streaming.live_table import LiveTable
+from chatlib.engine.client import new_pump
 from chatlib.streaming.pump import StreamPump
 from chatlib.runs.record import RunRecord
 from chatlib.store.chats import ChatStore
@@ -306,7 +307,7 @@ class ChatAnswers:
                 if current is not None and current.pump is pump:
                     _LIVE.remove(chat_id, current)
 
-        pump = StreamPump(
+        pump = new_pump(
             request.provider, fit.messages, request.settings, counter=request.counter,
             input_tokens=fit.tokens, input_source=request.counter.source, on_done=done,
             on_progress=progress, progress_s=self.progress_s,

@@ -44,6 +44,7 @@ from typing import Any, Protocol
 from chatlib.core.conversation import fit_to_budget
 from chatlib.providers.base import Provider
 from chatlib.providers.kinds import kind_of
+from chatlib.engine.client import new_pump
 from chatlib.streaming.pump import StreamPump
 from chatlib.runs.record import RunRecord
 from chatlib.store.comparisons import StoredComparison, StoredTarget
@@ -470,7 +471,7 @@ class Comparison:
         # in this process (the embedded model's), which would make its TTFT a cache hit.
         settings = replace(target.settings,
                            extra={**target.settings.extra, FRESH_CONTEXT: True})
-        return StreamPump(
+        return new_pump(
             target.provider,
             messages,
             settings,

@@ -80,6 +80,8 @@ class AnthropicProvider(SDKProvider[anthropic.Anthropic]):
         default_models: Sequence[str] = ANTHROPIC_DEFAULT_MODELS,
         **options: Unpack[SDKOptions],
     ) -> None:
+        self._init_kwargs = dict(api_key=api_key, base_url=base_url, label=label,
+                                 default_models=list(default_models), **options)
         super().__init__(provider_id="anthropic", api_key=api_key, base_url=base_url,
                          label=label, default_models=default_models, **options)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from chatlib.core.errors import ConfigError, ProviderError
 from chatlib.core.paths import data_dir
+from chatlib.providers.base import Recipe
 from chatlib.providers.llama_safety import guard_model_loads
 from chatlib.providers.model_process import ProcessLlama
 from chatlib.providers.think_tags import ThinkTagSplitter
@@ -28,6 +29,7 @@ from chatlib.core.types import (FRESH_CONTEXT, Event, Finish, Message, Reasoning
 
 __all__ = [
     "LocalProvider", "default_gguf_path", "load_llama", "shared_local_provider",
+    "started_local_provider",
     "DEFAULT_REPEAT_PENALTY",
 ]
 
@@ -95,6 +97,13 @@ class LocalProvider:
 
     def models(self) -> list[str]:
         return [self.model_name]
+
+    def engine_recipe(self) -> Recipe | None:
+        """The shared provider of the same file (``shared_local_provider``); none for a
+        provider around a model object of a test's own."""
+        if _SHARED.get(str(self.model_path)) is not self:
+            return None
+        return Recipe(started_local_provider, {"path": str(self.model_path)})
 
     def stream(self, messages: Sequence[Message], settings: Settings) -> Iterator[Event]:
         if not messages:
@@ -171,3 +180,14 @@ def shared_local_provider(path: str | Path) -> LocalProvider:
                                    log_path=data_dir() / "embedded-model.log")
             _SHARED[key] = LocalProvider(llm, key)
         return _SHARED[key]
+
+
+def started_local_provider(path: str) -> LocalProvider:
+    """``shared_local_provider(path)`` with its model's process started: the engine builds it
+    so (``LocalProvider.engine_recipe``), before the answer's t0. The app's own copy starts
+    no process unless it streams itself: it only counts tokens."""
+    provider = shared_local_provider(path)
+    start = getattr(provider._llm, "start", None)
+    if start is not None:
+        start()
+    return provider

@@ -193,8 +193,12 @@ class ProcessLlama:
         """``vocab``: the model loaded ``vocab_only`` in this process, for ``tokenize``."""
         self._vocab = vocab
         self.process = ModelProcess(path, n_ctx, n_threads or os.cpu_count(), log_path)
-        self.process.ensure_started()
         self._fresh = False
+
+    def start(self) -> None:
+        """Start the model's process now (else the first answer starts it): where answers
+        are read, so the weights load before a request is timed, not inside its TTFT."""
+        self.process.ensure_started()
 
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
         tokens: list[int] = self._vocab.tokenize(text, add_bos=add_bos, special=special)

@@ -76,6 +76,10 @@ class OpenAIProvider(SDKProvider[openai.OpenAI]):
         max_tokens_field: str = "max_completion_tokens",
         **options: Unpack[SDKOptions],
     ) -> None:
+        self._init_kwargs = dict(api_key=api_key, base_url=base_url, provider_id=provider_id,
+                                 label=label, default_models=list(default_models),
+                                 needs_key=needs_key, max_tokens_field=max_tokens_field,
+                                 **options)
         super().__init__(provider_id=provider_id, api_key=api_key, base_url=base_url,
                          label=label, default_models=default_models, needs_key=needs_key,
                          **options)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from chatlib.core.errors import RateLimitError
-from chatlib.providers.base import Provider
+from chatlib.providers.base import Provider, Recipe, recipe_of
 from chatlib.core.types import Event, Message, Settings
 
 __all__ = ["RateLimiter", "RateLimitedProvider", "DEFAULT_PAID_PER_MINUTE"]
@@ -98,3 +98,12 @@ class RateLimitedProvider:
     def stream(self, messages: Sequence[Message], settings: Settings) -> Iterator[Event]:
         self.limiter.acquire()
         return self.inner.stream(messages, settings)
+
+    def before_send(self) -> None:
+        """Count the request in this session's limiter (``RateLimitError`` if it may not
+        be sent): what ``stream`` does first, for an answer read in the engine."""
+        self.limiter.acquire()
+
+    def engine_recipe(self) -> Recipe | None:
+        """The wrapped provider's: the limit is counted here, by ``before_send``."""
+        return recipe_of(self.inner)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 
 from chatlib.core.errors import StreamError
+from chatlib.providers.base import Recipe
 from chatlib.runs.record import RunRecord
 from chatlib.core.types import Event, Finish, Message, Settings, TextDelta, Usage
 
@@ -88,6 +89,12 @@ class ReplayProvider:
 
     def models(self) -> list[str]:
         return [replay_model(self.record)]
+
+    def engine_recipe(self) -> Recipe | None:
+        """The same run and speed, on the real clock; none with a test's own clock."""
+        if self._clock is not time.monotonic:
+            return None
+        return Recipe(ReplayProvider, {"record": self.record, "speed": self._speed})
 
     def stream(self, messages: Sequence[Message], settings: Settings) -> ReplayStream:
         self.calls.append((list(messages), settings))

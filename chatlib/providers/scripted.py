@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlib.core.errors import ProviderError, StreamError
+from chatlib.providers.base import Recipe
 from chatlib.core.types import Event, Finish, Message, ReasoningDelta, Settings, TextDelta, Usage
 
 __all__ = [
@@ -188,6 +189,12 @@ class ScriptedProvider:
 
     def models(self) -> list[str]:
         return ["scripted"] if self._script else list(self._scripts)
+
+    def engine_recipe(self) -> Recipe | None:
+        """The same scripts, on real time; none with a test's own ``sleep`` or subclass."""
+        if self._sleep is not time.sleep or type(self) is not ScriptedProvider:
+            return None
+        return Recipe(ScriptedProvider, {"script": self._script, "scripts": self._scripts})
 
     def stream(self, messages: Sequence[Message], settings: Settings) -> Iterator[Event]:
         self.calls.append((list(messages), settings))

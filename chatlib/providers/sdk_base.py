@@ -38,6 +38,7 @@ import httpx2
 
 from chatlib.core.errors import ConfigError, ProviderError, StreamError, TransientError, redact
 from chatlib.core.types import Event, Finish, Message, Settings
+from chatlib.providers.base import Recipe
 from chatlib.providers.http_stream import (
     INCOMPLETE,
     AbortableStream,
@@ -113,6 +114,8 @@ class SDKProvider(ABC, Generic[ClientT]):
 
     needs_key: bool = True
     paid: bool = True
+    # The subclass's own keyword arguments, set before ``super().__init__``: its recipe.
+    _init_kwargs: dict[str, Any]
 
     client_class: Callable[..., ClientT]
     # Checked in this order (a timeout is also a connection error in both SDKs); an SDK that
@@ -158,6 +161,11 @@ class SDKProvider(ABC, Generic[ClientT]):
             max_retries=0,  # stream_with_retries retries, and says so
             timeout=httpx2.Timeout(read_timeout_s, connect=connect_timeout_s),
         )
+
+    def engine_recipe(self) -> Recipe:
+        """The same endpoint, key and options, built again where the answer is read (the
+        key travels over the engine's private channel only)."""
+        return Recipe(type(self), dict(self._init_kwargs), reuse=True)
 
     def close(self) -> None:
         """Close the SDK client's connection pool (idle keep-alive connections)."""

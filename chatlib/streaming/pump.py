@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from chatlib.core.errors import ProviderError, StreamError
@@ -42,7 +43,7 @@ from chatlib.core.types import (
     Usage,
 )
 
-__all__ = ["StreamPump", "TRUNCATED_MESSAGE", "no_answer_message", "Phase"]
+__all__ = ["StreamPump", "Outcome", "TRUNCATED_MESSAGE", "no_answer_message", "Phase"]
 
 Phase = Literal["waiting", "thinking", "answering"]
 
@@ -64,6 +65,20 @@ def no_answer_message(finish: str | None, max_tokens: int) -> str:
         return (f"The model used all {max_tokens} output tokens thinking and gave no answer: "
                 "raise Max output tokens (or lower the thinking budget).")
     return "The model thought but gave no answer."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a stream ended, as its reader saw it: what ``StreamPump._finish`` records.
+    ``complete``: the stream finished, so a provider's usage covers all of it."""
+
+    created_at: float  # wall clock when the request was made
+    status: RunStatus
+    error: str | None
+    finish: str | None
+    usage: Usage
+    attempts: int
+    complete: bool
 
 
 class StreamPump:
@@ -113,12 +128,14 @@ class StreamPump:
         self._reasoning_texts: list[str] = []
         self._redacted = False  # some thinking came encrypted (no text to show or count)
         self._events: Any = None  # the provider's iterator, once the reader has it
+        self._last_progress = 0.0  # offset of the last ``on_progress`` call
         self._thread = threading.Thread(target=self._read, name="chatlib-pump", daemon=True)
         self._done = threading.Event()
         self.record: RunRecord | None = None
         self.run_id: str = self._record_fields.pop("id", None) or new_run_id()
         self.notice: str | None = None  # latest Retrying note, for the UI
         self.started_at: float | None = None  # on ``clock``, when start() handed it over
+        self.t0: float | None = None  # on ``clock``, just before the request: offsets' zero
         self.stop_asked = False  # stop() was called (the run may still be closing)
 
     # -- the reader thread ------------------------------------------------------------
@@ -128,8 +145,14 @@ class StreamPump:
         return self
 
     def _read(self) -> None:
+        self._finish(self._pull())
+
+    def _pull(self) -> Outcome:
+        """Read the provider's events into this pump until the stream ends, fails or is
+        stopped; what happened, for ``_finish``."""
         created_at = time.time()
         t0 = self._clock()
+        self.t0 = t0
         status: RunStatus = "ok"
         error: str | None = None
         finish: str | None = None
@@ -137,7 +160,6 @@ class StreamPump:
         usage = Usage(None, None)
         attempts = 1
         events = None
-        last_progress = t0
         try:
             events = iter(self.provider.stream(self.messages, self.settings))
             self._events = events
@@ -148,40 +170,21 @@ class StreamPump:
                 if self._stop_requested:
                     break
                 if isinstance(event, TextDelta):
-                    if event.text:
-                        # A model may emit a lone surrogate; the page could not send it.
-                        text = clean_text(event.text)
-                        with self._changed:
-                            if self._stop_requested:
-                                break
-                            self._offsets.append(now - t0)
-                            self._texts.append(text)
-                            self._changed.notify_all()
+                    # A model may emit a lone surrogate; the page could not send it.
+                    if event.text and not self._add_text(now - t0, clean_text(event.text)):
+                        break
                 elif isinstance(event, ReasoningDelta):
-                    if event.text or event.redacted:
-                        with self._changed:
-                            if self._stop_requested:
-                                break
-                            self._reasoning_offsets.append(now - t0)
-                            self._reasoning_texts.append(clean_text(event.text))
-                            self._redacted = self._redacted or event.redacted
-                            self._changed.notify_all()
+                    if (event.text or event.redacted) and not self._add_reasoning(
+                            now - t0, clean_text(event.text), event.redacted):
+                        break
                 elif isinstance(event, Usage):
                     usage = event
                 elif isinstance(event, Finish):
                     finish = event.reason
                 elif isinstance(event, Retrying):
                     attempts = event.attempt
-                    with self._changed:
-                        self.notice = (
-                            f"retrying ({event.attempt}/{event.max_attempts}): {event.reason}"
-                        )
-                        self._notices += 1
-                        self._changed.notify_all()
-                if (self._on_progress is not None and isinstance(event, TextDelta | ReasoningDelta)
-                        and now - last_progress >= self.progress_s):
-                    last_progress = now
-                    self._report_progress()
+                    self._add_notice(
+                        f"retrying ({event.attempt}/{event.max_attempts}): {event.reason}")
             if self._stop_requested:
                 status = "stopped"
             elif finish is None:
@@ -207,19 +210,60 @@ class StreamPump:
                         close()  # releases the HTTP stream / stops local generation
                 except Exception:  # closing a broken stream must not hide the real error
                     log.debug("closing the provider stream failed", exc_info=True)
-            with self._lock:
-                self._stop_requested = True  # freeze the text the record holds
-            self.record = self._build_record(created_at, status, error, finish, usage, attempts,
-                                             complete=status == "ok" or no_answer)
-            if self._on_done is not None:
-                try:
-                    self._on_done(self.record)
-                except Exception:
-                    log.exception("saving the run failed")
-            self._done.set()
-            with self._changed:  # readers end only once the run is recorded
-                self._ended = True
-                self._changed.notify_all()
+        return Outcome(created_at, status, error, finish, usage, attempts,
+                       complete=status == "ok" or no_answer)
+
+    # -- what the reader keeps (the engine's answers arrive through these too) -------------
+    def _add_text(self, offset: float, text: str) -> bool:
+        """Keep a chunk of answer text that arrived ``offset`` s after t0; False once
+        stopped (the text a stop froze stays as it was)."""
+        with self._changed:
+            if self._stop_requested:
+                return False
+            self._offsets.append(offset)
+            self._texts.append(text)
+            self._changed.notify_all()
+        self._maybe_report_progress(offset)
+        return True
+
+    def _add_reasoning(self, offset: float, text: str, redacted: bool) -> bool:
+        """Keep a chunk of thinking, as ``_add_text`` keeps answer text."""
+        with self._changed:
+            if self._stop_requested:
+                return False
+            self._reasoning_offsets.append(offset)
+            self._reasoning_texts.append(text)
+            self._redacted = self._redacted or redacted
+            self._changed.notify_all()
+        self._maybe_report_progress(offset)
+        return True
+
+    def _add_notice(self, notice: str) -> None:
+        with self._changed:
+            self.notice = notice
+            self._notices += 1
+            self._changed.notify_all()
+
+    def _finish(self, outcome: Outcome) -> None:
+        """Freeze the text, build the ``RunRecord``, hand it to ``on_done``, then let the
+        readers end (they end only once the run is recorded)."""
+        with self._lock:
+            self._stop_requested = True  # freeze the text the record holds
+        self.record = self._build_record(outcome)
+        if self._on_done is not None:
+            try:
+                self._on_done(self.record)
+            except Exception:
+                log.exception("saving the run failed")
+        self._done.set()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def _maybe_report_progress(self, offset: float) -> None:
+        if self._on_progress is not None and offset - self._last_progress >= self.progress_s:
+            self._last_progress = offset
+            self._report_progress()
 
     def _report_progress(self) -> None:
         try:
@@ -227,21 +271,13 @@ class StreamPump:
         except Exception:  # a failed progress write must not end the answer
             log.exception("reporting progress failed")
 
-    def _build_record(
-        self,
-        created_at: float,
-        status: RunStatus,
-        error: str | None,
-        finish: str | None,
-        usage: Usage,
-        attempts: int,
-        *,
-        complete: bool,
-    ) -> RunRecord:
+    def _build_record(self, outcome: Outcome) -> RunRecord:
+        status, error, finish, usage = (outcome.status, outcome.error, outcome.finish,
+                                        outcome.usage)
         text, reasoning = "".join(self._texts), "".join(self._reasoning_texts)
         # A provider's usage covers a finished stream only (``complete``): otherwise count
         # what we got.
-        from_usage = complete
+        from_usage = outcome.complete
         reasoning_tokens: int | None = None
         reasoning_source: TokenSource | None = None
         if from_usage and usage.reasoning_tokens is not None:
@@ -268,12 +304,12 @@ class StreamPump:
             model=self.settings.model,
             settings=self.settings.to_dict(),
             status=status,
-            created_at=created_at,
+            created_at=outcome.created_at,
             chunk_offsets_s=list(self._offsets),
             chunk_texts=list(self._texts),
             error=error,
             finish_reason=finish,
-            attempts=attempts,
+            attempts=outcome.attempts,
             input_tokens=input_tokens,
             input_source=input_source if input_tokens is not None else None,
             output_tokens=output_tokens,
