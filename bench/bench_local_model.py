@@ -9,10 +9,13 @@ tokenizer over the final text (``LocalProvider.count_tokens``).
   fit, ``StreamPump`` reader thread over ``LocalProvider``, the run saved to a real
   ``RunStore``)
   and the UI side iterating ``split_blocks(pump.text_batches())`` as ``ui.streaming`` does;
-  times are taken where the UI receives text. The model runs as the app runs it: supervised,
-  in a process of its own (``chatlib.providers.model_process``), its chunks read from a pipe.
-- app, in-process: the same path with the model in this process (``load_llama``), as before
-  it was supervised: app / app-in-process is what the supervision costs.
+  times are taken where the UI receives text. The model runs as the app runs it: the answer
+  is read and timed in the engine process (``chatlib.engine``), which runs the model
+  supervised in a process of its own (``chatlib.providers.model_process``) at a lower
+  priority, its chunks read from a pipe and forwarded to this process.
+- app, in-process: the same path with the model and its reader in this process
+  (``load_llama``), as before the engine: app / app-in-process is what the engine and the
+  supervision cost.
 - raw: ``Llama.create_chat_completion(stream=True)`` iterated directly, in the main thread,
   as a script using llama-cpp-python would; times are taken where each chunk arrives. It
   runs in a child process with its own copy of the model, driven step by step over a pipe so
@@ -61,12 +64,13 @@ from chatlib.providers.local import (  # noqa: E402
     LocalProvider,
     default_gguf_path,
     load_llama,
+    shared_local_provider,
 )
 from chatlib.providers.llama_safety import build_cpu_features  # noqa: E402
-from chatlib.providers.local import DEFAULT_N_CTX  # noqa: E402
-from chatlib.providers.model_process import ProcessLlama  # noqa: E402
+from chatlib.providers.base import recipe_of  # noqa: E402
+from chatlib.engine.client import shared_client  # noqa: E402
 from chatlib.store import ChatStore, RunStore  # noqa: E402
-from chatlib.core.types import Settings  # noqa: E402
+from chatlib.core.types import FRESH_CONTEXT, Settings  # noqa: E402
 
 GOAL_RATIO = 0.97
 SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and clearly."
@@ -201,7 +205,8 @@ def bench_settings(provider: LocalProvider, max_tokens: int) -> Settings:
     return Settings(
         model=provider.model_name, temperature=0.0, max_tokens=max_tokens,
         system_prompt=SYSTEM_PROMPT, seed=SEED,
-        extra={"repeat_penalty": DEFAULT_REPEAT_PENALTY},
+        # Every answer from an empty context, wherever the model runs (the engine's copy too).
+        extra={"repeat_penalty": DEFAULT_REPEAT_PENALTY, FRESH_CONTEXT: True},
     )
 
 
@@ -224,8 +229,9 @@ def main() -> int:
     t = time.perf_counter()
     provider = LocalProvider(load_llama(path, n_threads=n_threads), path)
     load_s = time.perf_counter() - t
-    supervised = LocalProvider(ProcessLlama(path, load_llama(path, vocab_only=True),
-                                            DEFAULT_N_CTX, n_threads), path)
+    # The app's own provider: its answers go to the engine (``new_pump``), where the model runs.
+    engine_side = shared_local_provider(str(path))
+    assert recipe_of(engine_side) is not None
     store = RunStore(data / "runs.sqlite3")
     settings = bench_settings(provider, max_tokens)
     raw_processes = {"raw": RawProcess(max_tokens, n_threads),
@@ -241,7 +247,7 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f}, model load {load_s:.2f} s)")
     # Warm-up (page cache, allocator), not counted. This process's main thread never runs
     # the model (see the module docstring).
-    run_app(supervised, settings, store)
+    run_app(engine_side, settings, store)
     run_app(provider, settings, store)
     run_raw_in_thread(provider, settings)
 
@@ -253,7 +259,7 @@ def main() -> int:
         turn = i % len(sides)
         for side in sides[turn:] + sides[:turn]:  # rotate the order
             if side == "app":
-                run, ttft = run_app(supervised, settings, store)
+                run, ttft = run_app(engine_side, settings, store)
                 recorded_ttft.append(ttft)
             elif side == "app, in-process":
                 run, _ = run_app(provider, settings, store)
@@ -265,7 +271,7 @@ def main() -> int:
 
     for process in raw_processes.values():
         process.close()
-    supervised._llm.close()
+    shared_client().close()
     app, raw, raw_thread = runs["app"], runs["raw"], runs["raw-thread"]
     # Another build may say other words (its kernels round differently): not compared.
     same_text = all(r.text == raw[0].text for name, side in runs.items()

@@ -546,9 +546,10 @@ def match_probes(level: Level, prompts: list[str], store: Any,
                                  f"{len(ids)} runs stored")
             continue
         entry, run = sent[0], store.get(ids[0])
-        if run is None or run.status != "ok" or not entry["complete"]:
+        # The app may hang up after the usage chunk, before [DONE]: the content is what counts.
+        if run is None or run.status != "ok" or not entry["content_sent"]:
             level.skipped.append(f"{prompt}: run {run.status if run else 'gone'}, server "
-                                 f"reply {'complete' if entry['complete'] else 'cut'}")
+                                 f"content {'sent' if entry['content_sent'] else 'cut'}")
             continue
         # One recorded chunk per sent chunk, or the gaps would not be the same gaps.
         if run.chunk_texts != entry["texts"]:
@@ -609,6 +610,10 @@ def detail_lines(lv: Level) -> list[str]:
              f"sends up "
              f"to {lv.server_late_max_ms:.1f} ms behind schedule; load average "
              f"{lv.load_avg:.2f}{lag}"]
+    if lv.load_avg > (os.cpu_count() or 1):
+        # The app shares the cores with work not ours: its stalls are partly the machine's.
+        lines.append(f"    NOTE load average {lv.load_avg:.1f} over {os.cpu_count()} cores: other "
+                     "work on the machine; compare this level with care")
     lines += [f"    SKIPPED {s}" for s in lv.skipped[:5]]
     lines += [f"    ERROR {e[:300]}" for e in lv.errors[:8]]
     return lines

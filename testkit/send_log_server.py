@@ -17,7 +17,13 @@ Each SSE frame is one HTTP chunk (chunked transfer encoding), written and flushe
 The log is JSON Lines, one line per request when its reply ends (``--log PATH``)::
 
     {"key": <the last user message's text>, "received": t, "sent": [t, ...],
-     "sent_before": [t, ...], "texts": [...], "complete": true, "late_max_s": ...}
+     "sent_before": [t, ...], "texts": [...], "content_sent": true, "complete": true,
+     "late_max_s": ...}
+
+``content_sent``: every content chunk was written; ``complete``: the whole reply, ``[DONE]``
+and the body's end included. A client may close as soon as it has the usage chunk (the app's
+OpenAI provider does): then ``content_sent`` holds, ``complete`` not, and ``error`` says
+what the last write met (a broken pipe).
 
 Times are ``time.monotonic()`` (CLOCK_MONOTONIC: one clock for the whole machine on Linux, so
 they compare with another process's). ``sent_before[i]`` is taken just before content chunk
@@ -140,7 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
         serial = self.server.next_serial()
         entry: dict[str, Any] = {"key": _last_user_text(body), "serial": serial,
                                  "received": received, "sent": [], "sent_before": [],
-                                 "texts": [], "complete": False, "late_max_s": 0.0}
+                                 "texts": [], "content_sent": False, "complete": False,
+                                 "late_max_s": 0.0}
         try:
             self._stream(serial, str(body.get("model") or "wire-probe"), received, entry)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, OSError) as exc:
@@ -178,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             entry["sent"].append(after)
             entry["texts"].append(text)
             entry["late_max_s"] = max(entry["late_max_s"], before - due)
+        entry["content_sent"] = True
         self._write_chunk(_chunk(serial, model, {}, "stop"))
         self._write_chunk(_usage(serial, model, 10, len(texts)))
         self._write_chunk(b"data: [DONE]\n\n")

@@ -99,9 +99,11 @@ class LocalProvider:
         return [self.model_name]
 
     def engine_recipe(self) -> Recipe | None:
-        """The shared provider of the same file (``shared_local_provider``); none for a
-        provider around a model object of a test's own."""
-        if _SHARED.get(str(self.model_path)) is not self:
+        """The shared provider of the same file (``shared_local_provider``), its model in a
+        process of its own; none for a model in this process (``CHATLAB_LOCAL_IN_PROCESS``:
+        the engine runs no model) or a model object of a test's own."""
+        if _SHARED.get(str(self.model_path)) is not self or not isinstance(self._llm,
+                                                                           ProcessLlama):
             return None
         return Recipe(started_local_provider, {"path": str(self.model_path)})
 
