@@ -125,15 +125,16 @@ class EngineClient:
     def _route(self, conn: Connection, process: subprocess.Popen[bytes]) -> None:
         while True:
             try:
-                message = conn.recv()
+                batch = conn.recv()
             except (EOFError, OSError):
                 break
             with self._lock:
-                pump = self._answers.get(message[1])
-                if message[0] == END:
-                    self._answers.pop(message[1], None)
-            if pump is not None:
-                pump.inbox.put(message)
+                for message in batch:
+                    pump = self._answers.get(message[1])
+                    if message[0] == END:
+                        self._answers.pop(message[1], None)
+                    if pump is not None:
+                        pump.inbox.put(message)
         with self._lock:
             if self._conn is conn:
                 self._conn = None

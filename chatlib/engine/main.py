@@ -19,8 +19,10 @@ every answer in flight is stopped.
 
 from __future__ import annotations
 
+import gc
 import logging
 import pickle
+import queue
 import sys
 import threading
 from collections import OrderedDict
@@ -39,6 +41,8 @@ __all__ = ["main", "ForwardingPump", "ProviderCache"]
 log = logging.getLogger("chatlib.engine")
 
 Send = Callable[[tuple[Any, ...]], None]
+_MAX_BATCH = 500  # events per message to the app, at most
+SWITCH_INTERVAL_S = 0.0002
 
 
 class ProviderCache:
@@ -119,19 +123,33 @@ class ForwardingPump(StreamPump):
         self._done.set()
 
 
+def _send_batches(conn: Connection, outbox: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+    """The one writer of ``conn``: whatever the readers queued since its last write goes
+    as one message (a list). A reader never waits for the socket: when the app's process is
+    busy it drains the socket late, and a reader blocked on a full socket would stamp its
+    next chunk late (measured: p99 ITL error 41 ms at 50 sessions before this)."""
+    while True:
+        batch = [outbox.get()]
+        while len(batch) < _MAX_BATCH:
+            try:
+                batch.append(outbox.get_nowait())
+            except queue.Empty:
+                break
+        try:
+            conn.send(batch)
+        except OSError:  # the app is gone: the command loop ends this process
+            return
+
+
 def serve(conn: Connection) -> None:
     """Answer the app's commands on ``conn`` until it closes."""
-    send_lock = threading.Lock()
     pumps: dict[str, ForwardingPump] = {}
     pumps_lock = threading.Lock()
     providers = ProviderCache()
-
-    def send(message: tuple[Any, ...]) -> None:
-        try:
-            with send_lock:
-                conn.send(message)
-        except OSError:  # the app is gone: the reader loop below ends this process
-            pass
+    outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+    threading.Thread(target=_send_batches, args=(conn, outbox), name="engine-send",
+                     daemon=True).start()
+    send: Send = outbox.put
 
     def ended(answer_id: str) -> None:
         with pumps_lock:
@@ -161,6 +179,12 @@ def serve(conn: Connection) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="engine %(levelname)s %(message)s")
+    # A reader woken by its socket waits for the interpreter lock before it can stamp the
+    # event; with dozens of readers, by default up to 5 ms (the switch interval). Its work
+    # between stamps is short, so a 0.2 ms interval costs little and bounds that wait.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # What was imported lives as long as the process: the collector need not walk it.
+    gc.freeze()
     serve(Connection(int(argv[0])))
     return 0
 

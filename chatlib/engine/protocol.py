@@ -3,7 +3,8 @@
 
     app -> engine   ("ask", answer_id, Recipe, messages, Settings)
                     ("stop", answer_id)
-    engine -> app   ("text", answer_id, offset_s, text)        offsets since the engine's t0
+    engine -> app   a list of these, whatever was kept since the last write:
+                    ("text", answer_id, offset_s, text)        offsets since the engine's t0
                     ("reasoning", answer_id, offset_s, text, redacted)
                     ("notice", answer_id, text)                 a retry note
                     ("end", answer_id, Outcome)                 last word on an answer
