@@ -197,3 +197,9 @@ def test_the_embedded_models_process_killed_mid_answer_ends_that_answer_only(eng
     assert nxt.wait(MODEL_HANG_GUARD_S).status == "ok" and nxt.record.text
     assert workers_of(engine.pid) not in ([], [worker])
     assert workers_of(os.getpid()) == []  # this process's copy of the model only counts
+
+
+def test_the_engine_starts_whatever_the_apps_working_directory(engine, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # `streamlit run /path/to/app.py` from anywhere
+    record = ask(engine, PidProvider(), "pid").wait(HANG_GUARD_S)
+    assert record is not None and record.status == "ok" and int(record.text) == engine.pid

@@ -412,3 +412,16 @@ def test_the_next_request_carries_only_the_visible_answer(server):
                                   {"role": "assistant", "content": "Four."},
                                   {"role": "user", "content": "Doubled?"}]
     assert "Two plus" not in json.dumps(second) and "Mm." not in json.dumps(second)
+
+
+def test_the_stream_says_when_each_events_bytes_were_read(server):
+    """Read off the socket before the SDK parses them: the pump's timestamp (a parse held up
+    by other threads must not count as the provider's time)."""
+    server.script(Reply(events=ow.stream(["Hello", ", ", "world"], usage=(21, 3))))
+    stream = provider(server).stream([Message("user", "hi")], SETTINGS)
+    seen = []
+    for event in stream:
+        if isinstance(event, TextDelta):
+            seen.append(stream.arrived_at)
+            assert seen[-1] is not None and seen[-1] <= time.monotonic()
+    assert len(seen) == 3 and seen == sorted(seen)

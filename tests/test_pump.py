@@ -1,6 +1,7 @@
 """The streaming pump: timestamps where bytes arrive, coalesces for the UI, always records."""
 
 import threading
+import time
 
 import pytest
 
@@ -197,3 +198,39 @@ def test_input_tokens_fall_back_to_the_budget_count():
                        input_source="tokenizer")
     assert (record.input_tokens, record.input_source) == (42, "tokenizer")
     assert record.prompt == "hi" and record.settings["model"] == "scripted"
+
+
+def test_a_stream_that_says_when_its_bytes_arrived_is_timed_by_that():
+    """The events' own arrival times (``arrived_at``, as an HTTP provider's stream gives
+    them) are the offsets, not the moment the reader got the parsed event."""
+    arrivals: list[float] = []
+
+    class Arriving:
+        arrived_at: float | None = None
+
+        def __init__(self) -> None:
+            self._events = iter([TextDelta("a"), TextDelta("b"), Finish("stop")])
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            event = next(self._events)
+            self.arrived_at = time.monotonic()
+            arrivals.append(self.arrived_at)
+            time.sleep(0.01)  # the parse, after the bytes came
+            return event
+
+    class Provider:
+        id, label, needs_key, paid = "arriving", "Arriving", False, False
+
+        def models(self):
+            return ["m"]
+
+        def stream(self, messages, settings):
+            return Arriving()
+
+    pump = StreamPump(Provider(), [Message("user", "hi")], Settings(model="m")).start()
+    record = pump.wait(HANG_GUARD_S)
+    assert record is not None and record.status == "ok"
+    assert record.chunk_offsets_s == [a - pump.t0 for a in arrivals[:2]]

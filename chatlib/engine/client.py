@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from chatlib.core.errors import ProviderError
@@ -80,7 +81,7 @@ class EngineClient:
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "chatlib.engine.main", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=_engine_env())
         finally:
             theirs.close()
         conn = Connection(ours.detach())
@@ -163,6 +164,15 @@ class EngineClient:
                 process.wait(5)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _engine_env() -> dict[str, str]:
+    """The app's environment, with this checkout first on the engine's import path: the app
+    may have been started from any directory, and relative paths in the environment
+    (``CHATLAB_GGUF``) must mean what they mean to the app, so the working directory stays."""
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, path] if path else [root])}
 
 
 def _exit_reason(process: subprocess.Popen[bytes]) -> str:

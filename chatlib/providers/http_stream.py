@@ -34,6 +34,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
+
 from chatlib.core.errors import (
     AuthError,
     BadRequestError,
@@ -202,13 +204,31 @@ def status_failure(
     return Failure(error, "bad request")
 
 
+class _StampedBytes(httpx2.SyncByteStream):
+    """An httpx2 response's byte stream that notes when each read off the socket returned,
+    before the SDK parses it: the arrival of the events in those bytes."""
+
+    def __init__(self, inner: Any, control: StreamControl) -> None:
+        self._inner, self._control = inner, control
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            self._control.arrived_at = time.monotonic()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
 class StreamControl:
-    """Shared by a provider's reader thread and whoever may abort it (see module docstring)."""
+    """Shared by a provider's reader thread and whoever may abort it (see module docstring).
+    ``arrived_at`` (``time.monotonic``): when the last bytes of the response were read."""
 
     def __init__(self) -> None:
         self._aborted = threading.Event()
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
+        self.arrived_at: float | None = None
 
     @property
     def aborted(self) -> bool:
@@ -219,6 +239,9 @@ class StreamControl:
         If an abort came while the request was on its way, it takes effect now."""
         stream = getattr(response, "extensions", {}).get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
+        body = getattr(response, "stream", None)
+        if isinstance(body, httpx2.SyncByteStream):  # the SDK has not begun to read it
+            response.stream = _StampedBytes(body, self)
         with self._lock:
             self._socket = sock
         if self.aborted:
@@ -260,6 +283,12 @@ class AbortableStream(Iterator[Event]):
     def __init__(self, make: Callable[[StreamControl], Iterator[Event]]) -> None:
         self.control = StreamControl()
         self._events = make(self.control)
+
+    @property
+    def arrived_at(self) -> float | None:
+        """When the bytes of the event just yielded were read (``time.monotonic``): the
+        pump's timestamp, rather than when the SDK finished parsing them."""
+        return self.control.arrived_at
 
     def __iter__(self) -> AbortableStream:
         return self

@@ -165,8 +165,14 @@ class StreamPump:
             self._events = events
             if self._stop_requested:  # a stop that came before the stream existed
                 self._abort_events()
+            # A network stream says when the bytes of each event were read, before its SDK
+            # parsed them: on the real clock, that is the event's time.
+            arrivals = events if self._clock is time.monotonic else None
             for event in events:
                 now = self._clock()
+                arrived = getattr(arrivals, "arrived_at", None)
+                if arrived is not None and t0 <= arrived < now:
+                    now = arrived
                 if self._stop_requested:
                     break
                 if isinstance(event, TextDelta):
