@@ -37,6 +37,9 @@ KV cache (``llm.reset()``, untimed) so neither side reuses the other's prompt. R
 interleaved, the order rotating every repetition, so machine load and order effects hit
 every side alike; medians, and the median of the per-repetition ratios.
 
+- raw, every core: the raw side with one thread per core, where the app's model runs one
+  fewer (``supervised_threads``): raw / raw-every-core is what leaving a core costs.
+
 Run: ``.venv/bin/python bench/bench_local_model.py [repetitions] [max_tokens] [n_threads]
 [--other-build DIR]`` (default 8, 128, and the app's thread count: one per core).
 """
@@ -65,6 +68,8 @@ from chatlib.providers.local import (  # noqa: E402
     default_gguf_path,
     load_llama,
     shared_local_provider,
+    supervised_threads,
+    THREADS_ENV,
 )
 from chatlib.providers.llama_safety import build_cpu_features  # noqa: E402
 from chatlib.providers.base import recipe_of  # noqa: E402
@@ -221,7 +226,10 @@ def main() -> int:
         del args[at:at + 2]
     reps = int(args[0]) if len(args) > 0 else 8  # repetitions of every side
     max_tokens = int(args[1]) if len(args) > 1 else 128
-    n_threads = int(args[2]) if len(args) > 2 else None  # None: the app's default
+    # The app's supervised model runs one thread per core but one (``supervised_threads``):
+    # every side uses that count, and "raw, every core" measures what leaving a core costs.
+    n_threads = int(args[2]) if len(args) > 2 else supervised_threads()
+    os.environ[THREADS_ENV] = str(n_threads)  # the engine's model too
     data = Path(tempfile.mkdtemp(prefix="chatlab-bench-"))
     os.environ.setdefault("CHATLAB_DATA_DIR", str(data))
     path = default_gguf_path()
@@ -235,6 +243,7 @@ def main() -> int:
     store = RunStore(data / "runs.sqlite3")
     settings = bench_settings(provider, max_tokens)
     raw_processes = {"raw": RawProcess(max_tokens, n_threads),
+                     "raw, every core": RawProcess(max_tokens, os.cpu_count()),
                      "raw, guard on": RawProcess(max_tokens, n_threads,
                                                  {"CHATLAB_LLAMA_EXTRA_BUFTS": "0"})}
     if other_build:
@@ -275,7 +284,7 @@ def main() -> int:
     app, raw, raw_thread = runs["app"], runs["raw"], runs["raw-thread"]
     # Another build may say other words (its kernels round differently): not compared.
     same_text = all(r.text == raw[0].text for name, side in runs.items()
-                    if name != "raw, other build" for r in side)
+                    if name not in ("raw, other build", "raw, every core") for r in side)
     med = statistics.median
 
     def line(name: str, side: list[Run], note: str = "") -> str:
@@ -309,6 +318,12 @@ def main() -> int:
     r_sup, r_sup_paired, r_sup_best = ratio(app, runs["app, in-process"])
     print(f"  supervised (the app) / in-process tok/s: {r_sup:.3f} (median of reps "
           f"{r_sup_paired:.3f}, best/best {r_sup_best:.3f})")
+    every_core = runs["raw, every core"]
+    print(line("raw, every core", every_core))
+    r_core, r_core_paired, r_core_best = ratio(raw, every_core)
+    print(f"  {n_threads} threads / one per core ({os.cpu_count()}) tok/s: {r_core:.3f} (median "
+          f"of reps {r_core_paired:.3f}, best/best {r_core_best:.3f}): what the core left to "
+          "the engine and the app costs")
     print(line("raw, guard on", runs["raw, guard on"]))
     r_guard, r_guard_paired, r_guard_best = ratio(runs["raw, guard on"], raw)
     print(f"  AMX guard (extra buffer types off) / raw tok/s: {r_guard:.3f} (median of reps "

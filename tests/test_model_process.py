@@ -90,6 +90,11 @@ def test_the_app_outlives_a_crash_of_its_embedded_model(tmp_path):
         engine = engine_of(server.proc.pid)
         assert workers_of(server.proc.pid) == []
         [worker] = workers_of(engine)
+        # It leaves a core, and the first claim on every core, to the engine and the app.
+        argv = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+        assert int(argv[-2]) == max(1, (os.cpu_count() or 1) - 1)
+        stat = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+        assert int(stat[16]) == 10  # nice, field 19 of /proc/PID/stat
         os.kill(worker, signal.SIGSEGV)
         wait_for(lambda: not Path(f"/proc/{worker}").exists()
                  or "Z" in Path(f"/proc/{worker}/stat").read_text().split(")")[1][:3],

@@ -29,13 +29,22 @@ from chatlib.core.types import (FRESH_CONTEXT, Event, Finish, Message, Reasoning
 
 __all__ = [
     "LocalProvider", "default_gguf_path", "load_llama", "shared_local_provider",
-    "started_local_provider",
+    "started_local_provider", "supervised_threads", "THREADS_ENV",
     "DEFAULT_REPEAT_PENALTY",
 ]
 
 # SmolLM2-135M loops on its own phrases at default sampling; 1.2 keeps demos readable.
 DEFAULT_REPEAT_PENALTY = 1.2
 DEFAULT_N_CTX = 4096
+THREADS_ENV = "CHATLAB_MODEL_THREADS"
+
+
+def supervised_threads() -> int:
+    """The supervised model's threads: ``CHATLAB_MODEL_THREADS``, else one per core but one.
+    That core is the engine's and the app's: with every core busy decoding, the engine's
+    timestamps waited for a core (ITL error p99 3.9 ms beside the model against 1.4 ms with
+    a core left; bench ``bench_timing_honesty.py``, 2 cores). Its cost in tok/s: bench 4."""
+    return int(os.environ.get(THREADS_ENV, "0")) or max(1, (os.cpu_count() or 1) - 1)
 
 
 def default_gguf_path() -> Path | None:
@@ -178,7 +187,7 @@ def shared_local_provider(path: str | Path) -> LocalProvider:
                 # The vocabulary alone here (it checks the path and says what to fix, and
                 # counts tokens); the weights and every decode in the worker.
                 vocab = load_llama(key, vocab_only=True)
-                llm = ProcessLlama(key, vocab, DEFAULT_N_CTX,
+                llm = ProcessLlama(key, vocab, DEFAULT_N_CTX, supervised_threads(),
                                    log_path=data_dir() / "embedded-model.log")
             _SHARED[key] = LocalProvider(llm, key)
         return _SHARED[key]

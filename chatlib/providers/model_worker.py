@@ -44,10 +44,9 @@ def main(argv: list[str]) -> int:
     from chatlib.providers.local import load_llama
 
     path, n_ctx, n_threads = argv[0], int(argv[1]), int(argv[2]) or None
-    # One thread per core (fewer halves the model's tok/s on 2 cores), at a lower priority:
-    # when the engine or the app's sessions need a core, the kernel gives it to them first,
-    # so the model cannot starve the process that timestamps every answer. Alone on the
-    # machine it loses nothing (bench 4).
+    # A lower priority (and, from ``supervised_threads``, a core left free): when the engine
+    # or the app's sessions need a core, the kernel gives it to them first, so the model
+    # cannot starve the process that timestamps every answer.
     os.nice(int(os.environ.get(NICE_ENV, DEFAULT_NICE)))
     try:
         llm = load_llama(path, n_ctx=n_ctx, n_threads=n_threads)
