@@ -266,24 +266,11 @@ class DriverReport:
 
 
 async def _setup(url: str, gate: asyncio.Semaphore) -> Any:
-    """A session on the chat page with the scripted load model chosen (as bench_ws_load)."""
-    from testkit.ws_session import WsSession
+    """A session on the chat page with the scripted load model chosen."""
+    from testkit.ws_session import chat_session
 
     async with gate:
-        s = WsSession(url)
-        await s.connect()
-        if not await s.wait_idle(SETUP_TIMEOUT_S):
-            raise TimeoutError("the first page load did not finish")
-        if s.selected("Provider") != PROVIDER:
-            await s.select("Provider", PROVIDER, SETUP_TIMEOUT_S)
-            if not await s.wait_idle(SETUP_TIMEOUT_S):
-                raise TimeoutError("the rerun after choosing the provider did not finish")
-        await s.select("Model", LOAD_MODEL, SETUP_TIMEOUT_S)
-        if not await s.wait_idle(SETUP_TIMEOUT_S):
-            raise TimeoutError("the rerun after choosing the model did not finish")
-        if s.selected("Model") != LOAD_MODEL or s.errors:
-            raise RuntimeError(f"model not chosen ({s.selected('Model')}): {s.errors[:1]}")
-        return s
+        return await chat_session(url, PROVIDER, LOAD_MODEL, SETUP_TIMEOUT_S)
 
 
 async def _chat_until(s: Any, index: int, label: str, start_at: float, stop: asyncio.Event,

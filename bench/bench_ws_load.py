@@ -128,23 +128,10 @@ def _session_marker(label: str, session: int) -> str:
 
 # -- the driver (runs in its own process) ----------------------------------------------------
 async def _setup(url: str, index: int, gate: asyncio.Semaphore) -> Any:
-    from testkit.ws_session import WsSession
+    from testkit.ws_session import chat_session
 
     async with gate:
-        s = WsSession(url)
-        await s.connect()
-        if not await s.wait_idle(SETUP_TIMEOUT_S):
-            raise TimeoutError("the first page load did not finish")
-        if s.selected("Provider") != PROVIDER:
-            await s.select("Provider", PROVIDER, SETUP_TIMEOUT_S)
-            if not await s.wait_idle(SETUP_TIMEOUT_S):
-                raise TimeoutError("the rerun after choosing the provider did not finish")
-        await s.select("Model", LOAD_MODEL, SETUP_TIMEOUT_S)
-        if not await s.wait_idle(SETUP_TIMEOUT_S):
-            raise TimeoutError("the rerun after choosing the model did not finish")
-        if s.selected("Model") != LOAD_MODEL or s.errors:
-            raise RuntimeError(f"model not chosen ({s.selected('Model')}): {s.errors[:1]}")
-        return s
+        return await chat_session(url, PROVIDER, LOAD_MODEL, SETUP_TIMEOUT_S)
 
 
 async def _converse(s: Any, index: int, cfg: dict[str, Any], start_at: float,

@@ -48,7 +48,8 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-__all__ = ["WsSession", "TextWatch", "Widget", "Received", "FINISHED", "EARLY_FOR_RERUN"]
+__all__ = ["WsSession", "TextWatch", "Widget", "Received", "FINISHED", "EARLY_FOR_RERUN",
+           "chat_session"]
 
 FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
 EARLY_FOR_RERUN = ForwardMsg.FINISHED_EARLY_FOR_RERUN
@@ -450,6 +451,25 @@ class WsSession:
         value = WidgetState(id=chat.id)
         value.chat_input_value.data = text
         return await self.rerun([value])
+
+
+async def chat_session(url: str, provider: str, model: str, timeout_s: float) -> WsSession:
+    """A session on the chat page, connected, with ``provider`` and ``model`` chosen and
+    idle: what the load benches start each of theirs with."""
+    s = WsSession(url)
+    await s.connect()
+    if not await s.wait_idle(timeout_s):
+        raise TimeoutError("the first page load did not finish")
+    if s.selected("Provider") != provider:
+        await s.select("Provider", provider, timeout_s)
+        if not await s.wait_idle(timeout_s):
+            raise TimeoutError("the rerun after choosing the provider did not finish")
+    await s.select("Model", model, timeout_s)
+    if not await s.wait_idle(timeout_s):
+        raise TimeoutError("the rerun after choosing the model did not finish")
+    if s.selected("Model") != model or s.errors:
+        raise RuntimeError(f"model not chosen ({s.selected('Model')}): {s.errors[:1]}")
+    return s
 
 
 def _declared_state(kind: str, proto: Any, have: bool) -> WidgetState | None:
