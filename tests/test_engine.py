@@ -14,7 +14,11 @@ from dataclasses import replace
 
 import pytest
 
+from chatlib.chat.answers import AnswerRequest, ChatAnswers, new_chat_id
+from chatlib.core.conversation import Chat
+from chatlib.core.tokens import FunctionCounter
 from chatlib.core.types import Message, Settings
+from chatlib.engine import client as engine_client
 from chatlib.engine.client import EngineClient, EnginePump, new_pump
 from chatlib.engine.protocol import ENGINE_LOST_MESSAGE
 from chatlib.providers.base import recipe_of
@@ -22,11 +26,13 @@ from chatlib.providers.local import default_gguf_path, shared_local_provider
 from chatlib.providers.model_process import CRASH_MESSAGE
 from chatlib.providers.ratelimit import RateLimitedProvider, RateLimiter
 from chatlib.providers.scripted import Script, ScriptedProvider
+from chatlib.store import ChatStore
 from chatlib.streaming.pump import StreamPump
 from tests.clocks import HANG_GUARD_S, MODEL_HANG_GUARD_S, wait_for
 from testkit.engine_probe import PidProvider
 from testkit.processes import workers_of
 
+CHARS = FunctionCounter("chars", len)
 HELLO = Script(chunks=("Hello", ", ", "engine", "!"), first_delay_s=0.01, gap_s=0.01)
 # Long enough to be killed or stopped mid-answer on a loaded machine: 20 s at 100 chunks/s.
 LONG = Script(chunks=tuple(f"w{i} " for i in range(2000)), gap_s=0.01)
@@ -203,3 +209,38 @@ def test_the_engine_starts_whatever_the_apps_working_directory(engine, tmp_path,
     monkeypatch.chdir(tmp_path)  # `streamlit run /path/to/app.py` from anywhere
     record = ask(engine, PidProvider(), "pid").wait(HANG_GUARD_S)
     assert record is not None and record.status == "ok" and int(record.text) == engine.pid
+
+
+def test_a_chat_keeps_its_partial_when_the_engine_dies_and_the_next_prompt_is_answered(
+        store, monkeypatch):
+    """The engine killed mid-answer, as the chat page sees it: the turn keeps every chunk
+    that had arrived, says what happened, and the next prompt gets a new engine."""
+    client = EngineClient()
+    monkeypatch.setattr(engine_client, "_CLIENT", client)
+    chats = ChatStore(store)
+    answers = ChatAnswers(chats, progress_s=0.0)
+    chat = Chat(new_chat_id())
+
+    def request(script: Script) -> AnswerRequest:
+        return AnswerRequest(ScriptedProvider(script), Settings(model="scripted"), CHARS,
+                             10_000, on_done=store.add)
+
+    try:
+        answers.ask(chat, "Tell me a long story.", request(LONG))
+        pump = answers.live(chat.id)
+        assert isinstance(pump, EnginePump)
+        wait_for(lambda: pump.arrivals()[2] > 5, "the answer streaming")
+        os.kill(client.pid, signal.SIGKILL)
+        assert pump.wait(HANG_GUARD_S) is not None
+        turn = chats.get(chat.id).turns[-1]
+        assert turn.status == "error"
+        assert turn.error == ENGINE_LOST_MESSAGE.format(why="signal SIGKILL")
+        assert turn.content and turn.content == pump.text
+        assert store.get(pump.run_id).text == turn.content  # the run is stored too
+        answers.ask(chat, "And now?", request(HELLO))
+        answers.live(chat.id).wait(HANG_GUARD_S)
+        last = chats.get(chat.id).turns[-1]
+        assert (last.status, last.content) == ("ok", "Hello, engine!")
+        assert client.starts == 2
+    finally:
+        client.close()
