@@ -16,6 +16,7 @@ from chatlib.core.conversation import BudgetFit, ChatTurn
 from chatlib.core.errors import ProviderError
 from chatlib.streaming.pump import StreamPump
 from ui.chats import chat_sidebar, current_chat, sidebar_settings
+from ui.first_screen import show_first_screen
 from ui.plain_text import show_prompt
 from ui.resources import chat_answers
 from ui.sidebar import EMPTY_PROMPT, settings_sidebar
@@ -128,6 +129,13 @@ def answer_actions() -> None:
                      kwargs={"editing": True})
 
 
+def send_example(prompt: str) -> None:
+    """A first-screen button: ask its prompt as if typed (the next run draws it streaming)."""
+    model = request.settings.model if not isinstance(request, Exception) else ""
+    remember_fit(answers.ask(chat, prompt, request, sidebar_settings(model)))
+    st.query_params["chat"] = chat.id
+
+
 def remember_fit(fit: BudgetFit | None) -> None:
     if fit is not None:
         st.session_state[_LAST_FIT] = (chat.id, fit.summary())
@@ -171,6 +179,8 @@ if hidden:
               on_click=show_earlier, args=(hidden,))
 for turn in history[hidden:]:
     show_turn(turn)
+if not chat.turns and live is None:
+    show_first_screen(request, send_example)
 
 if refused:
     st.warning(EMPTY_PROMPT, icon="✏️")

@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from chatlib.core.text import count_of
 from chatlib.stats.export import export_csv, export_json, redact_settings
 from chatlib.runs.pricing import default_prices
 from chatlib.stats.summary import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Leader,
@@ -94,7 +95,8 @@ for col, leader in zip(head, view.leaders):
     col.markdown(leader_text(leader, unit))
 if not view.leaders:
     st.info("No finished run in this selection: latency figures need runs with status ok.")
-st.caption(f"{view.runs:,} runs match the filters. Latency figures use finished runs only; "
+st.caption(f"{count_of(view.runs, 'run')} match{'es' if view.runs == 1 else ''} the filters. "
+           "Latency figures use finished runs only; "
            "stopped and failed runs are counted in the second table.")
 
 # -- tables ----------------------------------------------------------------------------------

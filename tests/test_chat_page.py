@@ -7,6 +7,7 @@ import pytest
 from chatlib.core.conversation import Chat, ChatTurn, to_messages
 from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
 from chatlib.store import ChatStore, RunFilter
+from ui.first_screen import EXAMPLE_PROMPTS
 from ui.plain_text import plain_label
 
 DEMO = DEMO_MARKDOWN.strip()
@@ -313,3 +314,20 @@ def test_app_py_under_apptest_draws_the_app_not_an_empty_page(app_test, store):
     at.chat_input[0].set_value("asked through app.py").run()
     assert not at.exception and answer_text(at.chat_message[1]) == DEMO
     assert list(store.runs().prompt) == ["asked through app.py"]
+
+
+def test_an_empty_chat_says_which_model_answers_and_offers_prompts_that_send(chat, store):
+    # What it is and who answers (the sidebar's choice), then three prompts to try.
+    assert any("Answering:" in m.value and "Scripted demo" in m.value and "demo-fast" in m.value
+               and "no key needed" in m.value for m in chat.markdown)
+    examples = [b for b in chat.button if b.label in EXAMPLE_PROMPTS]
+    assert len(examples) == 3 and not any(b.disabled for b in examples)
+    examples[1].click().run()
+    assert not chat.exception
+    user, assistant = chat.chat_message
+    assert user.text[0].value == EXAMPLE_PROMPTS[1]
+    assert answer_text(assistant) == DEMO
+    assert list(store.runs().prompt) == [EXAMPLE_PROMPTS[1]]
+    # Once the chat has turns, the first screen is gone.
+    assert not [b for b in chat.button if b.label in EXAMPLE_PROMPTS]
+    assert not any("Answering:" in m.value for m in chat.markdown)

@@ -97,6 +97,7 @@ def test_verdicts_over_a_comparison_pair_rounds_and_leave_flagged_runs_out():
     assert comparison.wait(HANG_GUARD_S)
     by_key = {v.figure.key: v for v in verdicts(comparison)}
     assert "ttfat" not in by_key  # neither thinks
+    assert "cost" not in by_key  # both are free: "costs $0 less" says nothing
     ttft = by_key["ttft"]
     assert ttft.pairs == 5  # round 1 is cold (no warm-up): left out
     assert ttft.winner.startswith("A") and ttft.advantage == pytest.approx(0.1)

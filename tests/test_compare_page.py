@@ -377,7 +377,7 @@ def test_repeats_give_paired_verdicts_and_flagged_runs_can_be_kept_in(compare, s
     compare.chat_input[0].set_value("Race").run()
     assert not compare.exception
     lines = [m.value for m in compare.markdown if "paired runs" in m.value]
-    assert len(lines) == 4  # TTFT, tok/s, E2E, cost for the one pair
+    assert len(lines) == 3  # TTFT, tok/s, E2E for the one pair (both free: no cost verdict)
     assert all("5 paired runs" in line for line in lines)  # round 1 is cold: left out
     keep = compare.multiselect(key=next(k for k in compare.session_state
                                         if str(k).startswith("keep_flags_")))

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from chatlib.runs.pricing import PRICES_PATH, load_prices
+from chatlib.runs.pricing import PRICES_PATH, PriceTable, load_prices
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +53,12 @@ def test_the_table_is_dated_labelled_an_estimate_and_sane(prices):
     assert label.startswith("estimate") and raw["as_of"] in label and "USD" in label
     keys = [(p["provider"], p["model"].lower()) for p in raw["prices"]]
     assert len(keys) == len(set(keys))
+
+
+def test_a_price_table_says_in_words_when_it_is_old_and_nothing_when_it_is_fresh():
+    table = PriceTable(date(2026, 1, 1), "USD", {})
+    fresh = table.label(today=date(2026, 3, 1))
+    assert fresh == "estimate from list prices as of 2026-01-01, USD"
+    stale = table.label(today=date(2026, 12, 7))
+    assert stale.startswith(fresh) and "over 11 months old" in stale and "prices.json" in stale
+    assert "days ago" not in stale

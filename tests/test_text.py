@@ -6,7 +6,7 @@ from chatlib.core.errors import ProviderError
 from chatlib.providers.http_stream import format_wait, in_sentence, status_failure
 from chatlib.streaming.pump import StreamPump
 from chatlib.providers.scripted import Script, ScriptedProvider
-from chatlib.core.text import clean_text, one_line
+from chatlib.core.text import clean_text, count_of, one_line
 from chatlib.core.types import Message, Settings
 
 HTML_PAGE = """<!DOCTYPE html><html><head><title>502 Bad Gateway</title>
@@ -72,3 +72,9 @@ def test_a_custom_server_is_named_once_and_in_lower_case_mid_sentence():
     assert in_sentence("OpenAI", "https://api.openai.com/v1") == (
         "OpenAI at https://api.openai.com/v1")
     assert in_sentence("Anthropic") == "Anthropic"
+
+
+def test_counts_read_as_words_one_token_two_tokens():
+    assert [count_of(n, "token") for n in (0, 1, 2, 1200)] == [
+        "0 tokens", "1 token", "2 tokens", "1,200 tokens"]
+    assert count_of(1, "paired run") == "1 paired run"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
+from chatlib.core.text import count_of
 from chatlib.compare.comparison import SharedSettings, TargetSpec
 from chatlib.evals.runner import PromptSetRun, grid, open_prompt_set, run_prompt_set
 from chatlib.reports.html import prompt_set_report
@@ -112,7 +113,8 @@ def prompt_set_panel(specs: Sequence[TargetSpec], shared: SharedSettings, repeat
             except ValueError as exc:
                 st.error(str(exc), icon="⚠️")
             else:
-                st.caption(f"{len(cases)} prompts × {len(specs)} targets × {repeat} runs = "
+                st.caption(f"{count_of(len(cases), 'prompt')} × {count_of(len(specs), 'target')} × "
+                           f"{count_of(repeat, 'run')} = "
                            f"{len(cases) * len(specs) * repeat} answers.")
         paid = len(cases) * repeat * sum(bool(s.provider.paid) for s in specs)
         if per_minute and paid > per_minute:
@@ -152,7 +154,7 @@ def _show(job: _Job) -> None:
     passed = sum(c.passed for r in results for c in r.checks)
     verdict = "✅ every check passed" if run.passed else (
         "⏹ stopped before the end" if run.stopped else f"❌ {passed} of {total} checks passed")
-    st.markdown(f"**{verdict}** · {len(run.cases)} prompts · targets: "
+    st.markdown(f"**{verdict}** · {count_of(len(run.cases), 'prompt')} · targets: "
                 + ", ".join(markdown_literal(t) for t in run.targets))
     st.dataframe(grid(run), hide_index=True, width="stretch")
     st.download_button("Report (HTML)", lambda: prompt_set_report(run),

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chatlib.core.text import count_of
 from chatlib.core.conversation import (BudgetFit, Chat, ChatTurn, chat_title, fit_to_budget,
                                        to_messages)
 from chatlib.core.errors import ProviderError
@@ -87,7 +88,7 @@ def run_summary(record: RunRecord) -> str:
     if not record.chunk_texts and not record.reasoning_offsets_s:
         parts.append("no output")  # failed or stopped before any text: nothing to count
     elif record.output_tokens is not None:
-        parts.append(f"{record.output_tokens} tokens ({record.output_source})")
+        parts.append(f"{count_of(record.output_tokens, 'token')} ({record.output_source})")
     if record.reasoning_tokens:
         hidden = "hidden, " if record.reasoning_hidden else ""
         parts.append(f"reasoning {hidden}{record.reasoning_tokens} tokens "

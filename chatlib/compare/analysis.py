@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chatlib.core.text import count_of
 from chatlib.compare.comparison import Comparison, Target
 from chatlib.core.tables import format_cost
 from chatlib.runs.figures import RunFigures, run_figures
@@ -120,7 +121,7 @@ class Verdict:
             "-", "−")
         if self.conclusive and self.winner is not None:
             return (f"{f.describe(self.winner, self.advantage)} ({interval}, "
-                    f"{self.pairs} paired runs).")
+                    f"{count_of(self.pairs, 'paired run')}).")
         if self.winner is None:
             lead = f"No difference in {f.noun} between {self.first} and {self.second}"
         else:
@@ -129,7 +130,7 @@ class Verdict:
         more = ("" if self.more_runs is None else
                 f"; about {self.more_runs} more paired runs would likely settle it"
                 if self.more_runs < _MAX_MORE else "; it would take many more runs to tell")
-        return f"{lead} ({interval}, {self.pairs} paired runs){more}."
+        return f"{lead} ({interval}, {count_of(self.pairs, 'paired run')}){more}."
 
 
 def run_flags(record: RunRecord, *, cold: bool) -> frozenset[str]:
@@ -204,8 +205,8 @@ def paired_verdict(figure: Figure, first: str, second: str, a: Sequence[float],
 def verdicts(comparison: Comparison, keep: Collection[str] = (), *,
              seed: int = 0) -> list[Verdict]:
     """Every pair of targets × every headline figure that applies (TTFAT only when some run
-    thought; cost only when both have prices), over the rounds where both runs finished and
-    neither has a flag outside ``keep``."""
+    thought; cost only when both have prices and one is not free), over the rounds where
+    both runs finished and neither has a flag outside ``keep``."""
     thought = any(r.reasoning_offsets_s or r.reasoning_hidden
                   for t in comparison.targets for r in t.records)
     figures = [f for f in FIGURES if f.key != "ttfat" or thought]
@@ -225,8 +226,10 @@ def verdicts(comparison: Comparison, keep: Collection[str] = (), *,
         for figure in figures:
             values = [(figure.value(ra), figure.value(rb)) for ra, rb in rounds]
             pairs = [(x, y) for x, y in values if x is not None and y is not None]
-            if figure.key == "cost" and not pairs:
-                continue  # no price for one of them: no cost verdict, rather than "too few"
+            if figure.key == "cost" and not any(x or y for x, y in pairs):
+                # No price for one of them, or both free: no cost verdict (rather than "too
+                # few", or "costs $0 less").
+                continue
             out.append(paired_verdict(figure, comparison.title(a), comparison.title(b),
                                       [x for x, _ in pairs], [y for _, y in pairs], seed=seed))
     return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["clean_text", "one_line"]
+__all__ = ["clean_text", "one_line", "count_of"]
 
 _TAG = re.compile(r"<[^>]*>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -41,3 +41,8 @@ def one_line(text: str, limit: int = 200) -> str:
         text = html.unescape(body)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def count_of(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless one: "1 token", "2 tokens", "1,200 prompts"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"

@@ -15,9 +15,10 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["Price", "PriceTable", "PRICES_PATH", "load_prices", "default_prices"]
+__all__ = ["Price", "PriceTable", "PRICES_PATH", "STALE_DAYS", "load_prices", "default_prices"]
 
 PRICES_PATH = Path(__file__).resolve().parent.parent / "data" / "prices.json"
+STALE_DAYS = 180  # older than this, a price table says it may be out of date
 # A dated snapshot of a model id ("gpt-4o-2024-08-06", "claude-sonnet-4-20250514") or its
 # moving alias ("claude-3-7-sonnet-latest") has the price of the base id.
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|latest)$")
@@ -63,9 +64,14 @@ class PriceTable:
         return ((today or date.today()) - self.as_of).days
 
     def label(self, today: date | None = None) -> str:
-        """How the UI names the figures: an estimate, and from when."""
-        return (f"estimate from list prices as of {self.as_of.isoformat()} "
-                f"({self.age_days(today)} days ago), {self.currency}")
+        """How the UI names the figures: an estimate, and from when; a table older than
+        ``STALE_DAYS`` says so in words (prices change; a fresh one needs no day count)."""
+        label = f"estimate from list prices as of {self.as_of.isoformat()}, {self.currency}"
+        months = self.age_days(today) // 30
+        if self.age_days(today) > STALE_DAYS:
+            label += (f"; these prices are over {months} months old and may have changed "
+                      f"(update {PRICES_PATH.name})")
+        return label
 
 
 def load_prices(path: str | Path = PRICES_PATH) -> PriceTable:

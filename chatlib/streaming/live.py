@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chatlib.core.text import count_of
 from chatlib.streaming.pump import Phase, StreamPump
 from chatlib.core.tokens import TokenCounter
 
@@ -61,7 +62,7 @@ def live_line(stats: LiveStats) -> str:
     parts = [name + (f" {stats.phase_s:.1f} s" if stats.phase_s is not None else "")]
     if stats.ttft_s is not None:
         parts.append(f"TTFT {stats.ttft_s * 1000:.0f} ms")
-    parts.append(f"{stats.tokens} tokens so far ({stats.token_source})")
+    parts.append(f"{count_of(stats.tokens, 'token')} so far ({stats.token_source})")
     if stats.tokens_per_s is not None:
         parts.append(f"{stats.tokens_per_s:.1f} tok/s")
     return " · ".join(parts)

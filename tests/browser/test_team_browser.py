@@ -172,7 +172,7 @@ def test_each_user_sees_only_their_own_data(team, browser):
         sidebar.get_by_text("Chats", exact=True).click()
         expect(sidebar.get_by_role("button", name="Bob's own question")).to_be_visible()
         expect(sidebar.get_by_role("button", name="Asked on replica one")).to_have_count(0)
-        assert "1 runs match the filters." in stats_text(bob, second)
+        assert "1 run matches the filters." in stats_text(bob, second)
 
         # An admin's Stats page counts everyone's runs; her chat list is still her own.
         sign_in(carol, first, "carol")
