@@ -331,3 +331,18 @@ def test_an_empty_chat_says_which_model_answers_and_offers_prompts_that_send(cha
     # Once the chat has turns, the first screen is gone.
     assert not [b for b in chat.button if b.label in EXAMPLE_PROMPTS]
     assert not any("Answering:" in m.value for m in chat.markdown)
+
+
+def test_an_answer_cut_at_max_output_tokens_says_so_under_it(chat, scripts_env, store):
+    scripts_env({"hits-the-limit": {"text": "This answer stops in the mid", "chunk_chars": 5,
+                                    "finish_reason": "length"},
+                 "ends-well": {"text": "A whole answer.", "finish_reason": "stop"}})
+    chat.run()
+    chat.sidebar.selectbox(key="model").set_value("hits-the-limit").run()
+    chat.chat_input[0].set_value("Go on").run()
+    assert not chat.exception
+    footer = chat.chat_message[1].caption[0].value
+    assert "cut at Max output tokens (256)" in footer
+    chat.sidebar.selectbox(key="model").set_value("ends-well").run()
+    chat.chat_input[0].set_value("Again").run()
+    assert "cut at" not in chat.chat_message[3].caption[0].value

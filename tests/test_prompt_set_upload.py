@@ -140,7 +140,7 @@ def test_a_refused_upload_is_a_message_run_stays_off_and_the_page_works_on(
     # The page works on: a good file replaces it and can run.
     upload(compare, "good.csv", b"prompt\nSay it once\nSay more\n")
     assert errors(compare) == []
-    assert "2 prompts × 2 targets × 1 runs = 4 answers." in [c.value for c in compare.caption]
+    assert "2 prompts × 2 targets × 1 run = 4 answers." in [c.value for c in compare.caption]
     assert not run_button(compare).disabled
 
 

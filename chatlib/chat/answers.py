@@ -47,7 +47,7 @@ from chatlib.core.errors import ProviderError
 from chatlib.providers.base import Provider
 from chatlib.streaming.live_table import LiveTable
 from chatlib.engine.client import new_pump
-from chatlib.streaming.pump import StreamPump
+from chatlib.streaming.pump import LIMIT_REASONS, StreamPump
 from chatlib.runs.record import RunRecord
 from chatlib.store.chats import ChatStore
 from chatlib.core.tokens import TokenCounter
@@ -99,6 +99,10 @@ def run_summary(record: RunRecord) -> str:
         parts.append(f"{m.output_tps:.1f} tok/s")
     if record.attempts > 1:
         parts.append(f"{record.attempts} attempts")
+    if record.status == "ok" and record.finish_reason in LIMIT_REASONS:
+        # Else an answer that ends mid-sentence looks like the model's own ending.
+        limit = record.settings.get("max_tokens")
+        parts.append(f"✂️ cut at Max output tokens ({limit}): raise it for the whole answer")
     return " · ".join(parts)
 
 

@@ -43,7 +43,8 @@ from chatlib.core.types import (
     Usage,
 )
 
-__all__ = ["StreamPump", "Outcome", "TRUNCATED_MESSAGE", "no_answer_message", "Phase"]
+__all__ = ["StreamPump", "Outcome", "TRUNCATED_MESSAGE", "LIMIT_REASONS", "no_answer_message",
+           "Phase"]
 
 Phase = Literal["waiting", "thinking", "answering"]
 
@@ -54,14 +55,14 @@ TRUNCATED_MESSAGE = (
     "so it may be incomplete."
 )
 # Finish reasons that mean "the token limit was reached" (OpenAI-compatible, Anthropic).
-_LIMIT_REASONS = {"length", "max_tokens"}
+LIMIT_REASONS = {"length", "max_tokens"}
 # While nothing arrives the UI generator wakes this often so a Stop click is noticed.
 _IDLE_POLL_S = 0.1
 
 
 def no_answer_message(finish: str | None, max_tokens: int) -> str:
     """Why a run that only thought has no answer, and what to change."""
-    if finish in _LIMIT_REASONS:
+    if finish in LIMIT_REASONS:
         return (f"The model used all {max_tokens} output tokens thinking and gave no answer: "
                 "raise Max output tokens (or lower the thinking budget).")
     return "The model thought but gave no answer."

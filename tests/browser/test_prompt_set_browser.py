@@ -25,7 +25,7 @@ def test_a_prompt_set_runs_from_the_page_and_its_grid_survives_a_reload(
     prompts.write_text("id,prompt,contains\nonce,Say it once,Done\ntwice,Say more,Chat Lab\n")
     page.get_by_text("Prompt set: many prompts").click()
     page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(prompts))
-    expect(page.get_by_text("2 prompts × 2 targets × 1 runs = 4 answers.")).to_be_visible(
+    expect(page.get_by_text("2 prompts × 2 targets × 1 run = 4 answers.")).to_be_visible(
         timeout=30_000)
     page.get_by_role("button", name="Run the prompt set").click()
     expect(page.get_by_text("checks passed", exact=False).first).to_be_visible(timeout=60_000)

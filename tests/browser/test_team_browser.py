@@ -96,7 +96,7 @@ def ask(page, prompt: str, model: str = "team-instant", answer: str = "Shared an
 def stats_text(page, url: str) -> str:
     page.goto(url + "/stats")
     main = page.locator("[data-testid='stMain']")
-    expect(main).to_contain_text(re.compile("runs match the filters|No runs recorded yet"),
+    expect(main).to_contain_text(re.compile("runs? match(es)? the filters|No runs recorded yet"),
                                  timeout=60_000)
     wait_idle(page)
     return main.inner_text()
