@@ -155,6 +155,8 @@ class WireServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 # -- POST /chat clients ------------------------------------------------------------------------
