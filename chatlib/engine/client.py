@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from chatlib.core.errors import ProviderError
+from chatlib.core.exits import exit_words
 from chatlib.core.types import Message, Settings
 from chatlib.engine.protocol import (ASK, END, ENGINE_LOST_MESSAGE, NOTICE, REASONING, STOP,
                                      TEXT, failed)
@@ -181,12 +181,7 @@ def _exit_reason(process: subprocess.Popen[bytes]) -> str:
         code = process.wait(1.0)
     except subprocess.TimeoutExpired:
         return "it closed its channel"
-    if code < 0:
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit code {code}"
+    return exit_words(code)
 
 
 class EnginePump(StreamPump):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from chatlib.core.errors import ConfigError, ProviderError, StreamError
+from chatlib.core.exits import exit_words
 
 __all__ = ["ModelProcess", "ProcessLlama", "CRASH_MESSAGE"]
 
@@ -176,13 +176,7 @@ def _read(proc: subprocess.Popen[str]) -> dict[str, Any] | None:
 
 
 def _ended(proc: subprocess.Popen[str]) -> str:
-    code = proc.wait()
-    if code < 0:
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit status {code}"
+    return exit_words(proc.wait())
 
 
 class ProcessLlama:
