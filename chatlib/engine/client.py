@@ -255,12 +255,14 @@ def shared_client() -> EngineClient:
 
 
 def new_pump(provider: Provider, messages: Sequence[Message], settings: Settings, *,
-             clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> StreamPump:
-    """The pump for one answer, not started: read and timed in the engine when the provider
-    can be built there (``recipe_of``) and the clock is the real one (the engine's clock is
-    ``time.monotonic``), else in this process. ``kwargs`` are ``StreamPump``'s."""
+             clock: Callable[[], float] = time.monotonic, client: EngineClient | None = None,
+             **kwargs: Any) -> StreamPump:
+    """The pump for one answer, not started: read and timed in an engine (``client``'s, by
+    default this process's shared one) when the provider can be built there (``recipe_of``)
+    and the clock is the real one (the engine's clock is ``time.monotonic``), else in this
+    process. ``kwargs`` are ``StreamPump``'s."""
     recipe = recipe_of(provider) if engine_enabled() and clock is time.monotonic else None
     if recipe is None:
         return StreamPump(provider, messages, settings, clock=clock, **kwargs)
-    return EnginePump(provider, messages, settings, client=shared_client(), recipe=recipe,
-                      **kwargs)
+    return EnginePump(provider, messages, settings, client=client or shared_client(),
+                      recipe=recipe, **kwargs)

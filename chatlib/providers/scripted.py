@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +42,9 @@ class Script:
     makes it report one output token per chunk, like an API's usage block.
     ``reasoning_chunks`` are thinking, streamed before the answer as ``ReasoningDelta``s and
     numbered first (with 3 of them, answer chunk 0 is chunk 3 for the delays and faults);
-    usage then reports them apart as reasoning tokens, one per chunk.
+    usage then reports them apart as reasoning tokens, one per chunk. ``capacity``: like a
+    server with that many slots, it streams at most that many answers at once (per process
+    that reads them) and queues the rest; the wait counts in TTFT.
     """
 
     chunks: tuple[str, ...]
@@ -53,6 +58,7 @@ class Script:
     report_usage: bool = True
     finish_reason: str | None = "stop"  # None: end without a terminator (truncated)
     reasoning_chunks: tuple[str, ...] = ()
+    capacity: int | None = None
 
     @classmethod
     def from_text(cls, text: str, chunk_chars: int = 5, **kwargs: object) -> Script:
@@ -100,6 +106,9 @@ DEMO_SCRIPTS: dict[str, Script] = {
     "demo-thinking": Script.from_text(
         DEMO_MARKDOWN[:DEMO_MARKDOWN.index("```")], 4, first_delay_s=0.1, gap_s=0.02,
         reasoning_chunks=tuple(chunk_text(_DEMO_THINKING, 4))),
+    # A server with 4 slots: past 4 streams at once, requests queue (the Load page's demo).
+    "demo-busy": Script.from_text(DEMO_MARKDOWN[:DEMO_MARKDOWN.index("```")], 4,
+                                  first_delay_s=0.1, gap_s=0.01, capacity=4),
 }
 
 
@@ -108,7 +117,7 @@ DEMO_SCRIPTS: dict[str, Script] = {
 # when it is not set.
 SCRIPTS_ENV = "CHATLAB_SCRIPTS"
 _SCRIPT_KEYS = {"text", "chunks", "chunk_chars", "first_delay_s", "gap_s", "fault_at",
-                "fault_message", "report_usage", "finish_reason", "reasoning"}
+                "fault_message", "report_usage", "finish_reason", "reasoning", "capacity"}
 
 
 def _script_from_spec(model: str, spec: dict[str, Any]) -> Script:
@@ -129,6 +138,7 @@ def _script_from_spec(model: str, spec: dict[str, Any]) -> Script:
         "finish_reason": spec.get("finish_reason", "stop"),
         "reasoning_chunks": tuple(chunk_text(str(spec.get("reasoning", "")),
                                              int(spec.get("chunk_chars", 5)))),
+        "capacity": None if spec.get("capacity") is None else int(spec["capacity"]),
     }
     if "fault_message" in spec:
         message = str(spec["fault_message"])
@@ -185,7 +195,8 @@ class ScriptedProvider:
         self._script = script
         self._scripts = dict(scripts if scripts is not None else default_scripts())
         self._sleep = sleep
-        self.calls: list[tuple[list[Message], Settings]] = []  # what tests inspect
+        # What tests inspect: the latest calls (bounded: a load run sends thousands).
+        self.calls: deque[tuple[list[Message], Settings]] = deque(maxlen=1000)
 
     def models(self) -> list[str]:
         return ["scripted"] if self._script else list(self._scripts)
@@ -201,6 +212,10 @@ class ScriptedProvider:
         script = self._script or self._scripts.get(settings.model)
         if script is None:
             raise ProviderError(f"Unknown scripted model {settings.model!r}.")
+        with _slot(settings.model, script.capacity):
+            yield from self._play(script)
+
+    def _play(self, script: Script) -> Iterator[Event]:
         sent = 0
         thinking = len(script.reasoning_chunks)
         events: list[TextDelta | ReasoningDelta] = [
@@ -222,3 +237,16 @@ class ScriptedProvider:
                         reasoning_tokens=min(sent, thinking) if thinking else None)
         if script.finish_reason is not None:
             yield Finish(script.finish_reason)
+
+
+_SLOTS: dict[tuple[str, int], threading.Semaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def _slot(model: str, capacity: int | None) -> threading.Semaphore | nullcontext[None]:
+    """The slot a scripted model with a ``capacity`` streams in (waiting for one frees up);
+    a model without one never waits."""
+    if capacity is None:
+        return nullcontext()
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault((model, capacity), threading.Semaphore(capacity))

@@ -98,11 +98,11 @@ def run_metrics(
 
 
 def percentiles(values: Sequence[float] | np.ndarray,
-                ps: Sequence[int] = PERCENTILES) -> dict[str, float | None]:
+                ps: Sequence[float] = PERCENTILES) -> dict[str, float | None]:
     """mean and the given percentiles (numpy's linear interpolation); None when empty."""
     arr = np.asarray(values, dtype=float)
     arr = arr[~np.isnan(arr)]
     if arr.size == 0:
-        return {"mean": None, **{f"p{p}": None for p in ps}}
+        return {"mean": None, **{f"p{p:g}": None for p in ps}}
     qs = np.percentile(arr, ps)
-    return {"mean": float(arr.mean()), **{f"p{p}": float(q) for p, q in zip(ps, qs)}}
+    return {"mean": float(arr.mean()), **{f"p{p:g}": float(q) for p, q in zip(ps, qs)}}

@@ -178,3 +178,22 @@ def m001_schema(db: Any) -> None:
     )
     db.execute("CREATE INDEX prompt_sets_created ON prompt_sets(created_at)")
     db.execute(ITL_HOURS_TABLE.format(real="DOUBLE PRECISION", blob="BYTEA"))
+
+
+@migration
+def m002_loads(db: Any) -> None:
+    # SQLite's m012: a load sweep; its requests are runs with page 'load'.
+    db.execute(
+        """
+        CREATE TABLE loads (
+            id TEXT PRIMARY KEY,
+            created_at DOUBLE PRECISION NOT NULL,
+            spec_json TEXT NOT NULL,
+            levels_json TEXT NOT NULL DEFAULT '[]',
+            ended_at DOUBLE PRECISION,
+            stopped INTEGER NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX loads_owner_created ON loads(owner, created_at)")

@@ -249,3 +249,24 @@ def m011_itl_hours(db: sqlite3.Connection) -> None:
     from chatlib.store.itl_hours import backfill
 
     backfill(db)
+
+
+@migration
+def m012_loads(db: sqlite3.Connection) -> None:
+    # A load sweep (chatlib.load): what it ran (targets, workload, schedule, SLOs) and, per
+    # level and target, what the generator measured of itself. Its requests are runs with
+    # page 'load', group_id = '<load id>/<level seq>' and label = the target's.
+    db.execute(
+        """
+        CREATE TABLE loads (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            spec_json TEXT NOT NULL,       -- targets, workload, schedule, SLOs (never a key)
+            levels_json TEXT NOT NULL DEFAULT '[]',  -- [{seq, label, level, ... generator}]
+            ended_at REAL,                 -- NULL while it runs (or if the process died)
+            stopped INTEGER NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX loads_owner_created ON loads(owner, created_at)")
