@@ -15,6 +15,7 @@ require_sign_in()  # with sign-in set up, nothing below runs for a visitor who h
 pages = [
     st.Page("app_pages/chat.py", title="Chat", icon="💬", default=True),
     st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("app_pages/load.py", title="Load", icon="📈"),
     st.Page("app_pages/stats.py", title="Stats", icon="📊"),
 ]
 page = st.navigation(pages)

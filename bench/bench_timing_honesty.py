@@ -65,8 +65,6 @@ import http.client
 import json
 import multiprocessing as mp
 import os
-import select
-import subprocess
 import sys
 import tempfile
 import threading
@@ -81,6 +79,8 @@ if str(ROOT) not in sys.path:
 
 from testkit.app_server import AppServer, scripted_app_env  # noqa: E402
 from testkit.load import LOAD_MODEL, ProcessCpu, descendants, load_script, percentile  # noqa: E402
+from testkit.send_log import (UNCERTAIN_S, WireServer, check_chunks,  # noqa: E402
+                              wall_minus_monotonic, why_not_comparable)
 from testkit.send_log_server import Schedule  # noqa: E402
 
 SCHEDULE = Schedule(first_delay_s=0.2, chunks=100, gap_s=0.01)
@@ -100,63 +100,6 @@ SETUP_CONCURRENCY = 8
 ANSWER_TIMEOUT_S = 60.0
 IDLE_TIMEOUT_S = 30.0
 EMBEDDED_WARMUP_S = 300.0  # the model's first load, on a loaded 2-core machine
-# A chunk whose write took longer than this, stamp to stamp, has a send time known only that
-# well (the server process was starved or preempted): counted, so noise on the server's side
-# is not read as the app's.
-UNCERTAIN_S = 0.001
-
-
-# -- the wire server, in its own process -------------------------------------------------------
-class WireServer:
-    """``python -m testkit.send_log_server`` as a child process, and its log."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self, timeout_s: float = 30) -> WireServer:
-        s = SCHEDULE
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "testkit.send_log_server", "--log", str(self.log_path),
-             "--first-delay", str(s.first_delay_s), "--chunks", str(s.chunks),
-             "--gap", str(s.gap_s)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        line = self.proc.stdout.readline().decode() if ready else ""
-        if not line.startswith("PORT "):
-            self.stop()
-            raise RuntimeError(f"the wire server did not start (said {line!r})")
-        self.port = int(line.split()[1])
-        return self
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def log(self) -> dict[str, list[dict[str, Any]]]:
-        """Its log so far, by prompt (a list: a prompt the app retried is there twice)."""
-        out: dict[str, list[dict[str, Any]]] = {}
-        if self.log_path.exists():
-            for line in self.log_path.read_text().splitlines():
-                if line.strip():
-                    entry = json.loads(line)
-                    out.setdefault(entry["key"], []).append(entry)
-        return out
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()  # it stops when its stdin closes
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 # -- POST /chat clients ------------------------------------------------------------------------
@@ -437,19 +380,6 @@ def app_env(data: Path, wire: WireServer, mode: str) -> dict[str, str]:
             "CHATLAB_ENGINE": mode}
 
 
-def wall_minus_monotonic() -> float:
-    """time.time() - time.monotonic() on this machine, the narrowest of a few reads."""
-    best = None
-    for _ in range(20):
-        a = time.monotonic()
-        w = time.time()
-        b = time.monotonic()
-        if best is None or b - a < best[0]:
-            best = (b - a, w - (a + b) / 2)
-    assert best is not None
-    return best[1]
-
-
 def run_level(mode: str, name: str, seconds: float, root: Path, wire: WireServer,
               stamp: str = "before") -> Level:
     """A fresh app on a fresh data dir, the load on, probes for ``seconds``, everything
@@ -535,37 +465,21 @@ def match_probes(level: Level, prompts: list[str], store: Any,
                                  f"{len(ids)} runs stored")
             continue
         entry, run = sent[0], store.get(ids[0])
-        # The app may hang up after the usage chunk, before [DONE]: the content is what counts.
-        if run is None or run.status != "ok" or not entry["content_sent"]:
-            level.skipped.append(f"{prompt}: run {run.status if run else 'gone'}, server "
-                                 f"content {'sent' if entry['content_sent'] else 'cut'}")
+        why = why_not_comparable(run.status if run else None,
+                                 run.chunk_texts if run else [], entry)
+        if run is None or why:
+            level.skipped.append(f"{prompt}: {why}")
             continue
-        # One recorded chunk per sent chunk, or the gaps would not be the same gaps.
-        if run.chunk_texts != entry["texts"]:
-            level.skipped.append(f"{prompt}: {len(run.chunk_texts)} chunks recorded for "
-                                 f"{len(entry['texts'])} sent")
-            continue
-        offsets, received = run.chunk_offsets_s, entry["received"]
-        sent_at = entry["sent_before"] if stamp == "before" else entry["sent"]
+        check = check_chunks(run.chunk_offsets_s, run.created_at, entry, offset, stamp)
         level.matched += 1
-        for i in range(len(offsets) - 1):
-            recorded = offsets[i + 1] - offsets[i]
-            real = sent_at[i + 1] - sent_at[i]
-            level.itl_err_ms.append(abs(recorded - real) * 1000)
-        # Recorded TTFT counts from t0, before the request left: the request's trip to the
-        # server (connect, send) is inside this error, beside the timestamp's lateness.
-        level.ttft_err_ms.append((offsets[0] - (sent_at[0] - received)) * 1000)
-        t0 = run.created_at - offset  # the app's t0 on the monotonic clock
-        lags = [(t0 + off - s) * 1000 for off, s in zip(offsets, sent_at)]
-        level.lag_ms += lags
-        # Arrived before it was sent: the send stamp is late (or the clocks disagree).
-        level.early_chunks += sum(1 for v in lags if v < 0)
-        level.trip_ms.append((received - t0) * 1000)
-        spreads = [a - b for a, b in zip(entry["sent"], entry["sent_before"])]
-        level.uncertain_sends += sum(1 for v in spreads if v > UNCERTAIN_S)
-        spread = max(spreads)
-        level.stamp_spread_max_ms = max(level.stamp_spread_max_ms, spread * 1000)
-        level.server_late_max_ms = max(level.server_late_max_ms, entry["late_max_s"] * 1000)
+        level.itl_err_ms += [v * 1000 for v in check.itl_err_s]
+        level.ttft_err_ms.append(check.ttft_err_s * 1000)
+        level.lag_ms += [v * 1000 for v in check.lag_s]
+        level.early_chunks += check.early
+        level.trip_ms.append(check.trip_s * 1000)
+        level.uncertain_sends += check.uncertain_sends
+        level.stamp_spread_max_ms = max(level.stamp_spread_max_ms, max(check.write_s) * 1000)
+        level.server_late_max_ms = max(level.server_late_max_ms, check.server_late_s * 1000)
 
 
 # -- printing ----------------------------------------------------------------------------------
@@ -659,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
           f"write); levels {','.join(names)}; modes "
           f"{','.join(modes)}; {os.cpu_count()} cores; load average at start "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; data under {root}", flush=True)
-    wire = WireServer(root / "wire-sends.jsonl").start()
+    wire = WireServer(root / "wire-sends.jsonl", SCHEDULE).start()
     levels: list[Level] = []
     try:
         for mode in modes:

@@ -91,10 +91,12 @@ PACKAGE_RULES: dict[str, set[str]] = {
     "chat": {"core", "runs", "providers", "streaming", "engine", "store"},
     "compare": {"core", "runs", "providers", "streaming", "engine", "store"},
     "evals": {"core", "runs", "providers", "streaming", "engine", "store", "compare"},
+    "load": {"core", "runs", "providers", "streaming", "engine", "store", "compare"},
     "stats": {"core", "runs", "store"},
-    "reports": {"core", "runs", "store", "compare", "evals", "stats"},
+    "reports": {"core", "runs", "store", "compare", "evals", "stats", "load"},
     "api": {"core", "runs", "providers", "streaming", "engine", "store"},
-    "cli": {"core", "runs", "providers", "store", "compare", "evals", "reports", "stats"},
+    "cli": {"core", "runs", "providers", "store", "compare", "evals", "reports", "stats",
+            "load"},
 }
 
 

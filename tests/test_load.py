@@ -14,6 +14,7 @@ from chatlib.core.tokens import counter_for
 from chatlib.load.arrivals import arrival_offsets
 from chatlib.load.estimate import estimate_target, max_levels
 from chatlib.load.knee import knee_of, next_sweep_level
+from chatlib.load.lanes import request_head
 from chatlib.load.levels import GeneratorCheck, LevelResult, error_kind, summarize_level
 from chatlib.load.run import LoadRun, LoadView
 from chatlib.load.spec import LoadSpec, Schedule, Slo, Workload, parse_slo
@@ -164,15 +165,16 @@ def test_a_target_that_misses_at_the_first_level_has_no_knee() -> None:
 
 # -- workload and estimate -------------------------------------------------------------------
 def test_synthetic_prompts_have_the_asked_length_in_the_targets_tokens_and_all_differ() -> None:
-    counter = counter_for("scripted", "demo-fast")
+    counter = counter_for("openai", "gpt-4o")  # tiktoken: a real tokenizer
     for tokens in (16, 128, 1000):
-        prompt = synthetic_prompt(counter, tokens, seed=1)
-        assert abs(counter.count(prompt) - tokens) <= 1
+        # What a request sends: its own head, then the text.
+        prompt = request_head(123) + synthetic_prompt(counter, tokens, seed=1)
+        assert 0 <= counter.count(prompt) - tokens <= 1
     prompts = level_prompts(Workload(input_tokens=64), counter, seed=0, count=10)
-    assert len({text for text, _ in prompts}) == 10
-    assert all(abs(n - 64) <= 1 for _, n in prompts)
+    assert len(set(prompts)) == 10
+    assert all(0 <= counter.count(request_head(7) + p) - 64 <= 1 for p in prompts)
     given = level_prompts(Workload(prompts=("a", "b")), counter, seed=0)
-    assert [text for text, _ in given] == ["a", "b"]
+    assert given == ["a", "b"]
 
 
 def test_the_estimate_is_a_ceiling_from_the_request_cap_and_the_price_table() -> None:
@@ -208,7 +210,7 @@ def test_a_run_is_read_by_worker_processes_stored_and_reopened(tmp_path) -> None
     assert run.wait(60)
     assert run.failure is None and not run.stopped
     assert [r.level for r in run.results] == [1, 3]
-    assert all(r.generator.in_engine for r in run.results)
+    assert all(r.generator.in_workers for r in run.results)
     assert all(r.ok >= r.level and not r.errors for r in run.results)
     stored = store.get(run.id)
     assert stored is not None and stored.ended_at is not None
@@ -219,6 +221,9 @@ def test_a_run_is_read_by_worker_processes_stored_and_reopened(tmp_path) -> None
     assert len(records) == sum(r.requests for r in run.results)
     assert {r.page for r in records} == {"load"} and {r.label for r in records} == {"A"}
     assert all(len(r.chunk_offsets_s) == 20 for r in records)
+    # No two requests alike (no prefix cache serves one from another); each counted here.
+    assert len({r.prompt for r in records}) == len(records)
+    assert all(r.input_tokens and r.input_source == "estimate" for r in records)
     # Another user sees none of it.
     assert LoadStore(runs.for_owner("someone-else")).get(run.id) is None
 

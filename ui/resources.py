@@ -8,8 +8,10 @@ import streamlit as st
 
 from chatlib.chat.answers import ChatAnswers
 from chatlib.compare.comparisons import Comparisons
+from chatlib.load.registry import LoadRuns
 from chatlib.providers.local import LocalProvider, shared_local_provider
 from chatlib.store import ChatStore, ComparisonStore, RunStore
+from chatlib.store.loads import LoadStore
 from ui.auth import is_admin, owner
 
 
@@ -54,3 +56,14 @@ def comparisons() -> Comparisons:
 @st.cache_resource
 def _comparisons(user: str | None) -> Comparisons:
     return Comparisons(ComparisonStore(_database_store().for_owner(user)))
+
+
+def load_runs() -> LoadRuns:
+    """Starts and finds this session's user's load runs (the ones running are one process
+    table: a reload or a second tab finds the same run going)."""
+    return _load_runs(owner())
+
+
+@st.cache_resource
+def _load_runs(user: str | None) -> LoadRuns:
+    return LoadRuns(LoadStore(_database_store().for_owner(user)))

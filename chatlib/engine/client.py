@@ -42,7 +42,7 @@ from chatlib.providers.base import Provider, Recipe, recipe_of
 from chatlib.streaming.pump import StreamPump
 
 __all__ = ["EngineClient", "EnginePump", "new_pump", "shared_client", "engine_enabled",
-           "ENGINE_ENV"]
+           "child_env", "ENGINE_ENV"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class EngineClient:
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "chatlib.engine.main", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=_engine_env())
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=child_env())
         finally:
             theirs.close()
         conn = Connection(ours.detach())
@@ -166,8 +166,9 @@ class EngineClient:
                 process.kill()
 
 
-def _engine_env() -> dict[str, str]:
-    """The app's environment, with this checkout first on the engine's import path: the app
+def child_env() -> dict[str, str]:
+    """The app's environment for a child process of ours (the engine, a load worker), with
+    this checkout first on its import path: the app
     may have been started from any directory, and relative paths in the environment
     (``CHATLAB_GGUF``) must mean what they mean to the app, so the working directory stays."""
     root = str(Path(__file__).resolve().parent.parent.parent)

@@ -1,93 +1,121 @@
-"""The load generator: sends one level's requests to one target on its schedule, and measures
-itself while it does.
+"""The load generator: sends one level's requests to one target and measures itself, in
+worker processes of its own.
 
-**Who reads the streams.** Every request is an answer opened with ``new_pump``, the one
-streaming path of chat, compare and the API, read and timed in worker processes of the load's
-own (``WorkerPool``: engine processes, ``chatlib.engine.main``, apart from the app's engine
-that keeps serving chats; requests are dealt to them in turn). Each stamps every chunk where
-its bytes arrive and does nothing else. A provider that cannot be rebuilt in a worker (a
-test's own subclass) is read in this process, and its levels say so.
+**Who sends and reads.** ``WorkerPool`` starts load worker processes
+(``chatlib.load.worker``: one per ``STREAMS_PER_WORKER`` streams, up to the cores), apart
+from the app and from the engine that keeps serving its chats. A level is split between them
+(lanes, or the rate as independent arrival streams whose sum is the level's; Poisson streams
+add up to a Poisson stream) and each runs its share with ``lanes.run_here``: the schedule,
+the requests and their readers all in one process that does nothing else, so a busy page can
+neither delay a request nor move a timestamp. Records come back as requests end; the app
+fills in a token count the provider did not report (its counter says which), and keeps them.
 
-**How a level runs.**
+A provider that cannot be rebuilt in a worker (``recipe_of`` is None: a test's own
+subclass), or ``CHATLAB_ENGINE=inline``, runs its level in this process with the same code;
+its levels say so (``GeneratorCheck.in_workers`` False).
 
-- ``concurrency`` N: N lanes, each sending its next request as its last one ends, until the
-  level's time is up (or it has sent ``requests``); a request sent in time runs to its end.
-- ``rate`` R: a pacer sends request k at its arrival time (``arrivals.arrival_offsets``)
-  whatever is in flight, up to ``MAX_IN_FLIGHT``; past that an arrival is dropped and counted.
-
-**What it measures of itself** (``GeneratorCheck``): each request's send overhead, when the
-worker actually sent it (the record's ``created_at``, taken in the worker just before the
-request) minus when it was due (its arrival time; for a lane, when the worker had the lane's
-last request's final chunk); and the CPU share of the busiest reading process over the
-level (``psutil``). ``levels.summarize_level`` turns these into the client-bound flag.
+**Its check of itself** (``GeneratorCheck``): the send overheads of all workers (p99, mean,
+max), the CPU share of the busiest worker over the level, and the arrivals dropped;
+``levels.summarize_level`` turns them into the client-bound flag.
 """
 
 from __future__ import annotations
 
-import itertools
+import os
+import socket
+import subprocess
+import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
 
 import numpy as np
-import psutil
 
 from chatlib.compare.comparison import SharedSettings, TargetSpec
-from chatlib.core.types import FRESH_CONTEXT, Message
-from chatlib.engine.client import EngineClient, EnginePump, engine_enabled, new_pump
-from chatlib.load.arrivals import arrival_offsets
+from chatlib.core.exits import exit_words
+from chatlib.core.types import FRESH_CONTEXT, Settings
+from chatlib.engine.client import child_env, engine_enabled
+from chatlib.load.lanes import LevelStats, LevelTask, run_here
 from chatlib.load.levels import GeneratorCheck
 from chatlib.load.spec import LOAD_PAGE, LoadSpec
+from chatlib.load.worker import DONE, LEVEL, RECORD, STOP
+from chatlib.providers.base import recipe_of
 from chatlib.runs.record import RunRecord
-from chatlib.streaming.pump import StreamPump
 
-__all__ = ["WorkerPool", "LevelJob", "LevelOutcome", "run_level", "warm_up", "MAX_IN_FLIGHT",
-           "STREAMS_PER_WORKER", "workers_for"]
+__all__ = ["WorkerPool", "LevelJob", "LevelOutcome", "run_level", "warm_up",
+           "STREAMS_PER_WORKER", "workers_for", "WORKER_LOST"]
 
-MAX_IN_FLIGHT = 2000  # a rate level past this is not measuring the target any more
-STREAMS_PER_WORKER = 100  # one reading process per this many streams, up to the cores
-_GRACE_S = 120.0  # how long a level's last requests may run past its time
+STREAMS_PER_WORKER = 100  # one worker process per this many streams, up to the cores
+WORKER_LOST = "A load worker process stopped ({why}); the requests it had sent are kept."
 
 
 def workers_for(streams: int) -> int:
-    """How many reading processes ``streams`` at once get on this machine."""
-    return max(1, min(psutil.cpu_count() or 1, -(-streams // STREAMS_PER_WORKER)))
+    """How many worker processes ``streams`` at once get on this machine."""
+    return max(1, min(os.cpu_count() or 1, -(-streams // STREAMS_PER_WORKER)))
+
+
+class _Worker:
+    """One worker process and the thread that reads what it sends."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "chatlib.load.worker", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=child_env())
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.send_lock = threading.Lock()
+
+    def send(self, message: tuple[object, ...]) -> None:
+        with self.send_lock:
+            self.conn.send(message)
+
+    def run(self, message: tuple[object, ...],
+            on_record: Callable[[RunRecord], None]) -> tuple[LevelStats | None, str | None]:
+        """Send a level, hand each record to ``on_record``, return its end."""
+        try:
+            self.send(message)
+            while True:
+                reply = self.conn.recv()
+                if reply[0] == RECORD:
+                    on_record(reply[1])
+                elif reply[0] == DONE:
+                    return reply[1], reply[2]
+        except (EOFError, OSError):
+            try:
+                code = self.process.wait(1.0)
+            except subprocess.TimeoutExpired:
+                return None, WORKER_LOST.format(why="it closed its channel")
+            return None, WORKER_LOST.format(why=exit_words(code))
+
+    def close(self) -> None:
+        self.conn.close()  # the worker's command loop ends, stopping what it ran
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class WorkerPool:
-    """The processes that read a load's streams (engines of its own), dealt in turn."""
+    """The worker processes of one load run (started on first use, ended by ``close``)."""
 
     def __init__(self, count: int) -> None:
-        self.clients = [EngineClient() for _ in range(max(1, count))]
-        self._turn = itertools.count()
-        self._lock = threading.Lock()
+        self.count = max(1, count)
+        self._workers: list[_Worker] = []
 
-    def start(self) -> None:
-        if engine_enabled():
-            for client in self.clients:
-                client.start()
-
-    def next_client(self) -> EngineClient:
-        with self._lock:
-            return self.clients[next(self._turn) % len(self.clients)]
-
-    def cpu_seconds(self) -> list[float]:
-        """CPU time so far of each reading process (this one's when none is running)."""
-        pids: list[int | None] = [
-            c.pid for c in self.clients if c.pid is not None] if engine_enabled() else []
-        seconds = []
-        for pid in pids or [None]:
-            try:
-                times = psutil.Process(pid).cpu_times()
-            except psutil.Error:  # it died: its requests say how
-                continue
-            seconds.append(times.user + times.system)
-        return seconds
+    def workers(self) -> list[_Worker]:
+        if not self._workers:
+            self._workers = [_Worker() for _ in range(self.count)]
+        return self._workers
 
     def close(self) -> None:
-        for client in self.clients:
-            client.close()
+        for worker in self._workers:
+            worker.close()
+        self._workers = []
 
 
 @dataclass(frozen=True)
@@ -99,7 +127,7 @@ class LevelJob:
     level: float
     seq: int
     group_id: str
-    prompts: Sequence[tuple[str, int]]  # (text, input tokens by the target's counter)
+    prompts: Sequence[str]  # request k sends text k mod len, after its own head
 
 
 @dataclass
@@ -107,183 +135,128 @@ class LevelOutcome:
     records: list[RunRecord]
     check: GeneratorCheck
     duration_s: float
+    failure: str | None = None  # a worker process was lost
 
 
-class _Level:
-    """The state of one running level: its pumps, what they recorded, its overheads."""
-
-    def __init__(self, job: LevelJob, spec: LoadSpec, pool: WorkerPool,
-                 stop: threading.Event, before_send: Callable[[], None] | None,
-                 on_record: Callable[[RunRecord], None] | None) -> None:
-        self.job, self.spec, self.pool, self.stop = job, spec, pool, stop
-        self.before_send = before_send
-        self.on_record = on_record
-        self.lock = threading.Lock()
-        self.sent = 0
-        self.in_flight: dict[str, StreamPump] = {}
-        self.records: list[RunRecord] = []
-        self.due: dict[str, float] = {}  # run id → when it was due (wall clock)
-        self.overheads: list[float] = []
-        self.dropped = 0
-        self.all_done = threading.Condition(self.lock)
-        workload = spec.workload
-        shared = SharedSettings(workload.system_prompt, workload.output_tokens,
-                                workload.temperature)
-        # Every request starts cold, as in Compare: no request is timed against another's
-        # cache in the embedded model.
-        self.settings = shared.for_model(job.target.model,
-                                         {**job.target.extra, FRESH_CONTEXT: True})
-        self.read_here = False  # some request was read in this process, not a worker
-
-    def claim(self) -> int | None:
-        """The next request's number, or None when the level has sent all it may."""
-        with self.lock:
-            if self.stop.is_set() or (self.spec.requests is not None
-                                      and self.sent >= self.spec.requests):
-                return None
-            self.sent += 1
-            return self.sent - 1
-
-    def send(self, k: int, due_wall: float) -> StreamPump:
-        if self.before_send is not None:
-            self.before_send()  # a test slows the generator here on purpose
-        text, tokens = self.job.prompts[k % len(self.job.prompts)]
-        target = self.job.target
-        pump = new_pump(
-            target.provider, [Message("user", text)], self.settings,
-            counter=target.counter, input_tokens=tokens, input_source=target.counter.source,
-            on_done=self._done,
-            record_fields={"page": LOAD_PAGE, "group_id": self.job.group_id,
-                           "label": self.job.label},
-            client=self.pool.next_client(),
-        )
-        with self.lock:
-            self.due[pump.run_id] = due_wall
-            self.in_flight[pump.run_id] = pump
-            self.read_here = self.read_here or not isinstance(pump, EnginePump)
-        pump.start()
-        if self.stop.is_set():  # a Stop while this one was being sent: it stops too
-            pump.stop()
-        return pump
-
-    def _done(self, record: RunRecord) -> None:
-        with self.lock:
-            self.in_flight.pop(record.id, None)
-            due = self.due.pop(record.id, None)
-            if due is not None:
-                self.overheads.append(max(0.0, record.created_at - due))
-            self.records.append(record)
-            self.all_done.notify_all()
-        if self.on_record is not None:
-            self.on_record(record)
-
-    def wait_all(self, deadline: float) -> None:
-        with self.lock:
-            while self.in_flight and not self.stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self.all_done.wait(min(left, 0.2))
-        self.stop_all()
-
-    def stop_all(self) -> None:
-        """Stop the requests in flight (a Stop, or past the grace): each keeps what arrived."""
-        with self.lock:
-            pumps = list(self.in_flight.values())
-        for pump in pumps:
-            pump.stop()
-        for pump in pumps:
-            pump.wait(10)
+def _settings(job: LevelJob, spec: LoadSpec) -> Settings:
+    workload = spec.workload
+    shared = SharedSettings(workload.system_prompt, workload.output_tokens, workload.temperature)
+    # Every request starts cold, as in Compare: none is timed against another's cache in the
+    # embedded model.
+    return shared.for_model(job.target.model, {**job.target.extra, FRESH_CONTEXT: True})
 
 
-def _lane(level: _Level, end_mono: float, start_wall: float) -> None:
-    due = start_wall
-    while time.monotonic() < end_mono:
-        k = level.claim()
-        if k is None:
-            return
-        pump = level.send(k, due)
-        record = pump.wait()
-        if record is None or level.stop.is_set():
-            return
-        offsets = record.chunk_offsets_s + record.reasoning_offsets_s
-        # The lane's next request is due when its reader had this one's last chunk.
-        due = record.created_at + max(offsets) if offsets else time.time()
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (i < total % parts) for i in range(parts)]
 
 
-def _pacer(level: _Level, end_mono: float, start_mono: float, start_wall: float,
-           rate: float) -> None:
-    arrivals = arrival_offsets(rate, poisson=level.spec.schedule.poisson,
-                               seed=level.spec.seed * 7919 + level.job.seq)
-    for offset in arrivals:
-        if start_mono + offset >= end_mono:
-            return
-        if level.stop.wait(max(0.0, start_mono + offset - time.monotonic())):
-            return
-        with level.lock:
-            full = len(level.in_flight) >= MAX_IN_FLIGHT
-            if full:
-                level.dropped += 1
-        if full:
-            continue
-        k = level.claim()
-        if k is None:
-            return
-        level.send(k, start_wall + offset)
-
-
-def warm_up(job: LevelJob, spec: LoadSpec, pool: WorkerPool) -> None:
-    """One request per reading process, not counted and not stored, before a target's first
-    level: the worker builds its client (imports, a connection pool, a TLS session) there,
-    not inside the first timed request."""
-    level = _Level(job, spec, pool, threading.Event(), None, None)
-    pumps = []
-    for client in pool.clients:
-        text, tokens = job.prompts[0]
-        pumps.append(new_pump(job.target.provider, [Message("user", text)], level.settings,
-                              counter=job.target.counter, input_tokens=tokens,
-                              client=client).start())
-    for pump in pumps:
-        pump.wait(_GRACE_S)
+def _tasks(job: LevelJob, spec: LoadSpec, parts: int) -> list[LevelTask]:
+    """The level's shares for ``parts`` senders (fewer when there are fewer streams)."""
+    rate = spec.schedule.mode == "rate"
+    parts = parts if rate else max(1, min(parts, int(job.level)))
+    streams = _split(int(job.level), parts) if not rate else [0] * parts
+    caps = (_split(spec.requests, parts) if spec.requests is not None else [None] * parts)
+    base = LevelTask(
+        mode="rate" if rate else "concurrency", streams=0,
+        rate=job.level / parts if rate else 0.0, poisson=spec.schedule.poisson,
+        seconds=spec.seconds, requests=None, seed=0, prompts=tuple(job.prompts),
+        input_source=job.target.counter.source, settings=_settings(job, spec),
+        record_fields={"page": LOAD_PAGE, "group_id": job.group_id, "label": job.label},
+        shares=parts)
+    return [replace(base, streams=streams[i], requests=caps[i], share=i,
+                    seed=(spec.seed * 7919 + job.seq) * 101 + i)
+            for i in range(parts)]
 
 
 def run_level(job: LevelJob, spec: LoadSpec, pool: WorkerPool, stop: threading.Event, *,
               before_send: Callable[[], None] | None = None,
               on_record: Callable[[RunRecord], None] | None = None) -> LevelOutcome:
-    """Run one level to its end (or to ``stop``: the requests in flight are stopped and
-    keep what arrived). ``on_record`` sees each request as it ends (progress)."""
-    level = _Level(job, spec, pool, stop, before_send, on_record)
-    cpu_before = pool.cpu_seconds()
-    start_mono, start_wall = time.monotonic(), time.time()
-    end_mono = start_mono + spec.seconds
-    if spec.schedule.mode == "rate":
-        senders = [threading.Thread(target=_pacer, name="load-pacer", daemon=True,
-                                    args=(level, end_mono, start_mono, start_wall, job.level))]
-    else:
-        senders = [threading.Thread(target=_lane, name=f"load-lane-{i}", daemon=True,
-                                    args=(level, end_mono, start_wall))
-                   for i in range(int(job.level))]
-    for sender in senders:
-        sender.start()
-    while any(sender.is_alive() for sender in senders):
+    """Run one level to its end (or to ``stop``: the requests in flight stop and keep what
+    arrived). ``on_record`` sees each request as it ends (progress). ``before_send`` runs
+    before every request (a test slows the generator with it): it keeps the level in this
+    process."""
+    counter = job.target.counter
+    system = spec.workload.system_prompt
+    records: list[RunRecord] = []
+    lock = threading.Lock()
+
+    def kept(record: RunRecord) -> None:
+        # Counted here, not in the worker (whose only work is the requests): the prompt it
+        # sent, and the answer when the provider reported no usage.
+        if record.input_tokens is None:
+            record.input_tokens = counter.count(record.prompt) + (
+                counter.count(system) if system else 0)
+            record.input_source = counter.source
+        if record.output_tokens is None and record.text:
+            record.output_tokens = counter.count(record.text)
+            record.output_source = counter.source
+        with lock:
+            records.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    recipe = recipe_of(job.target.provider) if engine_enabled() else None
+    here = recipe is None or before_send is not None
+    workers = [] if here else pool.workers()
+    tasks = _tasks(job, spec, 1 if here else len(workers))
+    results: list[tuple[LevelStats | None, str | None]] = [(None, None)] * len(tasks)
+
+    def share(i: int) -> None:
+        if here:
+            results[i] = (run_here(tasks[i], job.target.provider, stop, kept,
+                                   counter=counter, before_send=before_send), None)
+        else:
+            results[i] = workers[i].run((LEVEL, recipe, tasks[i]), kept)
+
+    threads = [threading.Thread(target=share, args=(i,), name=f"load-share-{i}", daemon=True)
+               for i in range(len(tasks))]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
         if stop.wait(0.05):
-            level.stop_all()  # the lanes waiting on these return at once
+            for worker in workers:
+                try:
+                    worker.send((STOP,))
+                except OSError:
+                    pass  # gone: its share has ended already
             break
-    for sender in senders:
-        sender.join()
-    level.wait_all(time.monotonic() + max(_GRACE_S, 4 * spec.seconds))
-    duration = time.monotonic() - start_mono
-    cpu_after = pool.cpu_seconds()
-    shares = [(after - before) / duration for before, after in zip(cpu_before, cpu_after)]
-    overheads = np.asarray(level.overheads, dtype=float)
+    for thread in threads:
+        thread.join()
+    stats = [s for s, _ in results if s is not None]
+    failure = next((error for _, error in results if error), None)
+    overheads = np.asarray([o for s in stats for o in s.overheads_s], dtype=float)
+    lags = np.asarray([lag for s in stats for lag in s.lags_s], dtype=float)
+    duration = max((s.wall_s for s in stats), default=0.0)
     check = GeneratorCheck(
         overhead_mean_s=float(overheads.mean()) if overheads.size else None,
         overhead_p99_s=float(np.percentile(overheads, 99)) if overheads.size else None,
         overhead_max_s=float(overheads.max()) if overheads.size else None,
-        cpu_share=max(shares) if shares else None,
-        dropped=level.dropped,
-        in_engine=not level.read_here,
+        cpu_share=max((s.cpu_s / s.wall_s for s in stats if s.wall_s > 0), default=None),
+        lag_p99_s=float(np.percentile(lags, 99)) if lags.size else None,
+        lag_max_s=float(lags.max()) if lags.size else None,
+        dropped=sum(s.dropped for s in stats),
+        in_workers=not here,
     )
-    with level.lock:
-        records = sorted(level.records, key=lambda r: r.created_at)
-    return LevelOutcome(records, check, duration)
+    return LevelOutcome(sorted(records, key=lambda r: r.created_at), check, duration, failure)
+
+
+def warm_up(job: LevelJob, spec: LoadSpec, pool: WorkerPool) -> None:
+    """One request per worker, not counted and not stored, before a target's first level:
+    the worker builds its client there (imports, a connection pool, a TLS session), not
+    inside the first timed request."""
+    one = replace(spec, requests=1, seconds=0.001)
+    job = replace(job, level=1)
+    recipe = recipe_of(job.target.provider) if engine_enabled() else None
+    if recipe is None:
+        return  # read here: the provider object is built already
+    task = _tasks(job, one, 1)[0]
+    warmers = [threading.Thread(target=worker.run, args=((LEVEL, recipe, task), _ignore))
+               for worker in pool.workers()]
+    for warmer in warmers:
+        warmer.start()
+    for warmer in warmers:
+        warmer.join()
+
+
+def _ignore(record: RunRecord) -> None:
+    """A warm-up request's record: not kept."""

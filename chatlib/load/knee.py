@@ -78,7 +78,10 @@ def knee_of(label: str, name: str, results: Sequence[LevelResult], slos: Sequenc
             return Knee(label, None, f"{who} misses {goals} even at "
                                      f"{schedule.level_text(trusted[0].level)}.{caveat}")
         top = not failed
-        tail = " (every level tried held: the knee is higher)" if top else ""
+        pushed_past = [level for level in bound if level > best.level]
+        tail = ("" if not top else
+                ", as far as the load generator could push it" if pushed_past else
+                " (every level tried held: the knee is higher)")
         return Knee(label, best.level,
                     f"{who} holds {goals} up to {schedule.level_text(best.level)}{tail}.{caveat}",
                     above_range=top)

@@ -14,12 +14,17 @@ Definitions (the field's, see the README's "Load"):
   left out. A level **meets** an SLO "p99 TTFT ≤ 200 ms" when at least 99 % of its requests
   attain it. A request's ITL is its mean gap.
 - **Goodput**: the requests that met every SLO's limit, per second (AIPerf's definition).
-- **Client-bound**: the generator, not the target, limited the level: a worker process that
-  reads the streams used ``CPU_BOUND_SHARE`` of its core or more (one interpreter cannot use
-  more), its send overhead (when a request left − when it was due) averaged over
-  ``overhead_budget_s`` (2 % of the E2E p50, at least 5 ms: AIPerf's client budget) or its
-  p99 over five times that, or arrivals were dropped because too many requests were already
-  in flight.
+- **Client-bound**: the generator, not the target, limited the level or its timing:
+  - a worker process used ``CPU_BOUND_SHARE`` of its core or more (one interpreter cannot
+    use more);
+  - its readers could not stamp precisely enough for the question asked: a probe thread in
+    each worker woke late, at p99, by more than ``stamp_budget_s`` (a twentieth of the
+    tightest SLO limit, or without SLOs of the ITL median; at least 1 ms), so a chunk's
+    stamp may be off by as much;
+  - its send overhead (when a request left − when it was due) averaged over
+    ``overhead_budget_s`` (2 % of the E2E p50, at least 5 ms: AIPerf's client budget) or its
+    p99 went over five times that;
+  - or arrivals were dropped because too many requests were already in flight.
 """
 
 from __future__ import annotations
@@ -37,13 +42,16 @@ from chatlib.runs.metrics import percentiles
 from chatlib.runs.record import RunRecord
 
 __all__ = ["LOAD_PERCENTILES", "CPU_BOUND_SHARE", "GeneratorCheck", "LevelResult",
-           "summarize_level", "error_kind", "request_values", "overhead_budget_s"]
+           "summarize_level", "error_kind", "request_values", "overhead_budget_s",
+           "stamp_budget_s"]
 
 LOAD_PERCENTILES = (50, 90, 99, 99.9)
 CPU_BOUND_SHARE = 0.85  # of one core: a Python process past this is the bottleneck
 _OVERHEAD_FLOOR_S = 0.005
 _OVERHEAD_SHARE = 0.02
 _TAIL_FACTOR = 5  # the p99 overhead may reach this many budgets
+_STAMP_FLOOR_S = 0.001
+_STAMP_SHARE = 0.05
 
 # How an error reads → its kind (the messages are the providers' user messages).
 _ERROR_KINDS = (
@@ -78,6 +86,13 @@ def overhead_budget_s(e2e_p50_s: float | None) -> float:
     return max(_OVERHEAD_FLOOR_S, _OVERHEAD_SHARE * (e2e_p50_s or 0.0))
 
 
+def stamp_budget_s(slos: Sequence[Slo], itl_p50_s: float | None) -> float:
+    """How late a reader may stamp (p99) before the level counts as client-bound: an error
+    that cannot move a verdict on the SLOs (or, without any, on the gaps) is no bottleneck."""
+    scale = min(slo.limit_s for slo in slos) if slos else (itl_p50_s or 0.0)
+    return max(_STAMP_FLOOR_S, _STAMP_SHARE * scale)
+
+
 @dataclass(frozen=True)
 class GeneratorCheck:
     """What the generator measured of itself during one level."""
@@ -85,9 +100,11 @@ class GeneratorCheck:
     overhead_mean_s: float | None = None  # a request's send − when it was due
     overhead_p99_s: float | None = None
     overhead_max_s: float | None = None
-    cpu_share: float | None = None  # the busiest reading process: CPU s ÷ level s
+    cpu_share: float | None = None  # the busiest worker process: CPU s ÷ level s
+    lag_p99_s: float | None = None  # how late a probe thread woke in the workers, p99
+    lag_max_s: float | None = None
     dropped: int = 0  # arrivals not sent: too many requests in flight
-    in_engine: bool = True  # read in worker processes (False: in the generator's own)
+    in_workers: bool = True  # read in worker processes (False: in the generator's own)
 
 
 @dataclass(frozen=True)
@@ -129,10 +146,15 @@ class LevelResult:
         return cls(**data)
 
 
-def _client_bound_why(check: GeneratorCheck, e2e_p50_s: float | None) -> str:
+def _client_bound_why(check: GeneratorCheck, slos: Sequence[Slo], e2e_p50_s: float | None,
+                      itl_p50_s: float | None) -> str:
     reasons = []
     if check.cpu_share is not None and check.cpu_share >= CPU_BOUND_SHARE:
         reasons.append(f"a process reading the streams used {check.cpu_share:.0%} of a core")
+    stamp = stamp_budget_s(slos, itl_p50_s)
+    if check.lag_p99_s is not None and check.lag_p99_s > stamp:
+        reasons.append(f"its readers woke up to {check.lag_p99_s * 1000:.1f} ms late (p99; "
+                       f"budget {stamp * 1000:.1f} ms), so chunk times may be off by as much")
     budget = overhead_budget_s(e2e_p50_s)
     if check.overhead_mean_s is not None and check.overhead_mean_s > budget:
         reasons.append(f"requests left {check.overhead_mean_s * 1000:.1f} ms late on average "
@@ -184,5 +206,7 @@ def summarize_level(label: str, level: float, seq: int, records: Sequence[RunRec
         stopped=stopped, errors=dict(errors), duration_s=duration_s,
         requests_per_s=len(finished) / duration, output_tokens_per_s=out_tps,
         percentiles=table, attainment=attainment, goodput_per_s=goodput, meets_slos=meets,
-        generator=check, client_bound_why=_client_bound_why(check, table["e2e"]["p50"]),
+        generator=check,
+        client_bound_why=_client_bound_why(check, slos, table["e2e"]["p50"],
+                                           table["itl"]["p50"]),
     )

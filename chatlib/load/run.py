@@ -136,12 +136,11 @@ class LoadRun(LoadView):
 
     def _run(self) -> None:
         schedule = self.spec.schedule
-        biggest = max(schedule.levels) if schedule.mode == "concurrency" else (
-            schedule.max_level if schedule.mode == "sweep" else 1)
+        # Streams at once, at most (a rate level: about the rate, for answers of a second).
+        biggest = schedule.max_level if schedule.mode == "sweep" else max(schedule.levels)
         pool = WorkerPool(self._workers or workers_for(int(biggest)))
         seq = 0
         try:
-            pool.start()
             for label, _name in self.spec.targets:
                 fixed = None if schedule.mode == "sweep" else list(schedule.levels)
                 warm = True
@@ -186,6 +185,9 @@ class LoadRun(LoadView):
             self._progress = Progress(label, level, 0, 0.0, self.spec.seconds, len(self.results))
         outcome = run_level(job, self.spec, pool, self._stop, before_send=self._before_send,
                             on_record=ended)
+        if outcome.failure:
+            self.failure = outcome.failure
+            self._stop.set()  # the levels measured stay; this one is kept as far as it got
         result = summarize_level(label, level, seq, outcome.records, self.spec.slos,
                                  outcome.duration_s, outcome.check)
         with self._lock:

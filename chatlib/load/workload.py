@@ -1,10 +1,11 @@
-"""The prompts a load level sends: a prompt set's in turn, or synthetic ones of an exact
-length in the target's own tokens (its tokenizer counts them, so "128 input tokens" means 128
-of that model's tokens, or an estimate when its counter says so).
+"""The prompts a load level sends: a prompt set's in turn, or synthetic ones of a length in
+the target's own tokens (its tokenizer counts them, so "128 input tokens" means 128 of that
+model's tokens, or an estimate when its counter says so), head included.
 
-Every synthetic prompt is different (its words are drawn from a seeded generator), so a
-provider's prompt cache cannot serve one request from another's prefix. Prompts are built
-before a level starts: counting tokens is CPU work the generator must not do while it times.
+Every request's prompt starts with its own number (``lanes.request_head``), so a provider's
+prefix cache cannot serve one request from another's. The synthetic texts are built before a
+level starts: counting tokens is CPU work the generator must not do while it times. Each
+request's own count is taken afterwards, in the app, from the prompt it sent.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from __future__ import annotations
 import random
 
 from chatlib.core.tokens import TokenCounter
+from chatlib.load.lanes import request_head
 from chatlib.load.spec import Workload
 
 __all__ = ["synthetic_prompt", "level_prompts", "POOL_SIZE"]
 
-POOL_SIZE = 64  # distinct prompts per level; request k sends prompt k mod the pool
+POOL_SIZE = 64  # synthetic texts per level; request k sends text k mod the pool, after its head
 
 _WORDS = (
     "river stone window garden music paper orange silver market winter letter bridge "
@@ -30,10 +32,11 @@ _ASK = "Write a story with these words"  # short: a 16-token prompt still has ro
 
 
 def synthetic_prompt(counter: TokenCounter, tokens: int, seed: int) -> str:
-    """A prompt of ``tokens`` tokens by ``counter`` (or one more or less where a word cannot
-    be split evenly), different for every ``seed``."""
+    """A text that, after a request's head, makes a prompt of ``tokens`` tokens by
+    ``counter`` (or one more where a word cannot be split evenly), different for every
+    ``seed``."""
     rng = random.Random(seed)
-    head = f"{_ASK} ({seed}):"
+    head = f"{request_head(0)}{_ASK} ({seed}):"
     words: list[str] = []
     while counter.count(" ".join([head, *words])) < tokens:
         words.extend(rng.choice(_WORDS) for _ in range(max(1, tokens // 4)))
@@ -44,16 +47,13 @@ def synthetic_prompt(counter: TokenCounter, tokens: int, seed: int) -> str:
             high = middle
         else:
             low = middle + 1
-    return " ".join([head, *words[:low]])
+    return " ".join([head, *words[:low]])[len(request_head(0)):]
 
 
 def level_prompts(workload: Workload, counter: TokenCounter, seed: int,
-                  count: int = POOL_SIZE) -> list[tuple[str, int]]:
-    """The prompts of one level with their token counts, ``count`` at most."""
+                  count: int = POOL_SIZE) -> list[str]:
+    """The texts of one level, ``count`` at most: the prompt set's, or synthetic ones."""
     if workload.prompts:
-        chosen = [workload.prompts[i % len(workload.prompts)]
-                  for i in range(min(count, len(workload.prompts)))]
-    else:
-        chosen = [synthetic_prompt(counter, workload.input_tokens, seed * 100_003 + i)
-                  for i in range(count)]
-    return [(text, counter.count(text)) for text in chosen]
+        return list(workload.prompts)
+    return [synthetic_prompt(counter, workload.input_tokens, seed * 100_003 + i)
+            for i in range(count)]

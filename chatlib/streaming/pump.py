@@ -151,8 +151,7 @@ class StreamPump:
     def _pull(self) -> Outcome:
         """Read the provider's events into this pump until the stream ends, fails or is
         stopped; what happened, for ``_finish``."""
-        created_at = time.time()
-        t0 = self._clock()
+        t0, created_at = self._start_times()
         self.t0 = t0
         status: RunStatus = "ok"
         error: str | None = None
@@ -219,6 +218,17 @@ class StreamPump:
                     log.debug("closing the provider stream failed", exc_info=True)
         return Outcome(created_at, status, error, finish, usage, attempts,
                        complete=status == "ok" or no_answer)
+
+    def _start_times(self) -> tuple[float, float]:
+        """t0 on the pump's clock and the wall-clock time of that same moment, read close
+        together: a thread preempted between the two reads would put ``created_at`` (and so
+        every chunk's wall time) early, so a pair read more than 0.1 ms apart is read again."""
+        for _ in range(3):
+            t0 = self._clock()
+            created_at = time.time()
+            if self._clock() - t0 <= 1e-4:
+                break
+        return t0, created_at
 
     # -- what the reader keeps (the engine's answers arrive through these too) -------------
     def _add_text(self, offset: float, text: str) -> bool:

@@ -10,11 +10,12 @@ Bounded: one app, 3 sessions, 4 s of probes against 127.0.0.1; every wait has a 
 
 from __future__ import annotations
 
-from bench.bench_timing_honesty import WireServer, run_level
+from bench.bench_timing_honesty import SCHEDULE, run_level
+from testkit.send_log import WireServer
 
 
 def test_probes_timed_by_the_engine_match_the_servers_send_log(tmp_path):
-    wire = WireServer(tmp_path / "wire-sends.jsonl").start()
+    wire = WireServer(tmp_path / "wire-sends.jsonl", SCHEDULE).start()
     try:
         level = run_level("process", "3", 4.0, tmp_path, wire)
     finally:
