@@ -15,7 +15,7 @@ from chatlib.chat.answers import AnswerRequest, ChatAnswers
 from chatlib.core.conversation import BudgetFit, ChatTurn
 from chatlib.core.errors import ProviderError
 from chatlib.streaming.pump import StreamPump
-from ui.chats import chat_sidebar, current_chat, sidebar_settings
+from ui.chats import chat_exports, chat_sidebar, current_chat, sidebar_settings
 from ui.first_screen import show_first_screen
 from ui.plain_text import show_prompt
 from ui.resources import chat_answers
@@ -34,7 +34,12 @@ _FIRST = "_chatlab_first_turn_drawn"  # (chat id, first turn drawn, the user ask
 
 answers: ChatAnswers = chat_answers()
 chat, live = current_chat(answers)
-request = settings_sidebar()
+# The sidebar, top to bottom: New chat and the chat list, provider and model, "Advanced"
+# (folded: every engineering setting), the exports. Filled in the order the script needs
+# (the settings before the prompt is asked, the list after it is stored).
+chats_box, settings_box = st.sidebar.container(), st.sidebar.container()
+advanced = st.sidebar.expander("Advanced", expanded=False)
+request = settings_sidebar(settings_box, advanced)
 
 
 def show_turn(turn: ChatTurn) -> None:
@@ -169,7 +174,8 @@ if prompt and not refused:
     live = answers.live(chat.id)  # ``chat`` is as ``ask`` stored it, with that answer
     if live is None and chat.turns and chat.turns[-1].status == "streaming":
         chat = answers.load(chat.id) or chat  # already over: as its reader stored it
-chat_sidebar(answers, chat)
+chat_sidebar(answers, chat, chats_box)
+chat_exports(chat, st.sidebar)
 
 st.title("💬 Chat Lab")
 history = chat.turns[:-1] if live is not None else chat.turns  # the answer in flight streams
@@ -185,10 +191,9 @@ if not chat.turns and live is None:
 if refused:
     st.warning(EMPTY_PROMPT, icon="✏️")
 
-with st.sidebar:
-    last = st.session_state.get(_LAST_FIT)
-    st.caption("Context sent: " + last[1] if last and last[0] == chat.id
-               else "Nothing sent yet.")
+last = st.session_state.get(_LAST_FIT)
+advanced.caption("Context sent: " + last[1] if last and last[0] == chat.id
+                 else "Nothing sent yet.")
 
 if live is not None:
     show_live(live)

@@ -5,7 +5,7 @@ the one in flight re-attached, or a stored one drawn as it ended."""
 import streamlit as st
 
 from chatlib.compare.comparison import MAX_TARGETS, SharedSettings, TargetSpec, serial_key
-from chatlib.core.errors import ProviderError
+from chatlib.core.errors import ProviderError, RateLimitError
 from ui.compare_turns import continue_in_chat, forget_comparison, target_overrides
 from ui.compare_view import (
     current_comparison, repeat_all, show_columns, show_comparison, show_results,
@@ -48,7 +48,10 @@ nonce = sb.checkbox("Defeat prompt caches", key="cmp_nonce",
                     help="A unique tag starts every request, so a provider's prompt cache "
                     "cannot make the repeats faster than a fresh request.")
 blind = sb.checkbox("Blind: hide names until I vote", key="cmp_blind")
-rate_limit_input(sb)
+# Only paid targets are limited: with none, no such setting (a refused one keeps it in view).
+if any(isinstance(p, RateLimitError) or (isinstance(p, TargetSpec) and p.provider.paid)
+       for p in picks):
+    rate_limit_input(sb)
 
 st.title("⚖️ Compare")
 st.caption("One prompt, every target at once. Times are taken where each answer's bytes "

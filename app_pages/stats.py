@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from chatlib.core.palette import series_scale
 from chatlib.core.text import count_of
 from chatlib.stats.export import export_csv, export_json, redact_settings
 from chatlib.runs.pricing import default_prices
@@ -123,20 +124,25 @@ st.caption(f"Token counts: `usage` = the provider's own report, `tokenizer` = th
            f"missing from `chatlib/data/prices.json` shows no cost, not zero.")
 
 # -- charts ----------------------------------------------------------------------------------
+# One colour per provider · model in every chart, kept while the filters change (every
+# stored pair has its place).
+colours = series_scale([group_label(p, m) for p, m in sorted(pairs)])
 tabs = st.tabs(["TTFT distribution", "Tokens/s per model", "ITL histogram", "Over time"])
 with tabs[0]:
-    st.altair_chart(charts.distribution(view.ttft_hist, "TTFT per run"), width="stretch")
+    st.altair_chart(charts.distribution(view.ttft_hist, "TTFT per run", colours=colours),
+                    width="stretch")
 with tabs[1]:
     tps_title = "Output tokens/s per request (p5 · p25–p75 · p95, tick = p50)"
-    st.altair_chart(charts.spread(view.tps_spread, tps_title, "tok/s"), width="stretch")
+    st.altair_chart(charts.spread(view.tps_spread, tps_title, "tok/s", colours),
+                    width="stretch")
 with tabs[2]:
-    st.altair_chart(charts.distribution(view.itl_hist, "Every gap between chunks, pooled"),
-                    width="stretch")
+    st.altair_chart(charts.distribution(view.itl_hist, "Every gap between chunks, pooled",
+                                        colours=colours), width="stretch")
 with tabs[3]:
-    st.altair_chart(charts.over_time(view.ttft_over_time, "TTFT over time", "ms"),
+    st.altair_chart(charts.over_time(view.ttft_over_time, "TTFT over time", "ms", colours),
                     width="stretch")
-    st.altair_chart(charts.over_time(view.e2e_over_time, "E2E latency over time", "ms"),
-                    width="stretch")
+    st.altair_chart(charts.over_time(view.e2e_over_time, "E2E latency over time", "ms",
+                                     colours), width="stretch")
 
 # -- one run ---------------------------------------------------------------------------------
 def ms(seconds: float | None) -> str:

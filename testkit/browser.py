@@ -112,6 +112,20 @@ def use_scripted_model(page: Any, model: str, *, settle: bool = True) -> None:
     select_option(page, "Model", model, sidebar, settle=settle)
 
 
+def open_expander(page: Any, label: str) -> Any:
+    """Unfold the sidebar's expander ``label`` (the chat page's "Advanced" holds the
+    engineering settings), unless it is open; return its locator."""
+    from playwright.sync_api import expect
+
+    expander = page.locator("[data-testid='stSidebar'] [data-testid='stExpander']",
+                            has_text=label).first
+    details = expander.locator("details")
+    if details.get_attribute("open") is None:
+        expander.locator("summary").click()
+    expect(details).to_have_attribute("open", "")
+    return expander
+
+
 def exception_texts(page: Any) -> list[str]:
     """Texts of the Streamlit exception boxes on the page (a traceback shown to the user)."""
     return page.locator("[data-testid='stException']").all_inner_texts()

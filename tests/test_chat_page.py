@@ -7,6 +7,7 @@ import pytest
 from chatlib.core.conversation import Chat, ChatTurn, to_messages
 from chatlib.providers.scripted import DEMO_MARKDOWN, SCRIPTS_ENV
 from chatlib.store import ChatStore, RunFilter
+from ui.chats import TITLE_CHARS, chat_date
 from ui.first_screen import EXAMPLE_PROMPTS
 from ui.plain_text import plain_label
 
@@ -223,7 +224,13 @@ def test_a_chat_is_stored_named_by_the_url_and_reopened_with_its_settings(chat, 
 
     chat.sidebar.text_input(key="chat_search").set_value("europe").run()
     opens = [b for b in chat.sidebar.button if b.key and b.key.startswith("open_")]
-    assert [b.label for b in opens] == [plain_label("Rivers of Europe, briefly")]
+    # One line: the title cut to fit, and when the chat was last used.
+    (summary,) = ChatStore(store).summaries("europe")
+    assert [b.label for b in opens] == [
+        plain_label("Rivers of Europe, b…") + f" :small[:gray[{chat_date(summary.updated_at)}]]"]
+    assert chat_date(summary.updated_at).startswith("today ")
+    assert opens[0].help == plain_label("Rivers of Europe, briefly")  # the whole title
+    assert TITLE_CHARS == 20
     opens[0].click().run()
     assert not chat.exception
     assert chat.query_params["chat"] == first_id
@@ -237,6 +244,22 @@ def test_a_chat_is_stored_named_by_the_url_and_reopened_with_its_settings(chat, 
     other.run()
     assert [m.name for m in other.chat_message] == ["user", "assistant"]
     assert answer_text(other.chat_message[1]) == DEMO
+
+
+def test_a_listed_chat_says_when_it_was_last_used_in_a_few_characters():
+    import time
+
+    def at(*ymdhm: int) -> float:
+        return time.mktime((*ymdhm, 0, 0, 0, -1))
+
+    now = at(2026, 12, 7, 14, 2)
+    assert chat_date(at(2026, 12, 7, 0, 1), now) == "today 00:01"
+    assert chat_date(now, now) == "today 14:02"
+    assert chat_date(at(2026, 12, 6, 23, 59), now) == "yesterday"
+    assert chat_date(at(2026, 12, 3, 9, 0), now) == "3 Dec"
+    assert chat_date(at(2026, 1, 1, 9, 0), now) == "1 Jan"
+    assert chat_date(at(2025, 12, 31, 9, 0), at(2026, 1, 1, 8, 0)) == "yesterday"
+    assert chat_date(at(2025, 12, 3, 9, 0), now) == "3 Dec 2025"
 
 
 def test_a_chat_is_renamed_and_deleted_after_a_confirmation(chat, store):
@@ -346,3 +369,80 @@ def test_an_answer_cut_at_max_output_tokens_says_so_under_it(chat, scripts_env, 
     chat.sidebar.selectbox(key="model").set_value("ends-well").run()
     chat.chat_input[0].set_value("Again").run()
     assert "cut at" not in chat.chat_message[3].caption[0].value
+
+
+# -- the sidebar: the essentials first, the engineering folded ----------------------------------
+def sidebar_outline(node) -> list:
+    """The sidebar top to bottom: each widget by key (a button, by label; a chat's button as
+    "open_"), each expander as (label, expanded, what is inside); captions and other text
+    left out."""
+    outline: list = []
+    for index in sorted(node.children):
+        child = node.children[index]
+        if child.type == "expander":
+            outline.append((child.label, child.proto.expanded, sidebar_outline(child)))
+        elif getattr(child, "children", None) is not None:  # a plain container
+            outline += sidebar_outline(child)
+        elif child.type in ("button", "download_button"):
+            key = getattr(child, "key", None) or ""
+            outline.append("open_" if key.startswith("open_") else child.label)
+        elif getattr(child, "key", None):
+            outline.append(child.key)
+    return outline
+
+
+def test_the_sidebar_leads_with_new_chat_the_chats_then_provider_and_model(app_test):
+    at = app_test().run()  # the embedded model, as a first visit finds it
+    assert not at.exception
+    advanced = ("Advanced", False, ["system_prompt", "budget", "gguf_path", "repeat_penalty"])
+    assert sidebar_outline(at.sidebar) == [
+        "New chat", "chat_search",
+        "provider", "model", "temperature", "max_tokens",
+        advanced,
+        "Export Markdown", "Export JSON",
+    ]
+    # An offline model is never limited: no paid-request setting at all.
+    assert "Paid requests" not in page_text(at.sidebar)
+
+    at.sidebar.selectbox(key="provider").set_value("scripted").run()
+    at.sidebar.selectbox(key="model").set_value("demo-fast").run()
+    at.chat_input[0].set_value("Rivers of Europe").run()
+    outline = sidebar_outline(at.sidebar)
+    # The stored chat is listed under New chat, before the settings; still nothing paid.
+    assert outline[:5] == ["New chat", "chat_search", "open_",
+                           ("This chat", False, ["title_" + at.query_params["chat"],
+                                                 "Delete this chat"]), "provider"]
+    assert outline[5:8] == ["model", "temperature", "max_tokens"]
+    assert outline[8] == ("Advanced", False, ["system_prompt", "budget"])
+    assert "Paid requests" not in page_text(at.sidebar)
+    # What the last prompt sent is a detail of the budget: under Advanced too.
+    (folded,) = [e for e in at.sidebar.expander if e.label == "Advanced"]
+    assert folded.caption[-1].value.startswith("Context sent: ")
+
+
+def test_a_paid_provider_adds_the_paid_request_limit_under_advanced(app_test, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-sidebar-0123456789abcdef")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)  # OpenAI's own, paid API
+    at = app_test().run()
+    at.sidebar.selectbox(key="provider").set_value("openai").run()
+    assert not at.exception
+    (folded,) = [e for e in at.sidebar.expander if e.label == "Advanced"]
+    inside = sidebar_outline(folded)
+    assert inside == ["system_prompt", "budget", "read_timeout", "paid_rpm"]
+    assert folded.number_input(key="paid_rpm").label.startswith("Paid requests per minute")
+    outline = sidebar_outline(at.sidebar)
+    assert outline.index("provider") < outline.index("model_openai") < outline.index(
+        ("Advanced", False, inside))
+
+
+def page_text(node) -> str:
+    """Every label and text in ``node`` (widgets' labels, markdown, captions)."""
+    parts = []
+    for index in sorted(getattr(node, "children", {}) or {}):
+        child = node.children[index]
+        for attr in ("label", "value", "body"):
+            value = getattr(child, attr, None)
+            if isinstance(value, str):
+                parts.append(value)
+        parts.append(page_text(child))
+    return "\n".join(p for p in parts if p)

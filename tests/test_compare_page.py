@@ -14,6 +14,7 @@ from chatlib.streaming.live_table import LiveTable
 from chatlib.compare.report import export_json, export_markdown, summary
 from chatlib.providers.scripted import DEMO_MARKDOWN, DEMO_SCRIPTS
 from tests.clocks import HANG_GUARD_S
+from ui.limits import SETTING_KEY
 
 DEMO = DEMO_MARKDOWN.strip()
 
@@ -178,7 +179,8 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_local_runs_are_not_l
         assert key not in export_json(comparison) and key not in export_markdown(comparison)
         # 3 runs at a paid limit of 2 a minute: a server on this machine is never paid, so
         # all three are sent (the limit itself: tests/test_ratelimit.py).
-        compare.sidebar.number_input(key="paid_rpm").set_value(2).run()
+        assert not [n for n in compare.sidebar.number_input if n.key == "paid_rpm"]
+        compare.session_state[SETTING_KEY] = 2  # set for paid targets: not offered here
         compare.sidebar.number_input(key="cmp_repeat").set_value(3).run()
         server.script(*[Reply(events=ow.stream(["again"], usage=(20, 1)))] * 3)
         compare.chat_input[0].set_value("Again").run()
@@ -584,3 +586,31 @@ def test_a_stored_prompt_set_reopens_from_its_url_with_its_grid(app_test, store)
     stopped = run_prompt_set(cases, resolve_targets(["scripted:demo-fast"]), store=store,
                              stop=stop)
     assert stopped.stopped and not stopped.cases and not stopped.passed
+
+
+# -- one colour per target ----------------------------------------------------------------------
+def test_each_target_has_one_colour_in_its_column_the_race_and_the_dot_plots(compare):
+    import json
+
+    from chatlib.core.palette import colour_for
+
+    pick(compare, t0="demo-fast", t1="demo-fast")
+    compare.sidebar.number_input(key="cmp_repeat").set_value(2).run()
+    compare.chat_input[0].set_value("Colours").run()
+    assert not compare.exception
+    a, b = colour_for("A"), colour_for("B")
+    assert a != b
+    # A bar of the target's colour over each column's heading.
+    for column, colour in zip(compare.columns[:2], (a, b)):
+        (bar,) = [e for e in column if e.type == "html"]
+        assert f"background:{colour}" in bar.proto.body
+    # The race, then the TTFT and tok/s dot plots: A and B in those colours in each.
+    titles = ["A · Scripted demo · demo-fast", "B · Scripted demo · demo-fast"]
+    charts = compare.get("vega_lite_chart")
+    assert len(charts) == 3
+    for chart in charts:
+        spec = json.loads(chart.proto.spec)
+        scales = [la["encoding"]["color"]["scale"] for la in spec["layer"]
+                  if "scale" in la["encoding"].get("color", {})]
+        assert scales and all(dict(zip(s["domain"], s["range"])) == dict(zip(titles, (a, b)))
+                              for s in scales)

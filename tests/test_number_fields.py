@@ -71,10 +71,13 @@ def test_a_whole_value_in_range_is_used_as_is_without_a_word(field):
     assert used(field) == "used=32000" and warnings(field) == []
 
 
-def test_the_paid_limit_keeps_the_value_its_field_says_it_uses(app_test):
+def test_the_paid_limit_keeps_the_value_its_field_says_it_uses(app_test, monkeypatch):
     # The limit is copied out of its widget by a callback (it holds on pages that do not
     # draw the field): the copy is the value the warning names, not int() of the float.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fields-0123456789abcdef")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)  # OpenAI's own API: paid
     at = app_test().run()
+    at.sidebar.selectbox(key="provider").set_value("openai").run()  # the field is for it
     at.sidebar.number_input(key="paid_rpm").set_value(2.5).run()
     assert not at.exception
     assert "Paid requests per minute (0 = no limit): 2.5 is not a whole number; using 3." \

@@ -10,6 +10,8 @@ import re
 import pytest
 
 from chatlib.core.conversation import chat_title
+from chatlib.store import ChatStore
+from ui.chats import TITLE_CHARS, chat_date
 from ui.plain_text import plain_label
 
 PROMPT = ("![pixel](http://127.0.0.1:9/pixel.png) [a link](http://127.0.0.1:9/) **bold** "
@@ -42,8 +44,13 @@ def test_the_chat_page_draws_the_prompt_and_its_title_as_text(app_test, store):
     again.run()
     assert [t.value for t in again.chat_message[0].text] == [PROMPT]
     opens = [b for b in again.sidebar.button if b.key and b.key.startswith("open_")]
-    assert [unescape(b.label) for b in opens] == ["▶ " + chat_title(PROMPT)]
-    assert [b.label for b in opens] == ["▶ " + plain_label(chat_title(PROMPT))]
+    # One line: the title cut to fit (all of it in the tooltip), then the date.
+    (summary,) = ChatStore(store).summaries()
+    cut = chat_title(PROMPT)[:TITLE_CHARS - 1].rstrip() + "…"
+    date = f":small[:gray[{chat_date(summary.updated_at)}]]"
+    assert [b.label for b in opens] == [f"▶ {plain_label(cut)} {date}"]
+    assert unescape(plain_label(cut)) == cut  # the title's part is escaped, all of it kept
+    assert [b.help for b in opens] == [plain_label(chat_title(PROMPT))]
 
 
 def test_the_compare_page_draws_each_prompt_as_text(app_test, store):

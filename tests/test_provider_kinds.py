@@ -84,7 +84,7 @@ def resolve_toy(name: str, model: str | None) -> tuple[ToyProvider, str, TokenCo
     return provider, chosen, CHARS
 
 
-def pick_toy(box, key: str) -> ProviderPick:
+def pick_toy(box, key: str, advanced=None) -> ProviderPick:
     provider = ToyProvider()
     model = box.selectbox("Model", provider.models(), key=f"{key}model")
     return ProviderPick(provider, model, CHARS, {})

@@ -28,6 +28,7 @@ from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.runs.record import RunRecord
 from chatlib.stats.summary import DEFINITIONS
 from chatlib.store import ComparisonStore, RunStore
+from chatlib.core.palette import TARGET_COLOURS, colour_for
 from chatlib.core.tokens import FunctionCounter
 from tests.clocks import HANG_GUARD_S, ThreadClock
 
@@ -212,6 +213,22 @@ def test_every_text_is_escaped_nothing_points_anywhere_and_the_charts_are_inline
     assert DEFINITIONS.endswith("Same definitions as vLLM's `benchmark_serving`.")
     assert html.escape("Same definitions as vLLM's ") + "<code>benchmark_serving</code>" in page
     assert "**" not in page.split(report_html.FIGURES_ID)[0]  # the markdown was converted
+
+
+def test_each_target_has_its_one_colour_in_the_report_as_on_the_page(comparison, tmp_path):
+    page = write_report(comparison, tmp_path / "report.html")
+    a, b = colour_for("A"), colour_for("B")
+    assert (a, b) == TARGET_COLOURS[:2]
+    # The race and both dot plots draw A and B in their colours, and in no other.
+    charts = re.findall(r'<figure class="chart".*?</figure>', page, re.DOTALL)
+    assert len(charts) == 3
+    for chart in charts:
+        drawn = {c.upper() for c in re.findall(r"#[0-9a-fA-F]{6}\b", chart)}
+        assert {a, b} <= drawn and not drawn & {"#4C78A8", "#F58518"}  # not tableau10's
+    # Each answer card's heading carries its target's colour.
+    cards = re.findall(r'<div class="card"><h3><span class="swatch" style="background:(#\w+)">'
+                       r"</span>([^<]*)</h3>", page)
+    assert [(colour, title.split(" · ")[0]) for colour, title in cards] == [(a, "A"), (b, "B")]
 
 
 def test_a_reopened_comparison_reports_the_same_figures(comparison, store):

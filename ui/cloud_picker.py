@@ -81,9 +81,10 @@ def _forget_typed_key(preset_id: str, base_url: str) -> None:
 
 
 def pick_cloud(
-    box: DeltaGenerator, key: str, kind: str
+    box: DeltaGenerator, key: str, kind: str, advanced: DeltaGenerator | None = None
 ) -> tuple[Provider, str, TokenCounter] | ProviderError:
-    """Draw the widgets for ``kind`` and return (provider, model, counter) or what is wrong."""
+    """Draw the widgets for ``kind`` (the read timeout in ``advanced``, else in ``box``) and
+    return (provider, model, counter) or what is wrong."""
     if kind == "openai-compatible":
         preset_id = box.selectbox(
             "Server", OPENAI_COMPATIBLE, format_func=lambda p: PRESETS[p].label,
@@ -107,9 +108,11 @@ def pick_cloud(
     choice = resolve_key(preset, base_url, typed, secrets)
     if preset.needs_key or choice.value or choice.withheld:
         box.caption(choice.describe())
-    # Not in an expander: the compare page draws this inside one, and they cannot nest.
+    # In the page's own place for engineering settings (the chat sidebar's Advanced); never
+    # an expander of its own: the compare page draws this inside one, and they cannot nest.
     read_timeout = float(bounded_int(
-        box, "Read timeout (s)", 1, 600, 120, key=f"{key}read_timeout", unit=" s",
+        box if advanced is None else advanced, "Read timeout (s)", 1, 600, 120,
+        key=f"{key}read_timeout", unit=" s",
         help="How long to wait for the next bytes (the first token included) before giving "
         "up. Failures before the first token are retried up to 3 times.",
     ))

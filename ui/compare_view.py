@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import time
 
-import altair as alt
 import streamlit as st
 
 from chatlib.chat.answers import run_summary
 from chatlib.compare.comparison import TIE, Comparison, Target
 from chatlib.compare.analysis import FLAGS, flag_table, verdicts
+from chatlib.compare.charts import strip_chart
 from chatlib.compare.report import export_json, export_markdown, run_table, summary
 from chatlib.compare.comparisons import Comparisons
+from chatlib.core.palette import colour_for
 from chatlib.core.tables import format_cost
 from chatlib.streaming.live import live_line, live_stats
 from chatlib.runs.figures import run_cost
@@ -111,6 +112,10 @@ def show_figures(comparison: Comparison, target: Target) -> None:
 
 
 def _header(comparison: Comparison, target: Target) -> None:
+    # A bar of the target's colour over its column, as its line and dots are coloured in
+    # the race and the dot plots (chatlib.core.palette). No text of the user's in it.
+    st.html(f'<div style="height:5px;border-radius:3px;'
+            f'background:{colour_for(target.label)}"></div>')
     st.markdown(f"#### {markdown_literal(comparison.title(target))}")  # a typed model id
     own = overrides_caption(target)
     if own and comparison.revealed:
@@ -236,21 +241,13 @@ def show_statistics(comparison: Comparison) -> None:
     runs = run_table(comparison)
     if runs.empty:
         return
-    ok = runs[runs.status == "ok"].assign(label=lambda f: f.target.str.split(" · ").str[0])
+    ok = runs[runs.status == "ok"]
+    titles = [comparison.title(t) for t in comparison.targets]
     for box, metric in zip(st.columns(2), ("TTFT ms", "tok/s")):
-        base = alt.Chart(ok).encode(
-            x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=0)),
-            color=alt.Color("label:N", legend=None),
-        )
-        points = base.mark_circle(size=60, opacity=0.6).encode(
-            y=alt.Y(f"{metric}:Q", title=metric, scale=alt.Scale(zero=True)),
-            tooltip=["target", "run", alt.Tooltip(f"{metric}:Q", format=".1f")],
-        )
-        median = base.mark_tick(thickness=2, size=30).encode(
-            y=alt.Y(f"median({metric}):Q"),
-        )
-        box.altair_chart(points + median, width="stretch")
-    st.caption("Each dot is one run; the bar across is the median (p50).")
+        chart = strip_chart(ok, metric, metric, by="target", targets=titles)
+        if chart is not None:
+            box.altair_chart(chart, width="stretch")
+    st.caption("Each dot is one finished run; the bar across is the median (p50).")
     if comparison.done:
         show_verdicts(comparison)
 

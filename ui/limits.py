@@ -12,7 +12,7 @@ from chatlib.providers.ratelimit import DEFAULT_PAID_PER_MINUTE, RateLimiter
 from ui.inputs import bounded_int, whole_in_range
 
 _LIMITER = "_chatlab_rate_limiter"
-_SETTING = "_chatlab_paid_per_minute"
+SETTING_KEY = "_chatlab_paid_per_minute"
 WIDGET_KEY = "paid_rpm"
 
 
@@ -21,7 +21,7 @@ def session_limiter() -> RateLimiter:
     limiter = st.session_state.get(_LIMITER)
     if limiter is None:
         limiter = st.session_state[_LIMITER] = RateLimiter()
-    limiter.per_minute = int(st.session_state.get(_SETTING, DEFAULT_PAID_PER_MINUTE))
+    limiter.per_minute = int(st.session_state.get(SETTING_KEY, DEFAULT_PAID_PER_MINUTE))
     return limiter
 
 
@@ -30,13 +30,13 @@ _LOW, _HIGH = 0, 1000
 
 def _remember() -> None:
     # The value the field's warning says is used (a float field: 2.5 is 3, 1e9 is the top).
-    st.session_state[_SETTING] = whole_in_range(st.session_state[WIDGET_KEY], _LOW, _HIGH, 0)
+    st.session_state[SETTING_KEY] = whole_in_range(st.session_state[WIDGET_KEY], _LOW, _HIGH, 0)
 
 
 def rate_limit_input(box: DeltaGenerator) -> None:
     bounded_int(
         box, "Paid requests per minute (0 = no limit)", _LOW, _HIGH,
-        int(st.session_state.get(_SETTING, DEFAULT_PAID_PER_MINUTE)), key=WIDGET_KEY,
+        int(st.session_state.get(SETTING_KEY, DEFAULT_PAID_PER_MINUTE)), key=WIDGET_KEY,
         on_change=_remember,
         help="A limit per browser session on requests to paid APIs (OpenAI, Anthropic, Gemini, "
         "remote servers), so a demo cannot run up a bill. Servers on this machine or a "

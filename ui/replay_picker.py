@@ -25,8 +25,9 @@ def run_label(row) -> str:
     return f"{when} · {row.provider}/{row.model}{status} · {words}…"
 
 
-def pick_replay(box: DeltaGenerator, key: str):
-    """Draw the run select; return a ``ProviderPick`` for the chosen run, or the error."""
+def pick_replay(box: DeltaGenerator, key: str, advanced: DeltaGenerator | None = None):
+    """Draw the run select; return a ``ProviderPick`` for the chosen run, or the error
+    (a replay has no settings of its own for ``advanced``)."""
 
     store = run_store()
     # Replays of replays and runs with no text have nothing worth replaying.

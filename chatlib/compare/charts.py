@@ -1,7 +1,8 @@
 """Altair charts of a comparison that the page and the HTML report both draw: the race
 (cumulative answer characters against seconds since t0, thinking shaded) and the dots-per-run
-distribution of one figure. Plain chart specs (no streamlit): ``ui.race_chart`` hands them to
-``st.altair_chart``, ``chatlib.reports.html`` renders them to SVG."""
+distribution of one figure. Plain chart specs (no streamlit): ``ui.race_chart`` and
+``ui.compare_view`` hand them to ``st.altair_chart``, ``chatlib.reports.html`` renders them to
+SVG. A target has its one colour in each (``chatlib.core.palette``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import altair as alt
 import pandas as pd
 
 from chatlib.compare.race import RACE_CHARS, RaceTrack, race_frame
+from chatlib.core.palette import target_scale
 
 __all__ = ["race_chart", "strip_chart"]
 
@@ -23,7 +25,8 @@ def race_chart(tracks: Sequence[RaceTrack], targets: Sequence[str],
                n_chars: int = RACE_CHARS) -> alt.TopLevelMixin:
     """Step-after lines of cumulative answer characters (straight lines between live
     samples, which miss the chunks between them), one colour per target in ``targets``
-    order; each target's thinking shaded; a dashed rule at ``n_chars``."""
+    order (each its ``colour_for``); each target's thinking shaded; a dashed rule at
+    ``n_chars``."""
     frame = race_frame(tracks)
     # Every line starts at t0 with nothing: the wait for the first answer chunk shows flat.
     # A live line is straight between samples, so it also gets "nothing yet" just at its
@@ -35,8 +38,7 @@ def race_chart(tracks: Sequence[RaceTrack], targets: Sequence[str],
     lines = (pd.concat([origins, frame[["target", "t_s", "answer_chars", "exact"]]],
                        ignore_index=True)
              .sort_values(["target", "t_s", "answer_chars"], kind="stable"))
-    scale = alt.Scale(domain=list(targets), scheme="tableau10")  # hues apart, not shades
-    colour = alt.Color("target:N", title="target", scale=scale,
+    colour = alt.Color("target:N", title="target", scale=target_scale(targets),
                        # The lines' symbol, though the shading shares the scale.
                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=360,
                                          symbolType="stroke", symbolOpacity=1))
@@ -73,8 +75,12 @@ def race_chart(tracks: Sequence[RaceTrack], targets: Sequence[str],
 
 
 def strip_chart(points: pd.DataFrame, column: str, title: str, *, by: str,
-                colour: str | None = None) -> alt.TopLevelMixin | None:
-    """Dots per run of ``column`` against ``by`` (one row each), a tick at each median."""
+                colour: str | None = None,
+                targets: Sequence[str] | None = None) -> alt.TopLevelMixin | None:
+    """Dots per run of ``column`` against ``by`` (one row each), a tick at each median.
+    The dots take each target's colour: ``targets`` are the comparison's target titles (or
+    names) in order, found in the column ``colour`` (a row of its own per target within
+    each row of ``by``) or, without one, in ``by`` itself."""
     points = points.dropna(subset=[column])
     if points.empty:
         return None
@@ -83,12 +89,19 @@ def strip_chart(points: pd.DataFrame, column: str, title: str, *, by: str,
     base = alt.Chart(points).encode(y=y)
     encode: dict[str, Any] = {"x": alt.X(f"{column}:Q", title=title,
                                          scale=alt.Scale(zero=True))}
+    shown = colour or by
+    names = list(targets) if targets is not None else list(dict.fromkeys(points[shown]))
+    scale = target_scale(names)
     if colour is not None:
-        encode["color"] = alt.Color(f"{colour}:N", title=colour,
+        encode["color"] = alt.Color(f"{colour}:N", title=colour, scale=scale,
                                     legend=alt.Legend(orient="bottom", labelLimit=260))
         encode["yOffset"] = alt.YOffset(f"{colour}:N")
+    else:  # the rows are the targets, named on the axis: no legend
+        encode["color"] = alt.Color(f"{by}:N", scale=scale, legend=None)
     dots = base.mark_circle(size=50, opacity=0.65).encode(**encode)
-    median_enc = dict(encode, x=alt.X(f"median({column}):Q"))
+    # Black over the coloured dots (a colour encoding would override the mark's colour).
+    median_enc = {k: v for k, v in encode.items() if k != "color"}
+    median_enc["x"] = alt.X(f"median({column}):Q")
     median = base.mark_tick(thickness=2, color="black").encode(**median_enc)
     height = max(60, rows * (26 if colour is None else 18 * points[colour].nunique()))
     return alt.layer(dots, median).properties(width=300, height=height)

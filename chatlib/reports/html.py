@@ -42,6 +42,7 @@ from chatlib.compare.analysis import FLAGS, MIN_PAIRS, flag_table, verdicts
 from chatlib.compare.charts import race_chart, strip_chart
 from chatlib.compare.race import RACE_CHARS, race_figures, record_track, shown_runs
 from chatlib.compare.report import summary
+from chatlib.core.palette import colour_for
 from chatlib.core.tables import cell_text, json_rows, json_text
 from chatlib.evals.runner import PromptSetRun, grid
 from chatlib.runs.figures import OUTPUT_TPS, TABLE_FIGURES, TTFT, run_figures, to_ms
@@ -193,8 +194,8 @@ def _race_chart(comparison: Comparison) -> str:
 
 
 def _strip_chart(points: pd.DataFrame, column: str, title: str, *, by: str,
-                 colour: str | None = None) -> str:
-    chart = strip_chart(points, column, title, by=by, colour=colour)
+                 targets: Sequence[str], colour: str | None = None) -> str:
+    chart = strip_chart(points, column, title, by=by, colour=colour, targets=targets)
     return "" if chart is None else _svg(chart, f"{title} distribution")
 
 
@@ -203,7 +204,8 @@ def _comparison_distributions(figures: Mapping[str, Any]) -> str:
         [{"target": t["title"], **_charted(r)}
          for t in figures["targets"] for r in t["runs"] if r["status"] == "ok"],
         columns=["target", *_CHARTED])
-    charts = [_strip_chart(points, c, c, by="target") for c in _CHARTED]
+    titles = [t["title"] for t in figures["targets"]]
+    charts = [_strip_chart(points, c, c, by="target", targets=titles) for c in _CHARTED]
     return "".join(c for c in charts if c)
 
 
@@ -247,6 +249,11 @@ def _when(epoch: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(epoch))
 
 
+def _swatch(title: str) -> str:
+    """The target's colour (``chatlib.core.palette``), as in the page's columns and charts."""
+    return f'<span class="swatch" style="background:{colour_for(title)}"></span>'
+
+
 def _pre(text: str, cls: str = "answer") -> str:
     return f'<pre class="{cls}">{_e(text)}</pre>'
 
@@ -285,7 +292,7 @@ def _answers(comparison: Comparison, figures: Mapping[str, Any],
     for target, data in zip(comparison.targets, figures["targets"]):
         records = {r.id: r for r in target.records}
         runs = [(r, records[r["run_id"]]) for r in data["runs"]]
-        parts = [f"<h3>{_e(data['title'])}</h3>"]
+        parts = [f"<h3>{_swatch(data['title'])}{_e(data['title'])}</h3>"]
         if not runs:
             parts.append('<p class="note">(no run finished)</p>')
         else:
@@ -374,7 +381,8 @@ def _race(comparison: Comparison, figures: Mapping[str, Any], h: int = 2) -> str
         if f["thinking_from_s"] is not None:
             bits.append(f"thinking {_number(f['thinking_from_s'])}–"
                         f"{_number(f['thinking_to_s'])} s")
-        lines.append(f"<li><b>{_e(f['target'])}</b> ({_e(_STATUS.get(f['status'], f['status']))}"
+        lines.append(f"<li>{_swatch(f['target'])}<b>{_e(f['target'])}</b> "
+                     f"({_e(_STATUS.get(f['status'], f['status']))}"
                      f"): {_e(' · '.join(bits))}</li>")
     if not chart and not lines:
         return ""
@@ -408,7 +416,8 @@ def _summary(figures: Mapping[str, Any]) -> str:
     rows = figures["summary"]
     if not rows:
         return ""
-    head = "<th>figure</th>" + "".join(f"<th>{_e(str(r['target']))}</th>" for r in rows)
+    head = "<th>figure</th>" + "".join(
+        f"<th>{_swatch(str(r['target']))}{_e(str(r['target']))}</th>" for r in rows)
     body = "".join(
         f"<tr><th>{_e(name)}</th>" + "".join(
             f"<td>{_cost(r[name]) if name.startswith('est. cost') else _number(r[name])}</td>"
@@ -497,6 +506,8 @@ li.ok{color:var(--ok)}li.bad{color:var(--bad)}
 figure.chart{margin:.5rem 0}figure.chart svg{max-width:100%;height:auto}
 details>summary{cursor:pointer;color:#444}
 .verdict-line{font-weight:600}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.4em;
+vertical-align:baseline}
 @media print{details{display:block}}
 """
 # Nothing may load: no script runs, no image, font or frame comes from anywhere.
@@ -555,13 +566,18 @@ def _grid_table(figures: Mapping[str, Any]) -> str:
 
 
 def _set_distributions(figures: Mapping[str, Any]) -> str:
-    points = pd.DataFrame(
-        [{"prompt": case["id"], "target": name, **_charted(r)}
-         for case in figures["cases"]
-         for name, t in zip(case["targets"], case["comparison"]["targets"])
-         for r in t["runs"] if r["status"] == "ok"],
-        columns=["prompt", "target", *_CHARTED])
-    charts = [_strip_chart(points, c, c, by="prompt", colour="target") for c in _CHARTED]
+    # Named as the page lists them ("B · name"), so each has its letter's colour.
+    rows: list[dict[str, Any]] = []
+    titles: dict[str, None] = {}  # in order, once each
+    for case in figures["cases"]:
+        for k, (name, t) in enumerate(zip(case["targets"], case["comparison"]["targets"])):
+            title = f"{chr(65 + k)} · {name}"
+            titles[title] = None
+            rows += [{"prompt": case["id"], "target": title, **_charted(r)}
+                     for r in t["runs"] if r["status"] == "ok"]
+    points = pd.DataFrame(rows, columns=["prompt", "target", *_CHARTED])
+    charts = [_strip_chart(points, c, c, by="prompt", colour="target", targets=list(titles))
+              for c in _CHARTED]
     return "".join(c for c in charts if c)
 
 

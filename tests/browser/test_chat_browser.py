@@ -16,6 +16,7 @@ from chatlib.providers.scripted import DEMO_MARKDOWN
 from testkit.browser import (
     chat_messages,
     exception_texts,
+    open_expander,
     send_prompt,
     use_scripted_model,
     wait_idle,
@@ -254,4 +255,50 @@ def test_a_long_chat_draws_its_last_turns_and_keeps_the_rest_reachable(page, app
         expect(messages).to_have_count(shown)
     expect(messages.first).to_contain_text("long chat turn 00")
     expect(page.get_by_role("button", name=re.compile("Show earlier turns"))).to_have_count(0)
+    assert exception_texts(page) == []
+
+
+def test_the_sidebar_lists_chats_one_line_each_above_the_settings_and_folds_the_rest(
+        page, app_url, app_store):
+    """New chat and the chats first, one line each with its date; then provider and model;
+    the engineering settings folded under Advanced; for the embedded model, no paid limit."""
+    import os
+    from pathlib import Path
+
+    from chatlib.core.conversation import Chat, ChatTurn
+    from chatlib.store import ChatStore
+
+    chats = ChatStore(app_store)
+    # Wide letters: the longest a cut title takes.
+    titles = ["WHAT MAKES A MANDARIN TONE CONTOUR HARD TO HEAR?", "Short one"]
+    for i, title in enumerate(titles):
+        chats.create(Chat(f"sidebar-chat-{i}", title,
+                          [ChatTurn("user", title), ChatTurn("assistant", "An answer.")]))
+    page.goto(f"{app_url}/?chat=sidebar-chat-1")
+    wait_idle(page, 60_000)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    new_chat = sidebar.get_by_role("button", name="New chat")
+    listed = [sidebar.get_by_role("button", name=re.compile(re.escape(t[:15])))
+              for t in titles]
+    provider = sidebar.get_by_role("combobox", name="Provider")
+    for button in listed:
+        expect(button).to_contain_text(re.compile(r" ?today \d\d:\d\d$"))
+    expect(provider).to_be_visible()
+    artifacts = Path(os.environ.get("CHATLAB_ARTIFACTS", "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(artifacts / "chat-sidebar-1280x900.png"))
+    for button in listed:
+        # One line: no taller than New chat, and above the provider.
+        assert button.bounding_box()["height"] <= new_chat.bounding_box()["height"] + 1
+        assert button.bounding_box()["y"] < provider.bounding_box()["y"]
+    assert new_chat.bounding_box()["y"] < listed[0].bounding_box()["y"]
+    assert provider.bounding_box()["y"] < sidebar.get_by_role(
+        "combobox", name="Model").bounding_box()["y"]
+    # The engineering settings are folded away, and the embedded model is never paid for.
+    expect(sidebar.get_by_label("GGUF model file", exact=True)).to_be_hidden()
+    expect(sidebar.get_by_label("Token budget for the context sent", exact=True)).to_be_hidden()
+    expect(sidebar.get_by_text("Paid requests per minute")).to_have_count(0)
+    advanced = open_expander(page, "Advanced")
+    expect(advanced.get_by_label("GGUF model file", exact=True)).to_be_visible()
+    expect(advanced.get_by_label("Token budget for the context sent", exact=True)).to_be_visible()
     assert exception_texts(page) == []

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from testkit.browser import exception_texts, send_prompt, use_scripted_model, wait_idle
+from testkit.browser import (exception_texts, open_expander, send_prompt, use_scripted_model,
+                             wait_idle)
 from tests.browser.test_chat_browser import eventually, run_for
 
 pytestmark = pytest.mark.browser
@@ -56,6 +57,7 @@ def test_1e9_and_a_huge_number_in_max_output_tokens_say_which_value_is_used(page
 
 def test_1e9_as_token_budget_is_not_read_as_1(page):
     sidebar = page.locator("[data-testid='stSidebar']")
+    open_expander(page, "Advanced")  # the token budget is folded there
     type_number(page, "Token budget for the context sent", "1e9")
     expect(sidebar.get_by_text(
         "Token budget for the context sent: 1,000,000,000 is out of range "

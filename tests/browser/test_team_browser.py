@@ -121,7 +121,6 @@ def test_a_chat_started_on_one_replica_reopens_on_the_other(team, browser):
         expect(other.get_by_text("Still arriving on another server")).to_have_count(0)
         expect(chat_messages(other).first).to_contain_text("team-slow")  # its figures line
         sidebar = other.locator("[data-testid='stSidebar']")
-        sidebar.get_by_text("Chats", exact=True).click()
         expect(sidebar.get_by_role("button", name="Asked on replica one")).to_be_visible()
         page, other = other, page
         # An answer on the second replica; each replica's Stats page counts both runs.
@@ -169,7 +168,6 @@ def test_each_user_sees_only_their_own_data(team, browser):
         assert "Asked on replica" not in bob.locator("[data-testid='stApp']").inner_text()
         bob_chat = ask(bob, "Bob's own question")
         sidebar = bob.locator("[data-testid='stSidebar']")
-        sidebar.get_by_text("Chats", exact=True).click()
         expect(sidebar.get_by_role("button", name="Bob's own question")).to_be_visible()
         expect(sidebar.get_by_role("button", name="Asked on replica one")).to_have_count(0)
         assert "1 run matches the filters." in stats_text(bob, second)
