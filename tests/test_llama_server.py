@@ -330,3 +330,44 @@ def test_the_record_says_the_count_is_not_the_servers_usage(
         assert r.output_source == counter.source == "estimate"
         assert r.output_tokens == counter.count(r.text)
         assert (r.input_tokens, r.input_source) == (None, None)  # nothing reported, none given
+
+
+def test_a_load_run_against_the_real_server_reads_every_request_in_workers(
+        llama_server: LlamaServer, providers: Callable[[str], OpenAIProvider],
+        tmp_path: Path) -> None:
+    """Issue 24's real peer: a short sweep of concurrency against llama.cpp's own server,
+    every request read and timed in the load's worker processes. Properties only: what a
+    135M model says and how fast this machine runs it are not asserted."""
+    from chatlib.compare.comparison import TargetSpec
+    from chatlib.load.run import LoadRun
+    from chatlib.load.spec import LoadSpec, Schedule, Workload, parse_slo
+    from chatlib.providers.catalog import counter_for_model
+    from chatlib.store import RunStore
+    from chatlib.store.loads import LoadStore
+
+    preset = PRESETS["openai-compatible"]
+    model = str(llama_server.gguf)
+    target = TargetSpec(providers("openai-compatible"), model, counter_for_model(preset, model))
+    spec = LoadSpec((("A", f"openai-compatible:{llama_server.gguf.name}"),),
+                    Workload(input_tokens=24, output_tokens=12),
+                    Schedule("concurrency", (1, 2)), slos=(parse_slo("p99 e2e <= 60s"),),
+                    seconds=1.0, requests=3)
+    store = LoadStore(RunStore(tmp_path / "runs.db"))
+    run = LoadRun(spec, [target], store=store).start()
+    assert run.wait(STARTUP_DEADLINE_S) and run.failure is None
+    errors = [r.error for r in store.runs(run.id, [0, 1]) if r.status != "ok"]
+    one, two = run.results
+    assert (one.level, two.level) == (1, 2)
+    assert all(r.generator.in_workers for r in run.results)
+    assert one.ok == one.requests >= 1 and not one.errors, errors
+    assert one.percentiles["ttft"]["p50"] is not None
+    assert one.output_tokens_per_s is not None and one.output_tokens_per_s > 0
+    # llama-cpp-python's server interrupts the stream in progress when another request
+    # arrives (its interrupt_requests, on by default): two at once cut one off. The load run
+    # says so (a failed request is an SLO miss), rather than timing the stub as an answer.
+    assert set(two.errors) <= {"cut off"}, errors
+    assert two.ok + two.errors.get("cut off", 0) == two.requests
+    (knee,) = run.knees()
+    assert knee.words.startswith("A (openai-compatible:")
+    if two.errors and not one.client_bound:
+        assert knee.level == 1 and "up to 1 concurrent stream" in knee.words

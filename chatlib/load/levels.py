@@ -61,13 +61,15 @@ _ERROR_KINDS = (
     ("server error", re.compile(r"\b5\d\d\b|server error|internal error", re.I)),
     ("connection", re.compile(r"connect|refused|reset|unreachable|closed the connection", re.I)),
     ("reader stopped", re.compile(r"process that reads answers stopped", re.I)),
+    ("cut off", re.compile(r"cut off|end marker|truncated", re.I)),
     ("bad request", re.compile(r"\b4\d\d\b|bad request|invalid|too long", re.I)),
 )
 
 
 def error_kind(message: str | None) -> str:
     """A failed request's kind, from its message: rate limited, timeout, overloaded, server
-    error, connection, reader stopped, bad request, or other."""
+    error, connection, reader stopped, cut off (the stream ended without its end marker),
+    bad request, or other."""
     for kind, pattern in _ERROR_KINDS:
         if message and pattern.search(message):
             return kind
