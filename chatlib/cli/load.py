@@ -4,7 +4,7 @@
         (--concurrency 1,2,4,8 | --rate 1,2,5 [--poisson] | --sweep [--max-level 256])
         [--seconds 10] [--requests N] [--input-tokens 128] [--output-tokens 64]
         [--prompts FILE] [--slo "p99 ttft <= 200ms" ...] [--require LEVEL] [--workers N]
-        [--yes] [--json out.json] [--markdown out.md] [--html report.html]
+        [--yes] [--ray ADDRESS] [--json out.json] [--markdown out.md] [--html report.html]
 
 It prints each level as it ends, then the knee of every target in words. Exit status: 0 when
 every target held every SLO at ``--require`` (or, without it, when the run completed); 1
@@ -90,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="fail (exit 1) unless every target holds every SLO at LEVEL")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="processes reading the streams (default: one per 100 streams)")
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="spread the workers over a Ray cluster (an address, 'auto' for "
+                             "RAY_ADDRESS, or 'local' for a new instance on this machine); "
+                             "needs `pip install ray`")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--yes", action="store_true",
                         help="confirm the estimated requests and cost against paid APIs")
@@ -177,7 +181,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if paid and not args.yes:
         print(f"{prog}: error: paid APIs above: run again with --yes to send", file=sys.stderr)
         return EXIT_BAD_INPUT
-    run = LoadRun(spec, [t for _, t in targets], store=store, workers=workers).start()
+    pool = None
+    if args.ray:
+        try:
+            from chatlib.load.ray_pool import RayPool
+        except ImportError:
+            print(f"{prog}: error: --ray needs Ray: pip install ray", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        pool = RayPool(workers, args.ray)
+    run = LoadRun(spec, [t for _, t in targets], store=store, workers=workers,
+                  pool=pool).start()
     print(f"{prog}: load {run.id}", file=sys.stderr, flush=True)
     shown = 0
     try:

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from chatlib.load.worker import DONE, LEVEL, RECORD, STOP
 from chatlib.providers.base import recipe_of
 from chatlib.runs.record import RunRecord
 
-__all__ = ["WorkerPool", "LevelJob", "LevelOutcome", "run_level", "warm_up",
+__all__ = ["Pool", "Worker", "WorkerPool", "LevelJob", "LevelOutcome", "run_level", "warm_up",
            "STREAMS_PER_WORKER", "workers_for", "WORKER_LOST"]
 
 STREAMS_PER_WORKER = 100  # one worker process per this many streams, up to the cores
@@ -53,6 +54,22 @@ WORKER_LOST = "A load worker process stopped ({why}); the requests it had sent a
 def workers_for(streams: int) -> int:
     """How many worker processes ``streams`` at once get on this machine."""
     return max(1, min(os.cpu_count() or 1, -(-streams // STREAMS_PER_WORKER)))
+
+
+class Worker(Protocol):
+    """A worker as ``run_level`` uses it: a process here (``WorkerPool``) or a Ray actor
+    (``chatlib.load.ray_pool``)."""
+
+    def run(self, message: tuple[Any, ...], on_record: Callable[[RunRecord], None]
+            ) -> tuple[LevelStats | None, str | None]: ...
+
+    def send(self, message: tuple[Any, ...]) -> None: ...
+
+
+class Pool(Protocol):
+    def workers(self) -> Sequence[Worker]: ...
+
+    def close(self) -> None: ...
 
 
 class _Worker:
@@ -69,11 +86,11 @@ class _Worker:
         self.conn = Connection(ours.detach())
         self.send_lock = threading.Lock()
 
-    def send(self, message: tuple[object, ...]) -> None:
+    def send(self, message: tuple[Any, ...]) -> None:
         with self.send_lock:
             self.conn.send(message)
 
-    def run(self, message: tuple[object, ...],
+    def run(self, message: tuple[Any, ...],
             on_record: Callable[[RunRecord], None]) -> tuple[LevelStats | None, str | None]:
         """Send a level, hand each record to ``on_record``, return its end."""
         try:
@@ -168,7 +185,7 @@ def _tasks(job: LevelJob, spec: LoadSpec, parts: int) -> list[LevelTask]:
             for i in range(parts)]
 
 
-def run_level(job: LevelJob, spec: LoadSpec, pool: WorkerPool, stop: threading.Event, *,
+def run_level(job: LevelJob, spec: LoadSpec, pool: Pool, stop: threading.Event, *,
               before_send: Callable[[], None] | None = None,
               on_record: Callable[[RunRecord], None] | None = None) -> LevelOutcome:
     """Run one level to its end (or to ``stop``: the requests in flight stop and keep what
@@ -197,7 +214,7 @@ def run_level(job: LevelJob, spec: LoadSpec, pool: WorkerPool, stop: threading.E
 
     recipe = recipe_of(job.target.provider) if engine_enabled() else None
     here = recipe is None or before_send is not None
-    workers = [] if here else pool.workers()
+    workers: Sequence[Worker] = [] if here else pool.workers()
     tasks = _tasks(job, spec, 1 if here else len(workers))
     results: list[tuple[LevelStats | None, str | None]] = [(None, None)] * len(tasks)
 
@@ -236,11 +253,12 @@ def run_level(job: LevelJob, spec: LoadSpec, pool: WorkerPool, stop: threading.E
         lag_max_s=float(lags.max()) if lags.size else None,
         dropped=sum(s.dropped for s in stats),
         in_workers=not here,
+        senders=tuple(s.sender for s in stats),
     )
     return LevelOutcome(sorted(records, key=lambda r: r.created_at), check, duration, failure)
 
 
-def warm_up(job: LevelJob, spec: LoadSpec, pool: WorkerPool) -> None:
+def warm_up(job: LevelJob, spec: LoadSpec, pool: Pool) -> None:
     """One request per worker, not counted and not stored, before a target's first level:
     the worker builds its client there (imports, a connection pool, a TLS session), not
     inside the first timed request."""

@@ -24,6 +24,8 @@ level are alike and no prefix cache can serve one from another.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -78,6 +80,7 @@ class LevelStats:
     dropped: int = 0
     cpu_s: float = 0.0  # this process's CPU time over the level
     wall_s: float = 0.0
+    sender: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
 
 class _Share:

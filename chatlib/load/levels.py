@@ -107,6 +107,7 @@ class GeneratorCheck:
     lag_max_s: float | None = None
     dropped: int = 0  # arrivals not sent: too many requests in flight
     in_workers: bool = True  # read in worker processes (False: in the generator's own)
+    senders: tuple[str, ...] = ()  # "host:pid" of each process that sent and read
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ class LevelResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LevelResult:
         data = dict(data)
-        data["generator"] = GeneratorCheck(**data.get("generator") or {})
+        check = dict(data.get("generator") or {})
+        check["senders"] = tuple(check.get("senders") or ())
+        data["generator"] = GeneratorCheck(**check)
         return cls(**data)
 
 

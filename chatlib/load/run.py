@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from chatlib.compare.comparison import TargetSpec
-from chatlib.load.generator import LevelJob, WorkerPool, run_level, warm_up, workers_for
+from chatlib.load.generator import LevelJob, Pool, WorkerPool, run_level, warm_up, workers_for
 from chatlib.load.knee import Knee, knee_of, next_sweep_level
 from chatlib.load.levels import LevelResult, summarize_level
 from chatlib.load.spec import LoadSpec
@@ -78,10 +78,12 @@ class LoadView:
 
 class LoadRun(LoadView):
     """Runs ``spec`` against ``targets`` (in the order of ``spec.targets``) in a thread of
-    its own; ``store`` (optional) keeps it."""
+    its own; ``store`` (optional) keeps it. Its requests go out from ``pool`` (default: a
+    ``WorkerPool`` of ``workers`` processes on this machine, one per 100 streams)."""
 
     def __init__(self, spec: LoadSpec, targets: Sequence[TargetSpec], *,
                  store: LoadStore | None = None, workers: int | None = None,
+                 pool: Pool | None = None,
                  before_send: Callable[[], None] | None = None) -> None:
         if len(targets) != len(spec.targets):
             raise ValueError("one TargetSpec per target of the spec")
@@ -89,6 +91,7 @@ class LoadRun(LoadView):
         self._targets = dict(zip((label for label, _ in spec.targets), targets))
         self._store = store
         self._workers = workers
+        self._pool = pool
         self._before_send = before_send
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -138,7 +141,7 @@ class LoadRun(LoadView):
         schedule = self.spec.schedule
         # Streams at once, at most (a rate level: about the rate, for answers of a second).
         biggest = schedule.max_level if schedule.mode == "sweep" else max(schedule.levels)
-        pool = WorkerPool(self._workers or workers_for(int(biggest)))
+        pool = self._pool or WorkerPool(self._workers or workers_for(int(biggest)))
         seq = 0
         try:
             for label, _name in self.spec.targets:
@@ -164,7 +167,7 @@ class LoadRun(LoadView):
                 except Exception:
                     log.exception("storing the end of load %s failed", self.id)
 
-    def _run_one(self, pool: WorkerPool, label: str, level: float, seq: int,
+    def _run_one(self, pool: Pool, label: str, level: float, seq: int,
                  warm: bool) -> None:
         target = self._targets[label]
         prompts = level_prompts(self.spec.workload, target.counter, self.spec.seed + seq)
