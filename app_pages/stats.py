@@ -56,8 +56,10 @@ models = sb.multiselect("Model", sorted({m for p, m in pairs if not providers or
                         key="stats_models", placeholder="All models")
 statuses = sb.multiselect("Status", ["ok", "stopped", "error"], key="stats_statuses",
                           placeholder="All statuses")
-pages = sb.multiselect("Source page", ["chat", "compare"], key="stats_pages",
-                       placeholder="Chat and compare")
+pages = sb.multiselect("Source page", ["chat", "compare", "api", "load"], key="stats_pages",
+                       placeholder="Every page",
+                       help="api: answers to POST /chat; load: the requests of load runs "
+                            "(thousands at once: leave them out to see single answers).")
 flt = RunFilter(since, until, tuple(providers), tuple(models), tuple(statuses), tuple(pages))
 
 with st.expander("How these figures are defined (same as vLLM's benchmark)"):
