@@ -96,3 +96,26 @@ def test_bad_slos_and_levels_say_what_is_expected(load_page):
     assert not at.exception and at.error
     at.sidebar.text_input(key="load_levels").set_value("1, 2.5").run()
     assert any("whole numbers" in e.value for e in at.error)
+
+
+def test_a_paid_target_needs_a_cap_a_confirmation_and_the_limit_lifted(load_page, monkeypatch):
+    """Nothing is sent here: the page refuses before any request (the key is a dummy and
+    the default OpenAI URL is never reached)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-dummy-never-sent-0123456789")
+    at = load_page
+    at.sidebar.number_input(key="load_count").set_value(1)
+    at.sidebar.selectbox(key="load0_provider").set_value("openai").run()
+    assert not at.exception
+    at.sidebar.radio(key="load_mode").set_value("concurrency").run()
+    assert any("set “At most requests per level”" in e.value for e in at.error)
+    at.sidebar.number_input(key="load_cap").set_value(10).run()
+    warning = next(w.value for w in at.warning if "paid APIs" in w.value)
+    # 5 levels (1, 2, 4, 8, 16) × 10 requests, and one warm-up: at most 51 requests.
+    assert "at most 51 requests" in warning and "6,528 input" in warning
+    assert any("Lift my limit" in c.label for c in at.checkbox)
+    assert any("would cut every level short" in e.value for e in at.error)
+    at.checkbox(key="load_lift").check().run()
+    assert not any("cut every level short" in e.value for e in at.error)
+    at.button(key="load_start").click().run()  # not confirmed: nothing starts
+    assert any("Tick “Send them”" in e.value for e in at.error)
+    assert "load" not in at.query_params
