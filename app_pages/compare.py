@@ -4,7 +4,9 @@ the one in flight re-attached, or a stored one drawn as it ended."""
 
 import streamlit as st
 
+from chatlib.compare.analysis import MIN_PAIRS
 from chatlib.compare.comparison import MAX_TARGETS, SharedSettings, TargetSpec, serial_key
+from chatlib.core.text import count_of
 from chatlib.core.errors import ProviderError, RateLimitError
 from ui.compare_turns import continue_in_chat, forget_comparison, target_overrides
 from ui.compare_view import (
@@ -41,9 +43,17 @@ system_prompt = sb.text_area("System prompt", DEFAULT_SYSTEM_PROMPT, key="cmp_sy
 max_tokens = bounded_int(sb, "Max output tokens", 1, 32_000, 256, step=64, key="cmp_max_tokens")
 temperature = sb.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="cmp_temperature")
 repeat = bounded_int(sb, "Runs per target", 1, 100, 1, key="cmp_repeat",
-                     help="Above 1: runs one after another per target, targets in parallel; "
-                     "then p50/p90/p95 per target.")
+                     help="Above 1: the targets run in rounds, all together, and each pair "
+                     "of targets gets a verdict with a 95 % interval from its paired runs: "
+                     f"at least {MIN_PAIRS} pairs are needed, and without a warm-up the "
+                     "first, cold run of each target is left out.")
 warmup = sb.checkbox("Warm-up run first (not counted)", key="cmp_warmup")
+needed = MIN_PAIRS + (0 if warmup else 1)
+if 1 < repeat < needed:
+    sb.caption(f"{int(repeat)} runs give {count_of(int(repeat) - (0 if warmup else 1), 'pair')} "
+               f"of runs: a verdict needs {MIN_PAIRS}. Set {needed} for a verdict.")
+elif repeat == 1:
+    sb.caption(f"One answer each, side by side. For a verdict on speed, set {needed} runs.")
 nonce = sb.checkbox("Defeat prompt caches", key="cmp_nonce",
                     help="A unique tag starts every request, so a provider's prompt cache "
                     "cannot make the repeats faster than a fresh request.")
@@ -54,8 +64,9 @@ if any(isinstance(p, RateLimitError) or (isinstance(p, TargetSpec) and p.provide
     rate_limit_input(sb)
 
 st.title("⚖️ Compare")
-st.caption("One prompt, every target at once. Times are taken where each answer's bytes "
-           "arrive, in its own reader thread; the Stop button stops all and keeps each partial.")
+st.caption("One prompt, every target at once, side by side. Stop keeps what each has said.",
+           help="Times are taken where each answer's bytes arrive, in a process that only "
+           "reads answers, so a busy page cannot move them.")
 comparison = current_comparison(comparisons())
 specs = [p for p in picks if isinstance(p, TargetSpec)]
 embedded = sum(serial_key(s.provider) is not None for s in specs)
@@ -64,9 +75,10 @@ if embedded > 1:
             "targets run one after another (each timed on its own), the others in parallel.",
             icon="ℹ️")
 if embedded and len(specs) > embedded:
-    st.caption("ℹ️ The embedded model computes on this machine's cores while the others "
-               "stream; their timings here can stretch a little (a scripted demo's 20 ms gaps "
-               "measured 22 ms beside it on 2 cores).")
+    st.caption("ℹ️ The embedded model runs on this machine, beside the others.",
+               help="It computes on this machine's cores while the others stream, so their "
+               "timings can stretch a little: a scripted demo's 20 ms gaps measured 22 ms "
+               "beside it on 2 cores.")
 
 # Requests this comparison would send to paid APIs, against the session's per-minute limit.
 paid_requests = sum(bool(s.provider.paid) for s in specs) * (int(repeat) + int(warmup))

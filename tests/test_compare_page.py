@@ -614,3 +614,28 @@ def test_each_target_has_one_colour_in_its_column_the_race_and_the_dot_plots(com
                   if "scale" in la["encoding"].get("color", {})]
         assert scales and all(dict(zip(s["domain"], s["range"])) == dict(zip(titles, (a, b)))
                               for s in scales)
+
+
+def test_three_targets_at_three_runs_read_as_a_stakeholder_reads_them(compare, store):
+    """Issue 25: the runs field says what a verdict needs, the answers are shown (not folded),
+    the too-few-pairs verdicts are one line (not one per pair and figure), the vote buttons
+    say the same thing for three targets as for two, and the details are folded."""
+    compare.sidebar.number_input(key="cmp_count").set_value(3).run()
+    pick(compare, t0="demo-fast", t1="demo-fast", t2="demo-fast")
+    compare.sidebar.number_input(key="cmp_repeat").set_value(3).run()
+    assert any("3 runs give 2 pairs of runs: a verdict needs 5. Set 6 for a verdict."
+               == c.value for c in compare.sidebar.caption)
+    compare.chat_input[0].set_value("Show me markdown").run()
+    assert not compare.exception
+    for column in compare.columns[:3]:
+        assert any(m.value.strip() == DEMO for m in column.markdown)  # the last answer, shown
+        assert not column.expander
+    too_few = [m.value for m in compare.markdown if "too few for an interval" in m.value]
+    assert too_few == ["❔ 2 paired runs per pair of targets: too few for an interval (at least "
+                       "5). Set Runs per target to 6 or more (the first, cold run of each is "
+                       "left out)."]
+    assert [b.label for b in compare.button if b.label.endswith("is better")] == [
+        "A is better", "B is better", "C is better"]
+    details = next(e for e in compare.expander
+                   if e.label == "Details: statistics, every run and the verdicts")
+    assert details.dataframe  # the statistics table is inside the fold

@@ -22,12 +22,13 @@ import streamlit as st
 
 from chatlib.chat.answers import run_summary
 from chatlib.compare.comparison import TIE, Comparison, Target
-from chatlib.compare.analysis import FLAGS, flag_table, verdicts
+from chatlib.compare.analysis import FLAGS, MIN_PAIRS, flag_table, verdicts
 from chatlib.compare.charts import strip_chart
 from chatlib.compare.report import export_json, export_markdown, run_table, summary
 from chatlib.compare.comparisons import Comparisons
 from chatlib.core.palette import colour_for
 from chatlib.core.tables import format_cost
+from chatlib.core.text import count_of
 from chatlib.streaming.live import live_line, live_stats
 from chatlib.runs.figures import run_cost
 from chatlib.runs.pricing import default_prices
@@ -174,26 +175,35 @@ def stream_all(comparison: Comparison) -> None:
 
 
 def repeat_all(comparison: Comparison) -> None:
-    """Repeat-N: a progress bar and the latest run's live figures per target."""
+    """Repeat-N: per target a progress bar, the running answer's live figures and its text
+    as it arrives (each run replaces the last one's)."""
     slots = []
     for column, target in zip(st.columns(len(comparison.targets)), comparison.targets):
         with column:
             _header(comparison, target)
-            slots.append((target, st.progress(0.0), st.empty()))
+            slots.append((target, st.progress(0.0), st.empty(), st.empty()))
     total = comparison.repeat
+    shown: dict[str, tuple[int, int]] = {}  # label -> (run, characters) drawn
     while True:
         done = comparison.done
-        for target, bar, line in slots:
+        for target, bar, line, answer in slots:
             n = target.completed
             bar.progress(n / total, text=f"{n} of {total} runs"
                          + (" (warm-up running)" if target.warmup and not target.runs else ""))
-            if target.current is not None and not done:
-                line.caption(live_line(live_stats(target.current, target.counter)))
+            pump = target.current
+            if pump is not None and not done:
+                line.caption(live_line(live_stats(pump, target.counter)))
+                text = pump.text
+                seen = (id(pump), len(text))
+                if shown.get(target.label) != seen:  # redrawn only when it grew
+                    shown[target.label] = seen
+                    answer.markdown(text)
         if done:
             break
         time.sleep(0.2)
         _yield_point()
-    for target, _, line in slots:
+    for target, _, line, answer in slots:
+        answer.empty()
         with line.container():
             show_figures(comparison, target)
 
@@ -219,9 +229,8 @@ def show_columns(comparison: Comparison) -> None:
                 show_thinking(last.reasoning, last.metrics().reasoning_s)
             text = target.runs[-1].text if target.runs else ""
             if comparison.repeat > 1 and text:
-                with st.expander("Last answer"):
-                    st.markdown(text)
-            elif text:
+                st.caption(f"The last of its {comparison.repeat} answers:")
+            if text:
                 st.markdown(text)
 
 
@@ -252,6 +261,13 @@ def show_statistics(comparison: Comparison) -> None:
         show_verdicts(comparison)
 
 
+def runs_advice(comparison: Comparison) -> str:
+    """How many runs per target would give each pair an interval."""
+    needed = MIN_PAIRS + (0 if comparison.use_warmup else 1)
+    cold = "" if comparison.use_warmup else " (the first, cold run of each is left out)"
+    return f"Set Runs per target to {needed} or more{cold}."
+
+
 def show_verdicts(comparison: Comparison) -> None:
     """Pairwise verdicts over paired runs, and the runs' validity flags to keep in or out."""
     st.subheader("Verdicts")
@@ -261,8 +277,15 @@ def show_verdicts(comparison: Comparison) -> None:
         "Keep flagged runs in the verdicts", present, format_func=FLAGS.__getitem__,
         key=f"keep_flags_{comparison.id}",
         help="Flagged runs are left out unless kept in; failed and stopped runs always are.")
-    for verdict in verdicts(comparison, keep):
-        st.markdown(("✅ " if verdict.conclusive else "❔ ") + verdict.words)
+    found = verdicts(comparison, keep)
+    too_few = [v for v in found if v.low is None]
+    for verdict in found:
+        if verdict.low is not None:
+            st.markdown(("✅ " if verdict.conclusive else "❔ ") + verdict.words)
+    if too_few:  # one line for them all, not one per pair and figure
+        pairs = min(v.pairs for v in too_few)
+        st.markdown(f"❔ {count_of(pairs, 'paired run')} per pair of targets: too few for "
+                    f"an interval (at least {MIN_PAIRS}). {runs_advice(comparison)}")
     st.caption("Run k of each target ran in the same round (the targets start every round "
                "together, in a random order on a shared CPU). Difference of medians over the "
                "paired runs, 95 % interval by paired bootstrap (2,000 resamples of rounds).")
@@ -289,11 +312,12 @@ def show_vote(comparison: Comparison) -> None:
     if comparison.blind:
         st.caption("Blind: the names are revealed after your vote.")
     labels = [t.label for t in comparison.targets]
+    # The same words for two targets or four: "A is better", "Tie".
     if len(labels) == 2:
         options = [(labels[0], f"{labels[0]} is better"), (TIE, "Tie"),
                    (labels[1], f"{labels[1]} is better")]
     else:
-        options = [(label, f"{label} wins") for label in labels] + [(TIE, "Tie")]
+        options = [(label, f"{label} is better") for label in labels] + [(TIE, "Tie")]
     for column, (choice, text) in zip(st.columns(len(options)), options):
         column.button(text, key=f"vote_{comparison.id}_{choice}", on_click=_cast_vote,
                       args=(comparison, choice), width="stretch")
@@ -320,7 +344,9 @@ def show_results(comparison: Comparison) -> None:
     """Below the columns: the race, statistics (repeat-N), the vote, the export."""
     show_race(comparison)
     if comparison.repeat > 1:
-        show_statistics(comparison)
+        # The result is the line above the columns; the evidence behind it is folded here.
+        with st.expander("Details: statistics, every run and the verdicts"):
+            show_statistics(comparison)
     if comparison.done and not comparison.stopped:
         show_vote(comparison)
     elif comparison.interrupted:
