@@ -197,3 +197,23 @@ def m002_loads(db: Any) -> None:
         """
     )
     db.execute("CREATE INDEX loads_owner_created ON loads(owner, created_at)")
+
+
+@migration
+def m003_judgements(db: Any) -> None:
+    # SQLite's m013: a judge's verdicts; its requests are runs with page 'judge'.
+    db.execute(
+        """
+        CREATE TABLE judgements (
+            id TEXT PRIMARY KEY,
+            created_at DOUBLE PRECISION NOT NULL,
+            subject_kind TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            judge TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            result_json TEXT NOT NULL,
+            owner TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX judgements_subject ON judgements(owner, subject_id)")

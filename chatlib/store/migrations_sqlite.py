@@ -270,3 +270,25 @@ def m012_loads(db: sqlite3.Connection) -> None:
         """
     )
     db.execute("CREATE INDEX loads_owner_created ON loads(owner, created_at)")
+
+
+@migration
+def m013_judgements(db: sqlite3.Connection) -> None:
+    # A judge's verdicts on a comparison or a prompt-set run (chatlib.quality.judge): kept
+    # with what it judged; the judge's own requests are runs with page 'judge' and group_id =
+    # this id, so its cost and latency are counted apart from the targets'.
+    db.execute(
+        """
+        CREATE TABLE judgements (
+            id TEXT PRIMARY KEY,
+            created_at REAL NOT NULL,
+            subject_kind TEXT NOT NULL,    -- comparison | prompt_set
+            subject_id TEXT NOT NULL,
+            judge TEXT NOT NULL,           -- "provider:model" of the judge
+            mode TEXT NOT NULL,            -- pairwise | grade
+            result_json TEXT NOT NULL,     -- the verdicts, with the judge's reasoning
+            owner TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX judgements_subject ON judgements(owner, subject_id)")
