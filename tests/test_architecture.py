@@ -93,10 +93,11 @@ PACKAGE_RULES: dict[str, set[str]] = {
     "evals": {"core", "runs", "providers", "streaming", "engine", "store", "compare"},
     "load": {"core", "runs", "providers", "streaming", "engine", "store", "compare"},
     "stats": {"core", "runs", "store"},
-    "reports": {"core", "runs", "store", "compare", "evals", "stats", "load"},
+    "quality": {"core", "runs", "providers", "engine", "store", "stats"},
+    "reports": {"core", "runs", "store", "compare", "evals", "stats", "load", "quality"},
     "api": {"core", "runs", "providers", "streaming", "engine", "store"},
     "cli": {"core", "runs", "providers", "store", "compare", "evals", "reports", "stats",
-            "load"},
+            "load", "quality"},
 }
 
 

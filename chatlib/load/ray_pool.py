@@ -101,10 +101,9 @@ class RayPool:
             return self._workers
         import ray
 
-        import chatlib
-
         if not ray.is_initialized():
-            modules = {"py_modules": [str(Path(chatlib.__file__).parent)]}
+            # This package's folder, shipped to every node with the job.
+            modules = {"py_modules": [str(Path(__file__).resolve().parent.parent)]}
             if self.address == "local":
                 ray.init(include_dashboard=False, log_to_driver=False, runtime_env=modules)
                 self._started_here = True
