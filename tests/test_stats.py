@@ -343,6 +343,133 @@ def test_token_sources_and_cost_per_model(store):
     assert table.loc["my-finetune", "from estimate %"] == 100.0
 
 
+# -- the database's figures are numpy's ---------------------------------------------------------
+def hand_made_runs() -> list[RunRecord]:
+    """Runs chosen to reach every corner of the figures: ties, a model with 1, 5 and 6 runs
+    (no median interval below 6), thinking runs (a reasoning time) beside plain ones, unknown
+    token counts, values outside the histogram's range, runs over four days, and stopped and
+    failed runs that must stay out, and a finished run with no text."""
+    rng = np.random.default_rng(24)
+    day = 86400.0
+    out = []
+    for i in range(157):  # odd and even counts of values per column
+        t = float(rng.lognormal(np.log(0.3), 0.6))
+        gaps = rng.lognormal(-4, 0.7, int(rng.integers(1, 30)))
+        offsets = (t + np.concatenate(([0.0], np.cumsum(gaps)))).tolist()
+        think = i % 3 == 0
+        out.append(rec("p", "big", offsets, tokens=None if i % 11 == 0 else len(offsets) + i % 7,
+                       created_at=NOW - 4 * day + i * 2000.0,
+                       reasoning_offsets_s=[t / 2] if think else [],
+                       reasoning_texts=["hm"] if think else [],
+                       output_source=None if i % 11 == 0 else "usage"))
+    out += [rec("p", "ties", (0.25, 0.5, 0.75), created_at=NOW - 100 - i) for i in range(8)]
+    out += [rec("p", "ties", (0.125, 0.5), created_at=NOW - 50)]
+    out += [rec("q", "one", (200.0, 200.5), created_at=NOW - 10)]  # above the last bin
+    out += [rec("q", "five", (1e-5 * (i + 1), 0.1), created_at=NOW - 3600 * i) for i in range(5)]
+    out += [rec("q", "six", (0.05 * (i + 1), 0.3), created_at=NOW - 7 * i) for i in range(6)]
+    # Finished with no text: no TTFT (not in the histogram, not in the span over time).
+    out += [rec("p", "big", (), tokens=0, created_at=NOW - 10 * day)]
+    out += [rec("p", "big", (9.0, 19.0), status="stopped", created_at=NOW - 5),
+            rec("p", "big", (), status="error", error="x", tokens=0, created_at=NOW - 5)]
+    return out
+
+
+def _same_figures(a, b):
+    assert sorted(a.summaries) == sorted(b.summaries)
+    for group, columns in a.summaries.items():
+        for column, x in columns.items():
+            y = b.summaries[group][column]
+            where = (group, column)
+            assert x.n == y.n, where
+            assert (x.mean is None) == (y.mean is None), where
+            if x.mean is not None:
+                assert x.mean == pytest.approx(y.mean, rel=1e-12), where
+            # Same definition; the last bit of an interpolation may round differently.
+            assert x.quantiles.keys() == y.quantiles.keys(), where
+            for q, v in x.quantiles.items():
+                assert (v is None and y.quantiles[q] is None) or \
+                    v == pytest.approx(y.quantiles[q], rel=1e-12), (where, q)
+            assert x.median_ci == y.median_ci, where  # order statistics: exact
+        for column, counts in a.histograms[group].items():
+            assert np.array_equal(counts, b.histograms[group][column]), (group, column)
+    assert sorted(a.timelines) == sorted(b.timelines)
+    for column, x in a.timelines.items():
+        y = b.timelines[column]
+        assert list(zip(x.provider, x.model, x.bucket, x.n)) == \
+            list(zip(y.provider, y.model, y.bucket, y.n)), column
+        assert list(x.p50) == pytest.approx(list(y.p50), rel=1e-12), column
+
+
+@pytest.mark.parametrize("flt", [
+    RunFilter(), RunFilter(since=NOW - 86400), RunFilter(models=("big", "six"), pages=("chat",)),
+    RunFilter(statuses=("ok", "stopped")), RunFilter(statuses=("error",)),
+], ids=["all", "one day: hourly buckets", "two models", "ok and stopped", "failed only"])
+def test_figures_computed_by_the_database_are_numpys(store, flt):
+    """On PostgreSQL the page's figures come from SQL (percentile_cont, percentile_disc,
+    width_bucket); they must be the numpy path's, run on the same rows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chatlib.stats.summary import figure_query
+
+    store.add_many(hand_made_runs())
+    totals = store.totals(flt)
+    groups = [(p, m) for p, m in totals[totals.status == "ok"][["provider", "model"]]
+              .itertuples(index=False)]
+    query = figure_query()
+    with ThreadPoolExecutor(2) as executor:
+        native = store.run_figures(query, groups, flt, executor)
+        numpy_path = store.run_figures(query, groups, flt, executor, in_python=True)
+        nobody = store.run_figures(query, [("nobody", "none")], flt, executor)
+    _same_figures(native, numpy_path)
+    assert not nobody.summaries and not nobody.histograms  # no finished run: no figures
+    if flt.statuses == ("error",):
+        assert not native.summaries and all(t.empty for t in native.timelines.values())
+
+
+def test_page_figures_equal_plain_numpy_on_hand_made_runs(store):
+    from chatlib.stats.summary import over_time, spread_frame, ttft_histogram
+
+    records = hand_made_runs()
+    store.add_many(records)
+    data = load_stats(store, RunFilter())
+    ok = [r for r in records if r.status == "ok"]
+    big = [r for r in ok if r.model == "big" and r.chunk_offsets_s]
+    metrics = [r.metrics() for r in big]
+    reasoning = np.array([m.reasoning_s for m in metrics if m.reasoning_s is not None])
+    table = latency_table(data)
+    got = row(table, "big", "Reasoning time (ms)")
+    assert got.n == reasoning.size == 53
+    assert [got.p50, got.p99] == pytest.approx(list(np.percentile(reasoning, [50, 99]) * 1000),
+                                               rel=1e-12)
+    assert (got.p50_low, got.p50_high) == pytest.approx(
+        tuple(v * 1000 for v in median_ci(reasoning)), rel=1e-15)
+    assert "Reasoning time (ms)" not in set(table[table.model == "six"].metric)
+    assert math.isnan(row(table, "five", "TTFT (ms)").p50_low)  # 5 runs: no interval
+    assert not math.isnan(row(table, "six", "TTFT (ms)").p50_low)
+    tps = np.array([m.output_tps for m in metrics if m.output_tps is not None])
+    spread = spread_frame(data).set_index("model").loc["p · big"]
+    assert spread.n == tps.size
+    assert [spread[f"p{p}"] for p in (5, 25, 50, 75, 95)] == pytest.approx(
+        list(np.percentile(tps, [5, 25, 50, 75, 95])), rel=1e-12)
+    hist = ttft_histogram(data)
+    assert hist[hist.model == "q · one"][["from", "count"]].values.tolist() == [
+        [112_000.0, 1]]  # 200 s: in the last bin, 112-128 s
+    assert hist.groupby("model")["count"].sum().to_dict() == {
+        "p · big": 157, "p · ties": 9, "q · five": 5, "q · one": 1, "q · six": 6}
+    # Over time: the runs span four days, so daily buckets from local midnight.
+    e2e = over_time(data, "e2e_s")
+    shift = datetime.now().astimezone().utcoffset().total_seconds()
+    created = np.array([r.created_at for r in big])
+    values = np.array([m.e2e_s for m in metrics]) * 1000
+    buckets = (created + shift) // 86400 * 86400 - shift
+    mine = e2e[e2e.model == "p · big"]
+    want = [(b, float(np.median(values[buckets == b])), int((buckets == b).sum()))
+            for b in sorted(set(buckets))]
+    assert [t.timestamp() for t in mine.time] == [b for b, _, _ in want]
+    assert list(mine.p50) == pytest.approx([v for _, v, _ in want], rel=1e-12)
+    assert list(mine.n) == [n for _, _, n in want]
+
+
 # -- export ----------------------------------------------------------------------------------------
 def test_export_recomputes_the_page_figures_and_holds_no_key(store):
     records = seeded_records(90, seed=8)

@@ -322,6 +322,42 @@ def test_figures_are_aligned_float_columns_with_nan_for_unknown(any_store):
     assert len(empty) == 0 and list(empty.columns) == ["ttft_s"]
 
 
+# -- per-run figures summed up where the runs are ---------------------------------------------
+def test_run_figures_are_computed_in_sql_on_postgresql_and_equal_numpys(any_store, store_target):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from chatlib.store.run_figures import FigureQuery
+
+    assert getattr(any_store.database, "percentiles_in_sql", False) == \
+        store_target.startswith("postgresql:")
+    ttfts = [0.5, 0.125, 0.25, 0.25, 1.0, 0.75, 2.0, 0.0625]
+    alice, bob = any_store.for_owner("alice"), any_store.for_owner("bob")
+    alice.add_many([record(id=f"a{i}", chunk_offsets_s=[t, t + 0.5], created_at=1e9 + i)
+                    for i, t in enumerate(ttfts)])
+    alice.add(record(id="stopped", chunk_offsets_s=[9.0, 9.5], status="stopped"))
+    bob.add_many([record(id=f"b{i}", chunk_offsets_s=[50.0, 51.0]) for i in range(3)])
+    query = FigureQuery(quantiles={"ttft_s": (0.1, 0.5, 0.9), "tpot_s": ()},
+                        histogram_columns=("ttft_s",), histogram_edges=(0.1, 0.3, 1.0),
+                        timeline_columns=("ttft_s",), bucket_for_span=lambda span: 4.0)
+    with ThreadPoolExecutor(2) as executor:
+        got = alice.run_figures(query, [("scripted", "m")], None, executor)
+        mine = alice.run_figures(query, [("scripted", "m")], None, executor, in_python=True)
+    ttft = got.summaries[("scripted", "m")]["ttft_s"]  # bob's runs and the stopped one: out
+    assert ttft.n == 8 and ttft.mean == pytest.approx(np.mean(ttfts), rel=1e-12)
+    assert list(ttft.quantiles.values()) == pytest.approx(
+        list(np.quantile(ttfts, [0.1, 0.5, 0.9])), rel=1e-12)
+    assert ttft.median_ci == (0.0625, 2.0)  # n = 8: the extremes
+    assert mine.summaries[("scripted", "m")]["ttft_s"].median_ci == ttft.median_ci
+    assert list(got.histograms[("scripted", "m")]["ttft_s"]) == [4, 4]  # end bins take the rest
+    assert list(got.timelines["ttft_s"].n) == [4, 4]  # buckets [1e9, +4 s), [+4, +8 s)
+    assert list(got.timelines["ttft_s"].bucket) == [1e9, 1e9 + 4]
+    assert list(got.timelines["ttft_s"].p50) == pytest.approx(
+        [np.median(ttfts[:4]), np.median(ttfts[4:])], rel=1e-12)
+    assert list(mine.timelines["ttft_s"].p50) == pytest.approx(list(got.timelines["ttft_s"].p50))
+
+
 # -- pooled ITL kept per hour ----------------------------------------------------------------
 def _gap_runs() -> list[RunRecord]:
     """Finished, stopped and failed runs over three hours, two models and two pages."""

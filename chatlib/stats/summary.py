@@ -3,24 +3,29 @@
 The data path (the page runs it on each filter change; ``bench/bench_stats.py`` times it):
 
     RunFilter ─► store.totals()        counts and token sums per provider/model/status/source
-              ─► store.figures()       the per-run figures of finished runs (float columns)
+              ─► store.run_figures()   per model and per-run figure: count, mean, percentiles,
+                                       the median's CI, TTFT histogram, medians over time;
+                                       computed by PostgreSQL in SQL, on SQLite in numpy over
+                                       the fetched columns (chatlib.store.run_figures)
               ─► store.iter_offsets()  packed chunk offsets of finished runs, one model per
                                        reader thread (two) ─► pooled ITL (exact percentiles +
                                        histogram, chatlib.runs.distributions), then the gaps are
                                        dropped, so 100k runs' gaps never sit in memory at once
+                                       (above EXACT_ITL_UP_TO gaps: store.itl_pools())
     ─► StatsData ─► latency_table / runs_table / headline / chart frames (pure functions)
 
 Definitions are vLLM's (see ``DEFINITIONS`` and ``chatlib.runs.metrics``). Only finished runs
 (status ``ok``) enter latency figures; stopped and failed runs are counted apart. Percentiles
-are numpy's (linear interpolation). "How sure": every figure comes with its ``n``, and each
-p50 of a per-run figure with a distribution-free 95 % confidence interval (order statistics
-of a binomial, valid for any distribution of independent runs).
+are numpy's (linear interpolation; PostgreSQL's ``percentile_cont`` is the same definition).
+"How sure": every figure comes with its ``n``, and each p50 of a per-run figure with a
+distribution-free 95 % confidence interval (order statistics of a binomial, valid for any
+distribution of independent runs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,14 +34,16 @@ import numpy as np
 import pandas as pd
 
 from chatlib.runs.distributions import (CHART_SHIFT, FINE_SHIFT, GapHistogram, bin_edges, bin_index,
-                                   exact_percentiles, histogram, histogram_percentiles,
-                                   median_ci, pool_gaps)
-from chatlib.runs.metrics import PERCENTILES, percentiles
+                                   exact_percentiles, histogram_percentiles,
+                                   pool_gaps)
+from chatlib.runs.metrics import PERCENTILES
 from chatlib.runs.pricing import PriceTable
 from chatlib.store import RunFilter, RunStore
+from chatlib.store.run_figures import FigureQuery, FigureSummary, RunFigures
 
 __all__ = [
-    "DEFINITIONS", "Metric", "METRICS", "RunFilter", "time_range", "TIME_RANGES", "ItlPool",
+    "DEFINITIONS", "Metric", "METRICS", "SPREAD", "figure_query", "RunFilter", "time_range",
+    "TIME_RANGES", "ItlPool",
     "StatsData", "load_stats", "EXACT_ITL_UP_TO", "latency_table", "runs_table", "Leader",
     "headline",
     "histogram_frame", "ttft_histogram", "itl_histogram",
@@ -67,7 +74,8 @@ thinking. Answer tokens = output tokens − reasoning tokens.
 Output tokens are the provider's usage report when it sends one (`usage`), else a count by the
 model's own tokenizer (`tokenizer`), else a labelled `estimate`; reasoning tokens likewise
 (usage when the provider reports them apart, else counted over the thinking text).
-Aggregates are count, mean, p50, p90, p95, p99 (numpy, linear interpolation) over **finished**
+Aggregates are count, mean, p50, p90, p95, p99 (numpy's linear interpolation; on PostgreSQL
+its `percentile_cont`, the same definition) over **finished**
 runs only: stopped and failed runs are counted apart and never enter a latency figure. The
 p50's 95 % confidence interval is distribution-free (order statistics); ITL has none, as gaps
 within a run are not independent. ITL percentiles are exact up to 2 million gaps per model;
@@ -100,9 +108,28 @@ METRICS: tuple[Metric, ...] = (
 # Shown only for models that have them (a model that never thinks has no reasoning time).
 _ONLY_WHEN_PRESENT = {"reasoning"}
 _BY_KEY = {m.key: m for m in METRICS}
-_RUN_COLUMNS = ["created_at", "ttft_s", "e2e_s", "tpot_s", "output_tps", "decode_tps",
-                "output_tokens", "chunk_count", "ttfat_s", "reasoning_s", "answer_decode_tps",
-                "reasoning_tokens"]
+SPREAD = (5, 25, 50, 75, 95)  # the box plot's percentiles (spread_frame)
+_FRACTIONS = tuple(sorted({p / 100 for p in (*PERCENTILES, *SPREAD)}))
+_TIMELINE_COLUMNS = ("ttft_s", "e2e_s")
+
+
+def _bucket_for_span(span_s: float) -> float:
+    """Over-time buckets: an hour when the runs span up to two days, else a day."""
+    return 3600.0 if span_s <= 2 * 86400 else 86400.0
+
+
+def figure_query() -> FigureQuery:
+    """What the page shows of the per-run figures: every metric's count, mean, percentiles
+    and median CI, the TTFT histogram, TTFT and E2E medians over time (local buckets)."""
+    offset = datetime.now().astimezone().utcoffset()
+    return FigureQuery(
+        quantiles={m.column: _FRACTIONS for m in METRICS if m.column is not None},
+        histogram_columns=("ttft_s",), histogram_edges=tuple(float(e) for e in bin_edges()),
+        timeline_columns=_TIMELINE_COLUMNS, bucket_for_span=_bucket_for_span,
+        timeline_shift_s=offset.total_seconds() if offset else 0.0,
+        # Without thinking, the first answer token is the first token and the answer is
+        # the whole stream: computed once.
+        twins=(("ttfat_s", "ttft_s"), ("answer_decode_tps", "decode_tps")))
 
 
 def group_label(provider: str, model: str) -> str:
@@ -176,7 +203,7 @@ class StatsData:
 
     filter: RunFilter
     totals: pd.DataFrame  # RunStore.totals rows
-    ok_runs: pd.DataFrame  # one row per finished run: provider, model, _RUN_COLUMNS
+    figures: RunFigures  # the per-run figures of finished runs, per model (figure_query)
     itl: dict[tuple[str, str], ItlPool] = field(default_factory=dict)
 
     @property
@@ -187,34 +214,39 @@ class StatsData:
         pairs = self.totals[["provider", "model"]].drop_duplicates()
         return [(str(p), str(m)) for p, m in pairs.itertuples(index=False)]
 
+    def summaries(self, column: str) -> list[tuple[tuple[str, str], FigureSummary]]:
+        """Each model's summary of a per-run column, models in order, those without a
+        value left out."""
+        out = []
+        for key in sorted(self.figures.summaries):
+            summary = self.figures.summaries[key].get(column)
+            if summary is not None and summary.n:
+                out.append((key, summary))
+        return out
+
+
+# The counts, the models with finished runs and their gaps, the stored ITL histograms (None:
+# not needed, or a filter they cannot serve) and the exact ITL reads under way.
+_CountsAndPools = tuple[pd.DataFrame, list[tuple[str, str, int]],
+                        dict[tuple[str, str], GapHistogram] | None,
+                        dict[tuple[str, str], Future[ItlPool]]]
+
 
 def load_stats(store: RunStore, flt: RunFilter, workers: int = 2) -> StatsData:
-    """Read what the page needs for ``flt``: the counts, then per model its per-run figures
-    and its ITL pool, read by ``workers`` threads side by side (SQLite releases the GIL while
-    it steps; PostgreSQL aggregates in its own processes), each in its own snapshot: a run
-    that lands during the read may show in one and not in another. A model's ITL comes from
-    its offsets (exact) up to ``EXACT_ITL_UP_TO`` gaps, else from the store's hourly
-    histograms, read once for every model."""
-    with store.snapshot():
-        totals = store.totals(flt)
-        ok = totals[totals.status == "ok"]
-        groups = [(str(p), str(m), int(g)) for p, m, g in zip(ok.provider, ok.model, ok.gaps)]
-        stored = (store.itl_pools(flt) if any(g > EXACT_ITL_UP_TO for _, _, g in groups)
-                  else None)
+    """Read what the page needs for ``flt``: the counts, per model its per-run figures
+    (``RunStore.run_figures``: summed up by the database where it can) and its ITL pool,
+    read by ``workers`` threads side by side (SQLite releases the GIL while it steps;
+    PostgreSQL aggregates in its own processes), each in its own snapshot: a run that lands
+    during the read may show in one and not in another. The figures are asked for every
+    stored model the filter allows (a model without a finished run gives none), so they
+    need not wait for the counts. A model's ITL comes from its offsets (exact) up to
+    ``EXACT_ITL_UP_TO`` gaps, else from the store's hourly histograms, read once for every
+    model."""
 
     def group(provider: str, model: str) -> RunFilter:
         return flt.narrowed(statuses=("ok",), providers=(provider,), models=(model,))
 
-    def figures(provider: str, model: str) -> pd.DataFrame:
-        with store.snapshot():
-            runs = store.figures(_RUN_COLUMNS, group(provider, model))
-        runs.insert(0, "model", model)
-        runs.insert(0, "provider", provider)
-        return runs
-
     def pool(provider: str, model: str, expected: int) -> ItlPool:
-        if stored is not None and expected > EXACT_ITL_UP_TO:
-            return ItlPool.of_histogram(stored.get((provider, model), GapHistogram()))
         # Figures only leave the worker: at most `workers` models' gaps are alive at once.
         runs = 0
 
@@ -230,15 +262,39 @@ def load_stats(store: RunStore, flt: RunFilter, workers: int = 2) -> StatsData:
 
         return ItlPool.of(pool_gaps(blobs(), expected), runs)
 
+    def counts_then_pools(executor: ThreadPoolExecutor) -> _CountsAndPools:
+        """The counts, then the ITL they call for: the stored histograms read here at once
+        (not queued behind the figures, where they would end the read on one thread), the
+        exact pools queued."""
+        with store.snapshot():
+            totals = store.totals(flt)
+        ok = totals[totals.status == "ok"]
+        groups = [(str(p), str(m), int(g)) for p, m, g in zip(ok.provider, ok.model, ok.gaps)]
+        large = any(g > EXACT_ITL_UP_TO for _, _, g in groups)
+        stored = store.itl_pools(flt) if large else None
+        exact = {(p, m): executor.submit(pool, p, m, g)
+                 for p, m, g in groups if g <= EXACT_ITL_UP_TO}
+        return totals, groups, stored, exact
+
+    no_ok = bool(flt.statuses) and "ok" not in flt.statuses
+    candidates = [] if no_ok else [
+        (p, m) for p, m in store.provider_models()
+        if (not flt.providers or p in flt.providers) and (not flt.models or m in flt.models)
+        and p not in flt.not_providers]
     with ThreadPoolExecutor(max(1, workers)) as executor:
-        frames = [executor.submit(figures, p, m) for p, m, _ in groups]
-        pools = {(p, m): executor.submit(pool, p, m, g) for p, m, g in groups}
-        ok_runs = (pd.concat([f.result() for f in frames], ignore_index=True) if frames
-                   else pd.DataFrame(columns=["provider", "model", *_RUN_COLUMNS]))
-        itl = {key: future.result() for key, future in pools.items()}
-    for column in ("provider", "model"):
-        ok_runs[column] = ok_runs[column].astype("category")
-    return StatsData(flt, totals, ok_runs, itl)
+        first = executor.submit(counts_then_pools, executor)
+        figures = store.run_figures(figure_query(), candidates, flt, executor)
+        totals, groups, pooled, exact = first.result()
+        itl = {key: future.result() for key, future in exact.items()}
+    for p, m, g in groups:
+        if (p, m) in itl:
+            continue
+        if pooled is None:  # a filter the hours cannot serve: from the offsets after all
+            itl[(p, m)] = pool(p, m, g)
+        else:
+            itl[(p, m)] = ItlPool.of_histogram(pooled.get((p, m), GapHistogram()))
+    itl = {(p, m): itl[(p, m)] for p, m, _ in groups}
+    return StatsData(flt, totals, figures, itl)
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -247,26 +303,26 @@ def latency_table(data: StatsData) -> pd.DataFrame:
     figure), ``n`` (values: runs, or gaps for ITL), mean, p50 with its 95 % CI
     (``p50_low``/``p50_high``), p90, p95, p99, in the metric's unit (ms or tok/s)."""
     rows = []
-    grouped = data.ok_runs.groupby(["provider", "model"], observed=True)
-    by_group = {key: part for key, part in grouped}
     for provider, model in data.groups():
-        runs = by_group.get((provider, model))
-        if runs is None or runs.empty:
+        summaries = data.figures.summaries.get((provider, model))
+        if summaries is None:  # no finished run
             continue
         for metric in METRICS:
             row: dict[str, Any] = {"provider": provider, "model": model, "metric": metric.label}
+            stats: dict[str, float | None]
             if metric.column is None:
                 pool = data.itl.get((provider, model))
                 if pool is None:
                     continue
                 stats, n_runs, n, ci = pool.stats, pool.runs, int(pool.stats["count"] or 0), None
             else:
-                values = runs[metric.column].to_numpy(dtype=float)
-                values = values[~np.isnan(values)]
-                if not values.size and metric.key in _ONLY_WHEN_PRESENT:
+                summary = summaries[metric.column]
+                if not summary.n and metric.key in _ONLY_WHEN_PRESENT:
                     continue
-                stats, n_runs, n = percentiles(values), values.size, values.size
-                ci = median_ci(values)
+                stats = {"mean": summary.mean,
+                         **{f"p{p}": summary.quantiles[p / 100] for p in PERCENTILES}}
+                n_runs = n = summary.n
+                ci = summary.median_ci
             row.update(runs=n_runs, n=n)
             row["mean"] = _scaled(stats["mean"], metric)
             row["p50"] = _scaled(stats["p50"], metric)
@@ -354,19 +410,17 @@ class Leader:
 def headline(data: StatsData, keys: Sequence[str] = ("ttft", "output_tps")) -> list[Leader]:
     """The leader of each metric in ``keys`` (per-run metrics only)."""
     out = []
-    groups = list(data.ok_runs.groupby(["provider", "model"], observed=True))
     for key in keys:
         metric = _BY_KEY[key]
         assert metric.column is not None, "the headline compares per-run figures"
         ranked = []
-        for (provider, model), part in groups:
-            values = part[metric.column].to_numpy(dtype=float)
-            values = values[~np.isnan(values)]
-            if values.size:
-                p50 = float(np.percentile(values, 50)) * metric.scale
-                ci = median_ci(values)
-                ci = (ci[0] * metric.scale, ci[1] * metric.scale) if ci else None
-                ranked.append(((str(provider), str(model)), p50, ci, int(values.size)))
+        for group, summary in data.summaries(metric.column):
+            median = summary.quantiles[0.5]
+            assert median is not None
+            p50 = median * metric.scale
+            ci = summary.median_ci
+            ci = (ci[0] * metric.scale, ci[1] * metric.scale) if ci else None
+            ranked.append((group, p50, ci, summary.n))
         if not ranked:
             continue
         ranked.sort(key=lambda r: r[1] if metric.lower_is_better else -r[1])
@@ -394,10 +448,8 @@ def histogram_frame(counts_by_group: dict[str, np.ndarray], edges: np.ndarray,
 
 
 def ttft_histogram(data: StatsData) -> pd.DataFrame:
-    counts = {}
-    for (provider, model), part in data.ok_runs.groupby(["provider", "model"], observed=True):
-        values = part.ttft_s.dropna().to_numpy(dtype=float)
-        counts[group_label(str(provider), str(model))] = histogram(values)
+    counts = {group_label(p, m): data.figures.histograms[(p, m)]["ttft_s"]
+              for p, m in sorted(data.figures.histograms)}
     return histogram_frame(counts, bin_edges())
 
 
@@ -409,36 +461,30 @@ def itl_histogram(data: StatsData) -> pd.DataFrame:
 def spread_frame(data: StatsData, column: str = "output_tps", scale: float = 1.0) -> pd.DataFrame:
     """p5, p25, p50, p75, p95 and n of a per-run figure per model (a box plot's parts)."""
     rows = []
-    for (provider, model), part in data.ok_runs.groupby(["provider", "model"], observed=True):
-        values = part[column].dropna().to_numpy(dtype=float) * scale
-        if values.size:
-            q = np.percentile(values, [5, 25, 50, 75, 95])
-            rows.append({"model": group_label(str(provider), str(model)), "n": int(values.size),
-                         **{f"p{p}": float(v) for p, v in zip((5, 25, 50, 75, 95), q)}})
+    for (provider, model), summary in data.summaries(column):
+        rows.append({"model": group_label(provider, model), "n": summary.n,
+                     **{f"p{p}": _times(summary.quantiles[p / 100], scale) for p in SPREAD}})
     return pd.DataFrame(rows, columns=["model", "n", "p5", "p25", "p50", "p75", "p95"])
 
 
-def over_time(data: StatsData, column: str = "e2e_s", scale: float = 1000.0,
-              bucket_s: float | None = None) -> pd.DataFrame:
+def _times(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
+
+
+def over_time(data: StatsData, column: str = "e2e_s", scale: float = 1000.0) -> pd.DataFrame:
     """p50 and n of a per-run figure per model per time bucket (an hour when the runs span
-    up to two days, else a day; local time)."""
-    runs = data.ok_runs[["provider", "model", "created_at", column]].dropna()
-    if runs.empty:
+    up to two days, else a day; local time): ``figure_query``'s timeline columns."""
+    frame = data.figures.timelines.get(column)
+    if frame is None or frame.empty:
         return pd.DataFrame(columns=["time", "model", "p50", "n"])
-    if bucket_s is None:
-        span = runs.created_at.max() - runs.created_at.min()
-        bucket_s = 3600.0 if span <= 2 * 86400 else 86400.0
-    offset = datetime.now().astimezone().utcoffset()
-    shift = offset.total_seconds() if offset else 0.0  # buckets start at local midnight/hours
-    bucket = ((runs.created_at + shift) // bucket_s) * bucket_s - shift
-    grouped = (runs.assign(bucket=bucket, value=runs[column] * scale)
-               .groupby(["provider", "model", "bucket"], observed=True).value
-               .agg(p50="median", n="size").reset_index())
-    grouped["time"] = pd.to_datetime(grouped.bucket, unit="s", utc=True).dt.tz_convert(
-        datetime.now().astimezone().tzinfo)
-    grouped["model"] = [group_label(str(p), str(m))
-                        for p, m in zip(grouped.provider, grouped.model)]
-    return grouped[["time", "model", "p50", "n"]]
+    out = pd.DataFrame({
+        "time": pd.to_datetime(frame.bucket, unit="s", utc=True).dt.tz_convert(
+            datetime.now().astimezone().tzinfo),
+        "model": [group_label(str(p), str(m)) for p, m in zip(frame.provider, frame.model)],
+        "p50": frame.p50 * scale,
+        "n": frame.n,
+    })
+    return out.reset_index(drop=True)
 
 
 def chunk_timeline(offsets_s: Sequence[float], texts: Sequence[str],

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from itertools import islice
 from pathlib import Path
@@ -24,10 +25,11 @@ import pandas as pd
 
 from chatlib.runs.distributions import GapHistogram
 from chatlib.runs.record import RunRecord
-from chatlib.store import itl_hours
+from chatlib.store import itl_hours, run_figures
 from chatlib.store.backends import open_database
 from chatlib.store.database import Database, frame
 from chatlib.store.filters import RunFilter, where
+from chatlib.store.run_figures import FigureQuery, RunFigures
 
 __all__ = ["RunStore", "STATS_COLUMNS"]
 
@@ -210,6 +212,20 @@ class RunStore:
         clause, params = self._where(flt)
         return pd.DataFrame(self.database.float_columns(list(_checked(columns)),
                                                         f"FROM runs{clause}", params))
+
+    def run_figures(self, query: FigureQuery, groups: Sequence[tuple[str, str]],
+                    flt: RunFilter | None, executor: Executor, *,
+                    in_python: bool = False) -> RunFigures:
+        """The per-run figures ``query`` asks for (counts, means, percentiles, the median's
+        interval, histograms, medians over time) over the finished runs of each (provider,
+        model) of ``groups`` matching ``flt``: computed by the database where it can
+        (PostgreSQL), else (or with ``in_python``) in numpy over the fetched columns
+        (``chatlib.store.run_figures``); the same figures either way. ``executor`` runs the
+        reads side by side."""
+        _checked(query.columns())
+        read = run_figures.read_in_python if in_python else run_figures.read
+        return read(self.database, groups, flt or RunFilter(), query,
+                    lambda f: self._where(f), executor)
 
     def iter_offsets(self, flt: RunFilter | None = None, batch: int = 5000
                      ) -> Iterator[list[tuple[str, bytes]]]:
