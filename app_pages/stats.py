@@ -10,6 +10,7 @@ import streamlit as st
 from chatlib.core.palette import series_scale
 from chatlib.core.text import count_of
 from chatlib.stats.export import export_csv, export_json, redact_settings
+from chatlib.runs.distributions import too_few_for_interval
 from chatlib.runs.pricing import default_prices
 from chatlib.stats.summary import (DEFINITIONS, TIME_RANGES, RunFilter, StatsView, Leader,
                                    build_view, chunk_timeline, group_label, time_range)
@@ -86,7 +87,8 @@ def leader_text(v: Leader, unit: str) -> str:
     if v.clear is False:
         return text + (f"  \n⚖️ Not clearly ahead of {other}: the intervals overlap; "
                        "more runs would tell.")
-    return text + f"  \nNext: {other}. Needs ≥ 6 finished runs per model to say how sure."
+    return text + (f"  \nNext: {other}. How sure is not known yet: "
+                   f"{too_few_for_interval('finished runs per model')}.")
 
 
 titles = {"ttft": ("Fastest first token (p50 TTFT)", "ms"),
@@ -103,23 +105,33 @@ st.caption(f"{count_of(view.runs, 'run')} match{'es' if view.runs == 1 else ''} 
            "stopped and failed runs are counted in the second table.")
 
 # -- tables ----------------------------------------------------------------------------------
+MISSING = "—"  # a figure not known (no run had it): said so, never "None" or "nan"
+
+
+def shown(frame: pd.DataFrame, formats: dict[str, str]) -> "pd.io.formats.style.Styler":
+    """``frame`` as the page shows it: numbers in ``formats``, a missing value as MISSING
+    (a dataframe shows a bare missing cell as "None"). The values stay numbers to sort."""
+    others = [c for c in frame.columns if c not in formats]
+    return (frame.style.format({c: f for c, f in formats.items() if c in frame},
+                               na_rep=MISSING)
+            .format(na_rep=MISSING, subset=others))
+
+
 st.subheader("Latency and throughput (finished runs)")
 latency = view.latency.copy()
 latency.insert(latency.columns.get_loc("p50") + 1, "p50 95% CI", [
-    f"{lo:.1f} – {hi:.1f}" if pd.notna(lo) and pd.notna(hi) else "—"
+    f"{lo:.1f} – {hi:.1f}" if pd.notna(lo) and pd.notna(hi) else MISSING
     for lo, hi in zip(latency.pop("p50_low"), latency.pop("p50_high"))])
-number = st.column_config.NumberColumn(format="%.1f")
-st.dataframe(latency, hide_index=True, key="stats_latency",
-             column_config={c: number for c in ("mean", "p50", "p90", "p95", "p99")})
+st.dataframe(shown(latency, dict.fromkeys(("mean", "p50", "p90", "p95", "p99"), "{:.1f}")),
+             hide_index=True, key="stats_latency")
 
 st.subheader("Runs, tokens and cost")
-st.dataframe(view.counts, hide_index=True, key="stats_counts", column_config={
-    "from usage %": st.column_config.NumberColumn(format="%.0f%%"),
-    "from tokenizer %": st.column_config.NumberColumn(format="%.0f%%"),
-    "from estimate %": st.column_config.NumberColumn(format="%.0f%%"),
-    "est. cost": st.column_config.NumberColumn(format="$%.4f"),
-    "est. cost per run": st.column_config.NumberColumn(format="$%.6f"),
-})
+st.dataframe(shown(view.counts, {
+    **dict.fromkeys(("input tokens", "output tokens", "of which reasoning"), "{:,.0f}"),
+    **dict.fromkeys(("from usage %", "from tokenizer %", "from estimate %"), "{:.0f}%"),
+    "est. cost": "${:.4f}",
+    "est. cost per run": "${:.6f}",
+}), hide_index=True, key="stats_counts")
 st.caption(f"Token counts: `usage` = the provider's own report, `tokenizer` = the model's "
            f"tokenizer run here, `estimate` = a labelled approximation. Cost: "
            f"{prices.label()}, for runs whose input and output counts are known; a model "

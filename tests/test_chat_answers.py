@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from chatlib.chat.answers import CUT_OFF_MESSAGE, AnswerRequest, ChatAnswers, new_chat_id
-from chatlib.core.conversation import Chat, ChatTurn
+from chatlib.core.conversation import Chat, ChatTurn, to_messages
 from chatlib.core.errors import ConfigError
 from chatlib.providers.scripted import Script, ScriptedProvider
 from chatlib.store import ChatStore, RunStore
@@ -254,6 +254,42 @@ def test_a_request_that_cannot_be_sent_is_the_answers_error(runs, answers):
     last = answers.chats.get(chat.id).turns[-1]
     assert last.status == "error" and "token budget is 20" in last.error
     assert answers.live(chat.id) is None
+
+
+def test_a_prompt_that_got_no_answer_is_not_sent_again_as_context(runs, answers,
+                                                                   monkeypatch):
+    """Issue 25: a failed prompt went on as context, two user turns in a row. The failed
+    exchange (prompt and its empty answer) is left out of what is sent; the chat shows it."""
+    monkeypatch.setenv("CHATLAB_ENGINE", "inline")  # the provider's calls are read here
+    chat = Chat(new_chat_id())
+    answers.ask(chat, "hello", instant(runs, "Hi."))
+    wait_for(lambda: answers.live(chat.id) is None, "the first answer ends")
+    failing = ScriptedProvider(Script(chunks=("never",), fault_at=0))
+    answers.ask(chat, "fails", request(runs, failing))
+    wait_for(lambda: answers.live(chat.id) is None, "the failed answer ends")
+    answers.ask(chat, "no key", ConfigError("No OpenAI API key."))  # never sent at all
+    provider = ScriptedProvider(Script(chunks=("done",)))
+    answers.ask(chat, "and now?", request(runs, provider))
+    wait_for(lambda: answers.live(chat.id) is None, "the last answer ends")
+    sent = [(m.role, m.content) for m in provider.calls[-1][0]]
+    assert sent == [("system", "Be brief."), ("user", "hello"), ("assistant", "Hi."),
+                    ("user", "and now?")]
+    assert all(not (a == b == "user") for (a, _), (b, _) in zip(sent, sent[1:]))
+    assert stored(answers, chat) == [
+        ("user", "ok", "hello"), ("assistant", "ok", "Hi."),
+        ("user", "ok", "fails"), ("assistant", "error", ""),
+        ("user", "ok", "no key"), ("assistant", "error", ""),
+        ("user", "ok", "and now?"), ("assistant", "ok", "done")]
+
+
+def test_a_partial_answer_is_sent_as_shown_and_the_last_prompt_always_is():
+    turns = [ChatTurn("user", "a"), ChatTurn("assistant", "half", status="stopped"),
+             ChatTurn("user", "b"), ChatTurn("assistant", "", status="error"),
+             ChatTurn("user", "c"), ChatTurn("assistant", "part", status="error"),
+             ChatTurn("user", "d")]
+    assert [(m.role, m.content) for m in to_messages(turns)] == [
+        ("user", "a"), ("assistant", "half"), ("user", "c"), ("assistant", "part"),
+        ("user", "d")]
 
 
 def test_an_answer_left_streaming_by_a_dead_server_is_marked_cut_off(runs, answers):

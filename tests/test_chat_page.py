@@ -246,6 +246,41 @@ def test_a_chat_is_stored_named_by_the_url_and_reopened_with_its_settings(chat, 
     assert answer_text(other.chat_message[1]) == DEMO
 
 
+def test_a_chat_opened_from_the_list_brings_its_settings_back_without_a_warning(
+        app_test, store, monkeypatch):
+    """Issue 25: opening a chat from the list logged Streamlit's warning about a widget
+    created with a default value and also set via session state."""
+    import logging
+
+    from streamlit.elements.lib import policies
+
+    logged: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("streamlit.elements.lib.policies")
+    logger.addHandler(handler)
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)  # said once a process
+    try:
+        ChatStore(store).create(Chat("c1", "An old chat", [ChatTurn("user", "hi"),
+                                                          ChatTurn("assistant", "hello")],
+                                     {"provider": "scripted", "model": "demo-thinking",
+                                      "system_prompt": "Be terse.", "budget": 1024,
+                                      "max_tokens": 128, "temperature": 0.3}))
+        at = app_test().run()
+        next(b for b in at.sidebar.button if b.key == "open_c1").click().run()
+        assert not at.exception
+        at.run()  # and on the next run too
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in logged if "created with a default value" in m]
+    assert at.chat_message[1].markdown[0].value == "hello"
+    assert at.sidebar.slider(key="temperature").value == 0.3
+    assert at.sidebar.selectbox(key="model").value == "demo-thinking"
+    assert at.sidebar.text_area(key="system_prompt").value == "Be terse."
+    assert at.sidebar.number_input(key="budget").value == 1024
+    assert at.sidebar.number_input(key="max_tokens").value == 128
+
+
 def test_a_listed_chat_says_when_it_was_last_used_in_a_few_characters():
     import time
 

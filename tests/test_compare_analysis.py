@@ -12,8 +12,10 @@ import pytest
 
 import chatlib.compare.comparison
 from chatlib.compare.comparison import Comparison, SharedSettings, TargetSpec
-from chatlib.compare.analysis import FIGURES, flag_table, paired_verdict, run_flags, verdicts
+from chatlib.compare.analysis import (FIGURES, MIN_PAIRS, flag_table, paired_verdict,
+                                      run_flags, verdicts)
 from chatlib.providers.scripted import Script, ScriptedProvider
+from chatlib.runs.distributions import MIN_FOR_INTERVAL, median_ci, too_few_for_interval
 from chatlib.runs.record import RunRecord
 from chatlib.core.tokens import FunctionCounter
 from tests.clocks import HANG_GUARD_S, ThreadClock, wait_for
@@ -53,7 +55,33 @@ def test_no_real_difference_is_inconclusive_and_says_how_many_more_runs():
 
 def test_too_few_pairs_give_no_interval():
     v = paired_verdict(TTFT, "A", "B", [0.1, 0.2], [0.3, 0.4])
-    assert v.low is None and not v.conclusive and "too few for an interval" in v.words
+    assert v.low is None and not v.conclusive and "too few for a 95 % interval" in v.words
+
+
+def test_an_unsettled_verdict_reads_as_a_sentence_a_person_understands():
+    """Issue 25: "the interval includes none" said nothing to a reader."""
+    rng = np.random.default_rng(11)
+    v = paired_verdict(TTFT, "A", "B", rng.normal(0.4, 0.05, 20), rng.normal(0.4, 0.05, 20))
+    assert v.winner is not None and not v.conclusive
+    assert "includes none" not in v.words
+    assert (f"{v.winner}'s first token comes {v.advantage * 1000:.0f} ms sooner, but the 95 % "
+            "interval also includes no difference at all, so this is not settled (95 % CI"
+            in v.words)
+
+
+def test_compare_and_stats_ask_for_the_same_number_of_runs_and_say_it_the_same_way():
+    """Issue 25: Stats wanted 6 runs, Compare 5 pairs. The minimum is the fewest values a
+    distribution-free 95 % interval of a median can come from, on both pages."""
+    few = [0.1 * i for i in range(1, MIN_FOR_INTERVAL)]
+    assert MIN_PAIRS == MIN_FOR_INTERVAL == 6
+    assert median_ci(few) is None and median_ci([*few, 0.7]) is not None  # Stats' interval
+    short = paired_verdict(TTFT, "A", "B", few, few)
+    assert short.low is None and short.more_runs == 1  # Compare's, one pair short
+    assert short.words.endswith(": 5 paired runs, too few for a 95 % interval: it takes at "
+                                "least 6 paired runs.")
+    assert paired_verdict(TTFT, "A", "B", [*few, 0.7], [*few, 0.7]).low is not None
+    assert too_few_for_interval("finished runs per model") == (
+        "too few for a 95 % interval: it takes at least 6 finished runs per model")
 
 
 def record(**kwargs) -> RunRecord:
@@ -93,19 +121,19 @@ def scripted(first: float, clock, events=None, name="") -> TargetSpec:
 def test_verdicts_over_a_comparison_pair_rounds_and_leave_flagged_runs_out():
     clock = ThreadClock()
     comparison = Comparison("hi", [scripted(0.05, clock), scripted(0.15, clock)], SHARED,
-                            repeat=6, clock=clock).start()
+                            repeat=7, clock=clock).start()
     assert comparison.wait(HANG_GUARD_S)
     by_key = {v.figure.key: v for v in verdicts(comparison)}
     assert "ttfat" not in by_key  # neither thinks
     assert "cost" not in by_key  # both are free: "costs $0 less" says nothing
     ttft = by_key["ttft"]
-    assert ttft.pairs == 5  # round 1 is cold (no warm-up): left out
+    assert ttft.pairs == 6  # round 1 is cold (no warm-up): left out
     assert ttft.winner.startswith("A") and ttft.advantage == pytest.approx(0.1)
     assert ttft.conclusive and "100 ms sooner" in ttft.words
     kept = {v.figure.key: v for v in verdicts(comparison, keep=["cold"])}
-    assert kept["ttft"].pairs == 6
+    assert kept["ttft"].pairs == 7
     flags = flag_table(comparison)
-    assert len(flags) == 12 and flags.cold.sum() == 2
+    assert len(flags) == 14 and flags.cold.sum() == 2
 
 
 def test_every_lane_starts_each_round_together():

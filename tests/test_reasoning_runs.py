@@ -233,3 +233,85 @@ def test_runs_without_reasoning_keep_the_classic_figures():
     m = run_metrics([0.1, 0.2, 0.3], 5)
     assert (m.ttft_s, m.e2e_s, m.ttfat_s, m.reasoning_s) == (0.1, 0.3, 0.1, None)
     assert m.tpot_s == pytest.approx(0.05) and m.decode_tps == pytest.approx(20.0)
+
+
+def _watch_a_thinking_answer(slot_above: bool) -> None:
+    """An AppTest script: stream a thinking model's answer with its live line (under it,
+    or in a slot above it as a compare column has) and note, in order, what the page draws:
+    each line, each update of the thinking block, each update of the answer."""
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    import ui.streaming
+    from chatlib.core.types import Settings
+    from chatlib.providers.scripted import Script, ScriptedProvider
+    from chatlib.streaming.pump import StreamPump
+
+    drawn: list[tuple[str, str]] = st.session_state.setdefault("drawn", [])
+    line, add, markdown = (ui.streaming.live_line, ui.streaming._ThinkingBlock.add,
+                           DeltaGenerator._markdown)
+
+    def noted_line(stats):
+        drawn.append(("line", line(stats)))
+        return drawn[-1][1]
+
+    def noted_add(self, delta):
+        drawn.append(("thinking", delta))
+        return add(self, delta)
+
+    def noted_markdown(self, body, *args, **kwargs):
+        if kwargs.get("unterminated_parsing"):  # st.write_stream's growing answer
+            drawn.append(("answer", body))
+        return markdown(self, body, *args, **kwargs)
+
+    ui.streaming.live_line = noted_line
+    ui.streaming._ThinkingBlock.add = noted_add
+    DeltaGenerator._markdown = noted_markdown
+    try:
+        # Nothing for 0.8 s, thinking for 0.6 s, then the answer over 0.6 s.
+        script = Script(chunks=tuple(f"a{i} " for i in range(20)), first_delay_s=0.8,
+                        gap_s=0.03, reasoning_chunks=tuple(f"t{i} " for i in range(20)))
+        pump = StreamPump(ScriptedProvider(script), [], Settings(model="m")).start()
+        if slot_above:
+            ui.streaming.stream_answer(pump, stop_on_close=False, live=True,
+                                       live_slot=st.empty())
+        else:
+            ui.streaming.stream_answer(pump, stop_on_close=False, live=True)
+    finally:
+        ui.streaming.live_line = line
+        ui.streaming._ThinkingBlock.add = add
+        DeltaGenerator._markdown = markdown
+
+
+@pytest.mark.parametrize("slot_above", [False, True], ids=["chat", "compare column"])
+def test_the_live_line_names_the_phase_the_answer_is_in_when_it_is_seen(slot_above):
+    """Issue 25: "⏳ Waiting for the first token… 0.0 s" while thinking streamed, and
+    "Thinking 1.1 s" under a finished "Thought for 1.3 s" with the answer visible. The line
+    is redrawn as soon as the phase changes: every update of the thinking block after its
+    first is under a "Thinking" line, every update of the answer under an "Answering" one
+    (or "Ended": the last text may be drawn after the run ended)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_watch_a_thinking_answer, args=(slot_above,),
+                               default_timeout=HANG_GUARD_S).run()
+    assert not at.exception
+    drawn = at.session_state["drawn"]
+    kinds = [kind for kind, _ in drawn]
+    assert "thinking" in kinds and "answer" in kinds and "line" in kinds
+    last_line = None
+    seen_thinking = seen_answer = False
+    for kind, body in drawn:
+        if kind == "line":
+            last_line = body
+            if seen_thinking:
+                assert not body.startswith("⏳ Waiting"), drawn
+            if seen_answer:
+                assert not body.startswith("🧠 Thinking"), drawn
+        elif kind == "thinking":
+            if seen_thinking:  # the line has had its chance to follow the first
+                assert last_line is not None and last_line.startswith("🧠 Thinking"), drawn
+            seen_thinking = True
+        else:
+            assert last_line is not None and last_line.startswith(("🔴 Answering", "Ended")), drawn
+            seen_answer = True
+    assert last_line.startswith("Ended") if slot_above else True  # left for its caller

@@ -154,3 +154,45 @@ def test_run_detail_estimates_the_cost_of_a_priced_run(app_test, store):
     line = next(c.value for c in at.caption if "est. cost" in c.value)
     # $2.50 / $10.00 per 1M tokens: 1000 in, 500 out.
     assert "$0.007500" in line and "estimate from list prices as of" in line
+
+
+def shown_cells(frame) -> "object":
+    """What a table shows in each cell (its display values), as a person reads it."""
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(
+        frame.proto.arrow_data.styler.display_values)
+
+
+def test_a_figure_no_run_has_is_shown_as_a_dash_never_as_none(app_test, store):
+    """Issue 25: raw "None" in Stats (a table's missing cell, shown as "None")."""
+    store.add(rec("scripted", "counted", 0.1))
+    store.add(rec("scripted", "uncounted", 0.1, output_tokens=None, output_source=None,
+                  input_tokens=None, input_source=None))
+    at = open_stats(app_test)
+    tables = [shown_cells(d) for d in at.dataframe]
+    assert len(tables) == 2
+    for table in tables:
+        text = table.astype(str).to_numpy().ravel().tolist()
+        assert not {"None", "nan", "NaN", "<NA>"} & set(text)
+    lat, cnt = tables
+    row = lat[(lat.model == "uncounted") & (lat.metric == "Output tok/s per request")].iloc[0]
+    assert row["p50"] == row["mean"] == "—"
+    row = lat[(lat.model == "counted") & (lat.metric == "TTFT (ms)")].iloc[0]
+    assert row["p50"] == "100.0"  # numbers keep their format
+    uncounted = cnt[cnt.model == "uncounted"].iloc[0]
+    assert uncounted["output tokens"] == uncounted["of which reasoning"] == "—"
+    assert uncounted["est. cost"] == "—"
+    # The table's values stay numbers (they sort as numbers), only their display changes.
+    assert np.isnan(latency(at).set_index("model").loc["uncounted"].query(
+        "metric == 'Output tok/s per request'")["p50"].iloc[0])
+
+
+def test_stats_says_how_many_runs_a_95_interval_takes_as_compare_does(app_test, store):
+    """Issue 25: Stats wanted "≥ 6 runs", Compare "at least 5 pairs"."""
+    store.add_many([rec("vllm", "fast", 0.1 + 0.01 * i) for i in range(3)])
+    store.add_many([rec("local", "slow", 0.3 + 0.01 * i) for i in range(3)])
+    at = open_stats(app_test)
+    verdict = next(m.value for m in at.markdown if m.value.startswith("**vllm · fast**"))
+    assert verdict.endswith("too few for a 95 % interval: it takes at least 6 finished runs "
+                            "per model.")

@@ -9,12 +9,12 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlib.chat.answers import new_chat_id
+from chatlib.chat.answers import answer_turn, new_chat_id
 from chatlib.compare.comparison import Comparison, Target
 from chatlib.core.conversation import Chat, ChatTurn, chat_title
 from ui.inputs import bounded_int
 from ui.providers import chat_settings_for
-from ui.resources import chat_answers
+from ui.resources import chat_answers, comparisons
 
 __all__ = ["target_overrides", "overrides_caption", "forget_comparison", "continue_in_chat"]
 
@@ -66,13 +66,23 @@ def _chat_settings(target: Target) -> dict[str, Any]:
 
 
 def _to_chat(comparison: Comparison, target: Target) -> str:
-    turns = []
-    for message in target.next_history(comparison.prompt):
-        if message.role == "assistant":
-            turns.append(ChatTurn("assistant", message.content, provider=target.provider_id,
+    """A new stored chat of ``target``'s conversation, each answer as a chat turn shows it
+    (a stopped partial marked, a failed one with its error, its figures line): from each
+    turn's last run, through the comparisons this one continues."""
+    chain = comparisons().chain(comparison)
+    own = next((t for t in chain[0].targets if t.label == target.label), target)
+    turns = [ChatTurn(m.role, m.content, provider=target.provider_id,
+                      model=target.settings.model) if m.role == "assistant"
+             else ChatTurn("user", m.content) for m in own.history if m.role != "system"]
+    for turn in chain:
+        same = next((t for t in turn.targets if t.label == target.label), None)
+        turns.append(ChatTurn("user", turn.prompt))
+        record = same.last_record if same is not None else None
+        if record is not None:
+            turns.append(answer_turn(record))
+        elif same is not None and same.runs and same.runs[-1].text:  # not recorded yet
+            turns.append(ChatTurn("assistant", same.runs[-1].text, provider=target.provider_id,
                                   model=target.settings.model))
-        elif message.role == "user":
-            turns.append(ChatTurn("user", message.content))
     first = next((t.content for t in turns if t.role == "user"), comparison.prompt)
     chat = Chat(new_chat_id(), chat_title(first), turns, _chat_settings(target))
     chat_answers().chats.create(chat)

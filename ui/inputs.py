@@ -15,13 +15,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TypeVar
 
+import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-__all__ = ["bounded_int", "clamp", "whole_in_range"]
+__all__ = ["bounded_int", "clamp", "whole_in_range", "first_value"]
+
+T = TypeVar("T")
 
 # From here on JavaScript's toFixed, so the field, writes a number as "1e+21": so do we.
 _PLAIN_UP_TO = 1e21
+
+
+def first_value(key: str, default: T) -> T | None:
+    """The value to create the widget ``key`` with: ``default``, unless session state holds
+    its value already (its own, or a chat's setting put back by ``ui.chats``), which the
+    widget shows anyway. Given both, Streamlit logs a warning for the widget (the
+    "created with a default value but also had its value set via the Session State API"
+    one); keyed widgets keep their identity whatever value they are given."""
+    return None if key in st.session_state else default
 
 
 def clamp(value: int, low: int, high: int) -> int:
@@ -64,8 +77,8 @@ def bounded_int(
 ) -> int:
     """A field for a whole number; out of range, the nearest bound is used, and a fraction
     is rounded: either is said under the field."""
-    typed = box.number_input(label, value=float(default), step=float(step), format="%.0f",
-                             key=key, help=help, on_change=on_change)
+    typed = box.number_input(label, value=first_value(key, float(default)), step=float(step),
+                             format="%.0f", key=key, help=help, on_change=on_change)
     used = whole_in_range(typed, low, high, default)
     if typed is None or not math.isfinite(typed):
         return used

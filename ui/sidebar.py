@@ -9,7 +9,7 @@ from streamlit.delta_generator import DeltaGenerator
 from chatlib.chat.answers import AnswerRequest
 from chatlib.core.errors import ProviderError, RateLimitError
 from chatlib.core.types import Settings
-from ui.inputs import bounded_int
+from ui.inputs import bounded_int, first_value
 from ui.limits import rate_limit_input
 from ui.providers import pick_provider
 from ui.resources import run_store
@@ -24,11 +24,15 @@ def settings_sidebar(box: DeltaGenerator,
     what to send, or the error that prevents sending."""
     general = advanced.container()  # above the provider's own settings
     pick = pick_provider(box, key="", advanced=advanced)
-    temperature = box.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="temperature")
+    # A chat opened from the list puts its settings in session state (ui.chats): these
+    # widgets then start from them, not from a default as well.
+    temperature = box.slider("Temperature", 0.0, 2.0, first_value("temperature", 0.7), 0.05,
+                             key="temperature")
     max_tokens = bounded_int(box, "Max output tokens", 1, 32_000, 256, step=64,
                              key="max_tokens")
-    system_prompt = general.text_area("System prompt", DEFAULT_SYSTEM_PROMPT,
-                                      key="system_prompt")
+    system_prompt = general.text_area(
+        "System prompt", first_value("system_prompt", DEFAULT_SYSTEM_PROMPT),
+        key="system_prompt")
     budget = bounded_int(
         general, "Token budget for the context sent", 64, 1_000_000, 2048, step=256,
         key="budget",

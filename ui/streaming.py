@@ -16,13 +16,42 @@ from typing import Any
 
 import streamlit as st
 
+from chatlib.core.tokens import TokenCounter
 from chatlib.streaming.blocks import BLOCK_BREAK, blocks_of, budget_batches, split_blocks
-from chatlib.streaming.live import live_line, live_stats
+from chatlib.streaming.live import Phase, live_line, live_stats
 from chatlib.streaming.pump import StreamPump
 
-# How often the live line under an answer is redrawn: often enough to watch, cheap on the
-# websocket (each redraw is a ~200-byte message).
+# How often the live line under an answer is redrawn while its phase lasts: often enough to
+# watch, cheap on the websocket (each redraw is a ~200-byte message). A new phase is drawn
+# at once.
 LIVE_REFRESH_S = 0.5
+
+
+class LiveLine:
+    """The live line of one answer in ``slot``: the phase the pump is in now (waiting,
+    thinking, answering, ended), its time, tokens so far and tok/s (``chatlib.streaming.live``).
+    ``refresh`` redraws it when the pump's phase has changed since the last drawing, else
+    at most every ``LIVE_REFRESH_S``: so it never names a phase the answer has left, as a
+    line redrawn only on a timer did ("Waiting…" under streaming thinking, "Thinking" under
+    the answer). Reading the phase is cheap; the figures (a token count) only when drawn."""
+
+    def __init__(self, slot: Any, pump: StreamPump, counter: TokenCounter | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._slot = slot
+        self._pump = pump
+        self._counter = counter
+        self._clock = clock
+        self._phase: Phase | None = None  # as last drawn
+        self._drawn_at = 0.0
+
+    def refresh(self) -> None:
+        phase = self._pump.progress()[2]
+        now = self._clock()
+        if phase == self._phase and now - self._drawn_at < LIVE_REFRESH_S:
+            return
+        stats = live_stats(self._pump, self._counter)
+        self._slot.caption(live_line(stats))
+        self._phase, self._drawn_at = stats.phase, now
 
 
 def _freeze_block() -> None:
@@ -91,11 +120,14 @@ def stream_answer(
     *,
     stop_on_close: bool = True,
     live: bool = False,
+    live_slot: Any = None,
+    counter: TokenCounter | None = None,
 ) -> str:
     """Render the pump's answer in the current container, from its start; returns the text
-    shown. ``on_batch`` runs before each batch, thinking or idle tick is rendered (e.g. to
-    redraw live figures, throttled by the caller).
-    ``live``: draw a live line under the answer (phase, time, tokens so far, tok/s).
+    shown. ``on_batch`` runs before each batch, thinking or idle tick is rendered.
+    ``live``: draw a live line (``LiveLine``: phase, time, tokens so far by ``counter``,
+    tok/s) under the answer, or in ``live_slot`` when given (a compare column's figures
+    slot, above it), which is left showing the ended line for its caller to replace.
     ``stop_on_close``: a rerun or Stop that unwinds this render stops the pump (compare);
     the chat page passes False, as its answers outlive script runs (``chatlib.chat.answers``)."""
     thinking = _ThinkingBlock(st.empty())
@@ -103,31 +135,30 @@ def stream_answer(
     if not live:
         status.caption(f"⏳ {waiting_label}")
     answer = st.container()
-    line = st.empty() if live else None
-    last_line = 0.0
+    own_slot = live and live_slot is None
+    slot = st.empty() if own_slot else live_slot
+    line = LiveLine(slot, pump, counter) if live else None
 
-    def refresh_line(force: bool = False) -> None:
-        nonlocal last_line
-        now = time.monotonic()
-        if line is not None and (force or now - last_line >= LIVE_REFRESH_S):
-            last_line = now
-            line.caption(live_line(live_stats(pump)))
+    def refresh_line() -> None:
+        if line is not None:
+            line.refresh()
 
     def pieces() -> Iterator[object]:
         first = True
         batches = pump.text_batches(on_notice=lambda note: status.caption(f"⏳ {note}"),
                                     stop_on_close=stop_on_close, on_reasoning=thinking.add)
-        refresh_line(force=True)
+        refresh_line()
         for piece in budget_batches(split_blocks(batches)):
-            refresh_line()
             if on_batch is not None:
                 on_batch()
             if piece is BLOCK_BREAK:
                 yield _freeze_block
-            elif not piece:
+            elif not piece:  # after thinking shown, or idle: the line says where it is now
+                refresh_line()
                 _yield_point()
             else:
                 thinking.close(pump)
+                refresh_line()  # "Answering" before the answer shows, never "Thinking"
                 yield piece
                 if first:  # cleared after the first text is on its way, not before
                     status.empty()
@@ -137,6 +168,8 @@ def stream_answer(
     pump.wait(2.0)  # the run's end, so the thinking label has its final figure
     thinking.close(pump)
     status.empty()
-    if line is not None:
-        line.empty()
+    if own_slot:
+        slot.empty()
+    elif line is not None:
+        line.refresh()
     return pump.text

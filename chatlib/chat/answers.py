@@ -53,7 +53,8 @@ from chatlib.store.chats import ChatStore
 from chatlib.core.tokens import TokenCounter
 from chatlib.core.types import Settings
 
-__all__ = ["ChatAnswers", "AnswerRequest", "run_summary", "new_chat_id", "CUT_OFF_MESSAGE"]
+__all__ = ["ChatAnswers", "AnswerRequest", "run_summary", "answer_turn", "new_chat_id",
+           "CUT_OFF_MESSAGE"]
 
 CUT_OFF_MESSAGE = (
     "The server stopped while this answer was arriving (a restart or a crash): the text "
@@ -104,6 +105,16 @@ def run_summary(record: RunRecord) -> str:
         limit = record.settings.get("max_tokens")
         parts.append(f"✂️ cut at Max output tokens ({limit}): raise it for the whole answer")
     return " · ".join(parts)
+
+
+def answer_turn(record: RunRecord) -> ChatTurn:
+    """The chat turn an ended run is shown as: its text, how it ended (a stopped partial
+    is marked so), its error, thinking and figures line. A chat's own answers end so, and so
+    does an answer brought in from elsewhere (a compare target continued in Chat)."""
+    return ChatTurn("assistant", record.text, status=record.status, error=record.error,
+                    run_id=record.id, provider=record.provider, model=record.model,
+                    created_at=record.created_at, summary=run_summary(record),
+                    reasoning=record.reasoning, reasoning_s=record.metrics().reasoning_s)
 
 
 def new_chat_id() -> str:
@@ -304,10 +315,11 @@ class ChatAnswers:
                 if on_done is not None:
                     on_done(record)
             finally:
-                self.chats.update_turn(chat_id, seq, content=record.text, status=record.status,
-                                       error=record.error, run_id=record.id,
-                                       summary=run_summary(record), reasoning=record.reasoning,
-                                       reasoning_s=record.metrics().reasoning_s)
+                ended = answer_turn(record)
+                self.chats.update_turn(chat_id, seq, content=ended.content, status=ended.status,
+                                       error=ended.error, run_id=ended.run_id,
+                                       summary=ended.summary, reasoning=ended.reasoning,
+                                       reasoning_s=ended.reasoning_s)
                 current = _LIVE.get(chat_id)
                 if current is not None and current.pump is pump:
                     _LIVE.remove(chat_id, current)

@@ -32,6 +32,7 @@ import pandas as pd
 from chatlib.core.text import count_of
 from chatlib.compare.comparison import Comparison, Target
 from chatlib.core.tables import format_cost
+from chatlib.runs.distributions import MIN_FOR_INTERVAL, too_few_for_interval
 from chatlib.runs.figures import RunFigures, run_figures
 from chatlib.runs.record import RunRecord
 
@@ -47,7 +48,7 @@ FLAGS = {
     "estimated": "estimated token count",
     "hidden reasoning": "hidden reasoning",
 }
-MIN_PAIRS = 5  # fewer paired runs give no interval worth the name
+MIN_PAIRS = MIN_FOR_INTERVAL  # the same minimum as the Stats page's (its docstring)
 _RESAMPLES = 2000
 _MAX_MORE = 1000  # beyond this, "many more runs" is all that can honestly be said
 
@@ -115,8 +116,9 @@ class Verdict:
     def words(self) -> str:
         f = self.figure
         if self.advantage is None or self.low is None or self.high is None:
-            return (f"{f.noun.capitalize()}, {self.first} vs {self.second}: {self.pairs} "
-                    f"paired runs, too few for an interval (at least {MIN_PAIRS}).")
+            return (f"{f.noun.capitalize()}, {self.first} vs {self.second}: "
+                    f"{count_of(self.pairs, 'paired run')}, "
+                    f"{too_few_for_interval('paired runs')}.")
         interval = f"95 % CI {f.amount(self.low)} to {f.amount(self.high)}".replace(
             "-", "−")
         if self.conclusive and self.winner is not None:
@@ -125,8 +127,9 @@ class Verdict:
         if self.winner is None:
             lead = f"No difference in {f.noun} between {self.first} and {self.second}"
         else:
-            lead = (f"No clear difference in {f.noun}: {f.describe(self.winner, self.advantage)}"
-                    ", but the interval includes none")
+            lead = (f"No clear difference in {f.noun} yet: "
+                    f"{f.describe(self.winner, self.advantage)}, but the 95 % interval also "
+                    "includes no difference at all, so this is not settled")
         more = ("" if self.more_runs is None else
                 f"; about {self.more_runs} more paired runs would likely settle it"
                 if self.more_runs < _MAX_MORE else "; it would take many more runs to tell")

@@ -96,9 +96,23 @@ class BudgetFit:
 
 
 def to_messages(turns: Sequence[ChatTurn]) -> list[Message]:
-    """History as model input. A failed turn with no text is not sent; partial answers
-    (stopped or cut off) are sent as they were shown."""
-    return [Message(t.role, t.content) for t in turns if t.content or t.role == "user"]
+    """History as model input: each prompt with its answer, partial answers (stopped or cut
+    off) as they were shown. A prompt whose answer has no text (it failed, or was never
+    sent) is left out with that answer, rather than merged into the next prompt: sent on its
+    own it would make two user turns in a row (some APIs refuse them, and a model reads them
+    as one muddled question), and merged it would ask the model to answer a question the
+    user has likely asked again. The chat still shows both turns. The last prompt, still
+    awaiting its answer, is always sent."""
+    out = []
+    for i, turn in enumerate(turns):
+        if turn.role == "user":
+            answer = turns[i + 1] if i + 1 < len(turns) else None
+            if answer is not None and (answer.role != "assistant" or not answer.content):
+                continue
+        elif not turn.content:
+            continue
+        out.append(Message(turn.role, turn.content))
+    return out
 
 
 def fit_to_budget(

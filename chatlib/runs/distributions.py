@@ -21,7 +21,7 @@ from chatlib.runs.metrics import PERCENTILES
 __all__ = [
     "BIN_LO_S", "BIN_HI_S", "FINE_SHIFT", "CHART_SHIFT", "bin_index", "bin_edges", "histogram",
     "order_statistics", "exact_percentiles", "pool_gaps", "median_ci", "GapHistogram",
-    "histogram_percentiles",
+    "histogram_percentiles", "MIN_FOR_INTERVAL", "too_few_for_interval",
 ]
 
 BIN_LO_S, BIN_HI_S = 2.0**-14, 2.0**7  # 61 µs .. 128 s; values outside go to the end bins
@@ -232,6 +232,19 @@ def _median_ci_rank(n: int, confidence: float) -> int:
         return k
     z = NormalDist().inv_cdf(1.0 - tail)
     return max(0, math.floor((n - z * math.sqrt(n)) / 2.0))
+
+
+# The fewest values a 95 % interval of a median can come from without assuming a
+# distribution: with 5, even [min, max] covers the median only 1 - 2/2**5 = 93.75 % of the
+# time. Stats (runs per model) and Compare (paired runs) both ask for this many, so the two
+# pages never disagree on how many runs say how sure.
+MIN_FOR_INTERVAL = 6
+
+
+def too_few_for_interval(what: str) -> str:
+    """The one way both pages say a figure has too few runs behind it, ``what`` being what
+    is counted in the plural ("finished runs per model", "paired runs")."""
+    return f"too few for a 95 % interval: it takes at least {MIN_FOR_INTERVAL} {what}"
 
 
 def median_ci(values: Sequence[float] | np.ndarray,

@@ -1,5 +1,5 @@
 """Figures of an answer while it streams: which phase it is in (waiting, thinking,
-answering), for how long, tokens so far and their rate. The chat page and every compare
+answering, ended), for how long, tokens so far and their rate. The chat page and every compare
 column draw their live line from this, so both say the same thing the same way.
 
 Times come from the pump's reader thread (chunk offsets) and its clock; tokens are the
@@ -58,7 +58,7 @@ def live_line(stats: LiveStats) -> str:
     if stats.phase == "waiting":
         waited = f" {stats.elapsed_s:.1f} s" if stats.elapsed_s is not None else ""
         return f"⏳ Waiting for the first token…{waited}"
-    name = "🧠 Thinking" if stats.phase == "thinking" else "🔴 Answering"
+    name = {"thinking": "🧠 Thinking", "answering": "🔴 Answering"}.get(stats.phase, "Ended")
     parts = [name + (f" {stats.phase_s:.1f} s" if stats.phase_s is not None else "")]
     if stats.ttft_s is not None:
         parts.append(f"TTFT {stats.ttft_s * 1000:.0f} ms")

@@ -46,7 +46,8 @@ from chatlib.core.types import (
 __all__ = ["StreamPump", "Outcome", "TRUNCATED_MESSAGE", "LIMIT_REASONS", "no_answer_message",
            "Phase"]
 
-Phase = Literal["waiting", "thinking", "answering"]
+# Where an answer is now: no chunk yet, thinking, answering, or ended (its run recorded).
+Phase = Literal["waiting", "thinking", "answering", "done"]
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +371,12 @@ class StreamPump:
 
     def progress(self) -> tuple[float | None, float | None, Phase, float | None]:
         """(first chunk offset of any kind, latest chunk offset, phase, offset where that
-        phase began) so far, as the reader recorded them: for live figures."""
+        phase began) so far, as the reader recorded them: for live figures. ``done`` once
+        the run is recorded (its phase time is then ``None``)."""
         with self._lock:
             first, last = first_and_last(self._offsets, self._reasoning_offsets)
+            if self._ended:
+                return first, last, "done", None
             if self._offsets:
                 return first, last, "answering", self._offsets[0]
             if self._reasoning_offsets:
