@@ -1,9 +1,11 @@
 """The HTML report (``chatlib.reports.html``) of a real comparison and a real prompt-set run:
 every figure it embeds is recomputed here from the runs the store kept (chunk offsets and
 token counts, through ``RunRecord.metrics`` and numpy) and comes out the same, and the
-figures shown in its tables are those numbers; every prompt, answer and thought is
-HTML-escaped; nothing in it points anywhere (no URL, no ``src=``); its charts are inline SVG;
-it states the price date, the method and the definitions.
+figures shown in its tables are those numbers; it leads with the result in words; every
+prompt is escaped preformatted text, every answer and thought is Markdown drawn as HTML
+(tables, code, LaTeX as MathML) with the model's own HTML shown as text; nothing in it points
+anywhere (no URL to load or follow, no ``src=``, no link, no handler); its charts are inline
+SVG; it states the price date, the method and the definitions.
 
 Scripted providers on a virtual per-thread clock (``ThreadClock``): the schedules, hence the
 figures, are exact however loaded the machine is. No test asserts a wall-clock time.
@@ -13,18 +15,21 @@ from __future__ import annotations
 
 import html
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chatlib.reports import html as report_html
+from chatlib.compare.analysis import MIN_PAIRS
+from chatlib.compare.headline import result_line
 from chatlib.compare.comparison import Comparison, SharedSettings, TargetSpec
 from chatlib.compare.comparisons import Comparisons
 from chatlib.evals.runner import run_prompt_set
 from chatlib.runs.pricing import default_prices
 from chatlib.evals.prompt_sets import PromptCase
-from chatlib.providers.scripted import Script, ScriptedProvider
+from chatlib.providers.scripted import DEMO_SCRIPTS, Script, ScriptedProvider
 from chatlib.runs.record import RunRecord
 from chatlib.stats.summary import DEFINITIONS
 from chatlib.store import ComparisonStore, RunStore
@@ -38,7 +43,7 @@ ANSWER_A = ("<script>window.__xss='answer'</script> The capital of France is Par
             "a city of \"light\" & cafés. " * 3)
 ANSWER_B = "<img src=x onerror=\"window.__xss='b'\"> I think it is Lyon, after some thought."
 THINKING_B = "<b>Paris</b> or Lyon? Lyon & its bouchons, perhaps."
-REPEAT = 6  # round 1 is cold (no warm-up): 5 paired runs remain, enough for an interval
+REPEAT = 7  # round 1 is cold (no warm-up): 6 paired runs remain, enough for an interval
 
 
 class PricedScripted(ScriptedProvider):
@@ -69,6 +74,24 @@ def run_comparison(store: RunStore, *, repeat: int = REPEAT, blind: bool = False
     return comparison
 
 
+def run_demo(store: RunStore, models: list[str], *, repeat: int = 6, warmup: bool = True,
+             prompt: str = "Show me what you render.") -> Comparison:
+    """A comparison of the offline demo models (``DEMO_SCRIPTS``, priced at zero) on the
+    test's clock: with a warm-up, 6 runs per target are 6 paired runs."""
+    clock = ThreadClock()
+    targets = [TargetSpec(ScriptedProvider(DEMO_SCRIPTS[m], sleep=clock.sleep), m, CHARS)
+               for m in models]
+    comparison = Comparisons(ComparisonStore(store)).start(
+        prompt, targets, SharedSettings(max_tokens=2000), repeat=repeat, warmup=warmup,
+        clock=clock)
+    assert comparison.wait(HANG_GUARD_S)
+    return comparison
+
+
+def answer_script(text: str) -> ScriptedProvider:
+    return ScriptedProvider(Script.from_text(text, 9, first_delay_s=0.0, gap_s=0.0))
+
+
 def write_report(comparison: Comparison, path: Path) -> str:
     path.write_text(report_html.comparison_report(comparison), encoding="utf-8")
     return path.read_text(encoding="utf-8")
@@ -87,6 +110,67 @@ def stored(store: RunStore, run_ids: list[str]) -> list[RunRecord]:
     records = [store.get(run_id) for run_id in run_ids]
     assert all(r is not None for r in records)
     return records  # type: ignore[return-value]
+
+
+class Elements(HTMLParser):
+    """Every element of a page (tag and attributes), the text of each answer and thought
+    block (``div.answer`` / ``div.thought``) and of each h2, in order."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.blocks: list[str] = []  # answers and thoughts, their text
+        self.h2: list[str] = []
+        self._depth = 0  # inside a block: how many divs deep
+        self._h2: list[str] | None = None
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.elements.append((tag, found))
+        classes = (found.get("class") or "").split()
+        if tag == "div" and self._depth:
+            self._depth += 1
+        elif tag == "div" and {"answer", "thought"} & set(classes):
+            self._depth = 1
+            self.blocks.append("")
+        if tag == "h2":
+            self._h2 = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._depth:
+            self._depth -= 1
+        if tag == "h2" and self._h2 is not None:
+            self.h2.append("".join(self._h2).strip())
+            self._h2 = None
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.blocks[-1] += data
+        if self._h2 is not None:
+            self._h2.append(data)
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_nothing_loads_links_or_runs(page: str) -> None:
+    """No element that loads or runs anything, no handler, no link, no URL in an attribute:
+    the one script is the figures' JSON block."""
+    elements = Elements(page).elements
+    tags = [tag for tag, _ in elements]
+    assert not {"img", "iframe", "object", "embed", "link", "a", "base", "form", "input",
+                "video", "audio", "source", "frame", "mglyph"} & set(tags)
+    scripts = [attrs for tag, attrs in elements if tag == "script"]
+    assert scripts == [{"type": "application/json", "id": report_html.FIGURES_ID}]
+    for tag, attrs in elements:
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name, value)
+            assert name not in {"href", "src", "srcset", "action", "formaction", "xlink:href",
+                                "data", "poster", "background", "xmlns"}, (tag, name, value)
+            assert not re.search(r"javascript:|url\(|https?:", value or "", re.I), (tag, name)
 
 
 @pytest.fixture
@@ -145,7 +229,7 @@ def test_every_figure_in_a_comparison_report_is_recomputed_from_the_stored_runs(
     assert figures["targets"][0]["cost"]["total"] > 0
     assert figures["targets"][1]["cost"]["total"] == 0
 
-    # The TTFT verdict, recomputed by its documented method: rounds 2..6 paired (round 1 is
+    # The TTFT verdict, recomputed by its documented method: rounds 2..7 paired (round 1 is
     # cold), difference of medians, 2,000 bootstrap resamples of rounds (seed 0).
     a, b = (stored(store, [r["run_id"] for r in t["runs"]]) for t in figures["targets"])
     x = np.array([r.metrics().ttft_s for r in a[1:]])
@@ -154,7 +238,7 @@ def test_every_figure_in_a_comparison_report_is_recomputed_from_the_stored_runs(
     boot = np.median(y[rounds], axis=1) - np.median(x[rounds], axis=1)
     low, high = np.percentile(boot, [2.5, 97.5])
     ttft = next(v for v in figures["verdicts"] if v["figure"] == "ttft")
-    assert ttft["pairs"] == 5 and ttft["unit"] == "s"
+    assert ttft["pairs"] == REPEAT - 1 and ttft["unit"] == "s"
     assert ttft["winner"] == figures["targets"][0]["title"]  # A answers first
     assert ttft["advantage"] == pytest.approx(np.median(y) - np.median(x))
     assert (ttft["low"], ttft["high"]) == (pytest.approx(low), pytest.approx(high))
@@ -184,13 +268,17 @@ def test_every_figure_in_a_comparison_report_is_recomputed_from_the_stored_runs(
 def test_every_text_is_escaped_nothing_points_anywhere_and_the_charts_are_inline_svg(
         comparison, store, tmp_path):
     page = write_report(comparison, tmp_path / "report.html")
+    # Each answer (and B's thought) as text, whole: its markup was shown, not obeyed.
+    texts = {words(block) for block in Elements(page).blocks}
     for record in ComparisonStore(store).runs(comparison.id):
-        assert html.escape(record.text) in page
+        assert words(record.text) in texts
         if record.reasoning:
-            assert html.escape(record.reasoning) in page
-    assert html.escape(PROMPT) in page
+            assert words(record.reasoning) in texts
+    assert html.escape(PROMPT) in page  # the prompt: escaped, preformatted
+    assert f'<pre class="prompt">{html.escape(PROMPT)}</pre>' in page
     for raw in ("<script>window", "<img src", "<b>Paris", "<briefly>", "<exact>"):
         assert raw not in page
+    assert_nothing_loads_links_or_runs(page)
     assert html.escape("Answer <briefly>.") in page  # B's own system prompt
     assert "temperature = 0.2" in page  # and its other override
     # Thinking is apart, folded away; the answers sit side by side in a grid.
@@ -198,7 +286,7 @@ def test_every_text_is_escaped_nothing_points_anywhere_and_the_charts_are_inline
     assert '<div class="answers" style="--columns:2">' in page
     # Nothing is fetched: no URL at all, no src, no stylesheet or image link.
     assert not re.search(r"https?://", page)
-    assert not re.search(r"\bsrc\s*=", page.replace(html.escape(ANSWER_B), ""))
+    # (no src= attribute either: assert_nothing_loads_links_or_runs, above)
     assert "<link" not in page and "<img" not in page and "url(" not in page
     assert "default-src 'none'" in page  # and the page forbids fetching anything
     # The race chart and the two distributions, drawn.
@@ -256,6 +344,121 @@ def test_the_figures_block_cannot_be_broken_out_of(store):
         "text": "</script><script>alert(1)</script> & <!--"}
 
 
+# -- the result, first -----------------------------------------------------------------------
+def result_paragraph(page: str) -> str:
+    found = re.search(r'<h2>Result</h2>\s*<p class="result">(.*?)</p>', page, re.DOTALL)
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
+def test_the_report_leads_with_the_conclusive_winner(store, tmp_path):
+    comparison = run_demo(store, ["demo-fast", "demo-markdown"])  # 6 runs each, warmed up
+    page = write_report(comparison, tmp_path / "report.html")
+    figures = report_html.read_figures(page)
+    assert Elements(page).h2[:2] == ["Result", "Prompt and settings"]
+    assert page.index("<h2>Result</h2>") < page.index('<pre class="prompt">')
+    line = result_paragraph(page)
+    assert line == result_line(comparison)
+    # The verdicts it rests on: conclusive, A (demo-fast) ahead on each.
+    ttft = next(v for v in figures["verdicts"] if v["figure"] == "ttft")
+    assert ttft["conclusive"] and ttft["pairs"] == 6 >= MIN_PAIRS
+    fast = figures["targets"][0]["title"]
+    assert fast == "A · Scripted demo · demo-fast"
+    assert all(v["winner"] == fast for v in figures["verdicts"] if v["conclusive"])
+    # demo-fast's first chunk comes at 50 ms, demo-markdown's at 150 ms: 100 ms, exactly.
+    assert line.startswith(f"{fast}: first token 100 ms sooner, ")
+    tps = [np.median([r["output_tps"] for r in t["runs"]]) for t in figures["targets"]]
+    assert f"{tps[0] / tps[1]:.1f}× the tok/s" in line
+    assert line.endswith("; 6 paired runs.")
+    assert "cost" not in line and "$" not in line  # both demos are free: no cost clause
+    assert "<" not in line and "**" not in line  # plain text, for the page and slides too
+
+
+def test_with_one_run_each_the_report_says_it_cannot_separate_them(store, tmp_path):
+    comparison = run_demo(store, ["demo-fast", "demo-markdown"], repeat=1, warmup=False)
+    page = write_report(comparison, tmp_path / "report.html")
+    assert Elements(page).h2[0] == "Result"
+    line = result_paragraph(page)
+    assert line.startswith("One run each cannot separate them: ")
+    # The figures side by side, with no winner named and no cost for free models.
+    assert ("A · Scripted demo · demo-fast: first token 50 ms" in line
+            and "B · Scripted demo · demo-markdown: first token 150 ms" in line)
+    assert "sooner" not in line and "×" not in line and "cost" not in line
+    assert f"{MIN_PAIRS + 1} runs per target (the first, cold run of each is left out)" in line
+
+
+def test_a_priced_target_against_a_free_one_says_at_no_cost(comparison, tmp_path):
+    line = result_paragraph(write_report(comparison, tmp_path / "report.html"))
+    assert "B · Scripted demo · lyon-thinker: at no cost" in line
+    assert line.startswith("A · Scripted as OpenAI · gpt-4o-mini: first token 70 ms sooner")
+
+
+# -- answers as Markdown ----------------------------------------------------------------------
+def test_answers_are_drawn_as_markdown_tables_code_and_math(store, tmp_path):
+    comparison = run_demo(store, ["demo-fast", "demo-markdown"], repeat=1, warmup=False)
+    page = write_report(comparison, tmp_path / "report.html")
+    answers = page.split('<div class="answers"')[1].split("<h2>")[0]
+    assert answers.count('<div class="answer md">') == 2
+    assert answers.count("<table>") == 2 and "<th>Provider</th>" in answers
+    assert "<td>Embedded SmolLM2</td>" in answers
+    assert answers.count('<pre><code class="language-python">def ttft(') == 2
+    assert answers.count('<math display="inline">') == 2  # $\text{tok/s} = ...$
+    assert answers.count('<math display="block">') == 2  # $$TPOT = ...$$
+    assert "<mfrac>" in answers and "<strong>Chat Lab</strong>" in answers
+    assert "<ol>" in answers
+    # No Markdown or LaTeX source is left showing.
+    for source in ("|---|", "```", "$$", "\\frac", "**"):
+        assert source not in answers
+    assert_nothing_loads_links_or_runs(page)
+
+
+MARKDOWN_XSS = "\n\n".join([
+    '<img src=x onerror="window.__xss=1">',
+    "[click me](javascript:alert(1))",
+    "```html\n<script>window.__xss=2</script>\n```",
+    r"Math $\href{javascript:alert(3)}{math link}$ and $$\href{https://example.com/x}{y}$$",
+    "[a page](https://example.com/page?a=1&b=2) and <https://example.com/auto>",
+    "![a picture](https://example.com/pixel.png)",
+    "| cell | link |\n|---|---|\n| <img src=x onerror=\"window.__xss=4\"> | [t](javascript:x) |",
+    "[ref][r]\n\n[r]: javascript:window.__xss=5",
+    r"$\frac{$ is not LaTeX; costs $5 and $10 are money.",
+    '<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=6">',
+])
+
+
+def test_a_models_html_links_and_latex_in_markdown_stay_inert(store, tmp_path):
+    targets = [TargetSpec(answer_script(MARKDOWN_XSS), "xss", CHARS),
+               TargetSpec(answer_script("Plain."), "plain", CHARS)]
+    comparison = Comparisons(ComparisonStore(store)).start(
+        "x", targets, SharedSettings(max_tokens=4000))
+    assert comparison.wait(HANG_GUARD_S)
+    page = write_report(comparison, tmp_path / "report.html")
+    answer = page.split('<div class="answer md">')[1].split('<div class="card">')[0]
+    # Raw HTML is text; a script in a code fence is escaped code.
+    assert '&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;' in answer
+    assert ('<pre><code class="language-html">&lt;script&gt;window.__xss=2&lt;/script&gt;\n'
+            "</code></pre>") in answer
+    # A javascript: link is refused by markdown-it and stays text; a real one is its text
+    # with its URL beside it, as text: nothing to click, nothing to load.
+    assert "[click me](javascript:alert(1))" in answer and "[ref][r]" in answer
+    assert ('<span class="link">a page</span> '
+            '<span class="url">(https://example.com/page?a=1&amp;b=2)</span>') in answer
+    assert '<span class="link">https://example.com/auto</span>' in answer
+    assert ('<span class="image">[image: a picture]</span> '
+            '<span class="url">(https://example.com/pixel.png)</span>') in answer
+    # \href becomes MathML without its link; broken LaTeX shows as code; money is not math.
+    assert answer.count("<math") == 2 and "math link" not in answer
+    assert "<mi>m</mi><mi>a</mi><mi>t</mi><mi>h</mi>" in answer  # the link text, as math
+    assert '<code class="math-source">$\\frac{$</code>' in answer
+    assert "costs $5 and $10 are money." in answer
+    assert "<table>" in answer and "&lt;img src=x onerror=&quot;window.__xss=4&quot;&gt;" in answer
+    for raw in ("<img", "<script>window", "<mglyph", "<style>", "href=", "javascript:alert(3)"):
+        assert raw not in answer
+    # The URLs shown as text are the only ones: no attribute names one.
+    assert_nothing_loads_links_or_runs(page)
+    assert "default-src 'none'" in page
+
+
 # -- a prompt-set run --------------------------------------------------------------------------
 def test_a_prompt_set_report_is_recomputed_from_the_store_and_escaped(store, tmp_path):
     paris = Script.from_text("The capital of France is <b>Paris</b>.", 4, gap_s=0.001)
@@ -270,6 +473,7 @@ def test_a_prompt_set_report_is_recomputed_from_the_store_and_escaped(store, tmp
     (tmp_path / "set.html").write_text(report_html.prompt_set_report(run), encoding="utf-8")
     page = (tmp_path / "set.html").read_text(encoding="utf-8")
     figures = report_html.read_figures(page)
+    texts = {words(block) for block in Elements(page).blocks}
     assert figures["kind"] == "prompt_set" and figures["prompt_set_id"] == run.id
     assert (figures["checks_passed"], figures["checks"]) == (25, 30)  # lyon fails "Paris" 5×
     assert "FAILED: 25 of 30 checks passed" in page
@@ -290,9 +494,9 @@ def test_a_prompt_set_report_is_recomputed_from_the_store_and_escaped(store, tmp
             assert f"<td>{shown(p(ttfts, 50))}</td>" in page
             for run_figures, record in zip(target["runs"], records):
                 assert run_figures["ttft_ms"] == pytest.approx(record.metrics().ttft_s * 1000)
-                assert html.escape(record.text) in page
+                assert words(record.text) in texts
                 if record.reasoning:
-                    assert html.escape(record.reasoning) in page
+                    assert words(record.reasoning) in texts
                 checks = case["checks"][record.id]
                 assert [c["name"] for c in checks] == (
                     ["finished", "contains"] if case["contains"] else ["finished"])
@@ -305,6 +509,14 @@ def test_a_prompt_set_report_is_recomputed_from_the_store_and_escaped(store, tmp
         assert raw not in page
     assert html.escape(PROMPT) in page and html.escape("Say <one> word.") in page
     assert not re.search(r"https?://", page) and not re.search(r"\bsrc\s*=", page)
+    assert_nothing_loads_links_or_runs(page)
+    # The result leads: the checks, then each prompt's comparison in a line.
+    assert Elements(page).h2[0] == "Result"
+    result = page.split("<h2>Result</h2>")[1].split("<h2>")[0]
+    assert "FAILED: 25 of 30 checks passed" in result
+    for case_run in run.cases:
+        assert html.escape(f"Prompt {case_run.case.id}: {result_line(case_run.comparison)}",
+                           quote=False) in result
     # Two distributions over every case, one race per case.
     assert page.count("<svg") == 4
     assert html.escape(default_prices().label()) in page

@@ -1,14 +1,20 @@
 """One self-contained HTML file that hands over a decision: a comparison
-(``comparison_report``) or a prompt-set run (``prompt_set_report``) with its prompts and
+(``comparison_report``) or a prompt-set run (``prompt_set_report``). It leads with the result
+(who won and why, in words: ``chatlib.compare.headline.result_line``), then the prompts and
 settings, the answers side by side, the summary table, the verdicts and the flagged runs,
 the race and the distributions of TTFT and tok/s as charts, the costs with their price date,
 the method and the metric definitions.
 
 Self-contained: it opens with no network. The CSS is inline, the charts are Altair specs
-rendered here to inline SVG by ``vl_convert`` (no JavaScript at all), the page names no URL
-and its Content-Security-Policy forbids loading anything. Every text from a prompt, a
-provider or a model is HTML-escaped; an answer is shown as preformatted text, not rendered
-markdown.
+rendered here to inline SVG by ``vl_convert``, there is no JavaScript at all, nothing on the
+page loads or links to a URL, and its Content-Security-Policy forbids loading anything.
+Every text from a prompt, a provider or a model is HTML-escaped. A prompt is shown as
+preformatted text; an answer and its thinking are drawn as the app draws them (Markdown:
+tables, code, ``$``/``$$`` LaTeX) by markdown-it-py with raw HTML off, so a model's HTML is
+shown as text. Code is escaped ``<pre><code>`` (no highlighting script); LaTeX becomes
+MathML here (latex2mathml), rebuilt from a list of safe elements and attributes, so the
+browser draws it with no script or font download; a link is its text with its URL beside
+it as text (not clickable); an image is its alt text and URL, never loaded.
 
 Every figure the page shows is also embedded as JSON, in ``<script type="application/json"
 id="chatlab-figures">`` (``read_figures`` parses it back): per target its run ids and each
@@ -31,20 +37,27 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from html.parser import HTMLParser
 from typing import Any
 
 import altair as alt
 import pandas as pd
 import vl_convert as vlc
+from latex2mathml.converter import convert as latex_to_mathml
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from chatlib.compare.comparison import TIE, Comparison
 from chatlib.compare.analysis import FLAGS, MIN_PAIRS, flag_table, verdicts
 from chatlib.compare.charts import race_chart, strip_chart
+from chatlib.compare.headline import result_line
 from chatlib.compare.race import RACE_CHARS, race_figures, record_track, shown_runs
 from chatlib.compare.report import summary
 from chatlib.core.palette import colour_for
 from chatlib.core.tables import cell_text, json_rows, json_text
 from chatlib.evals.runner import PromptSetRun, grid
+from chatlib.quality.decision import DecisionTable
 from chatlib.runs.figures import OUTPUT_TPS, TABLE_FIGURES, TTFT, run_figures, to_ms
 from chatlib.runs.pricing import default_prices
 from chatlib.evals.prompt_sets import CheckResult
@@ -254,8 +267,111 @@ def _swatch(title: str) -> str:
     return f'<span class="swatch" style="background:{colour_for(title)}"></span>'
 
 
-def _pre(text: str, cls: str = "answer") -> str:
+def _pre(text: str, cls: str = "prompt") -> str:
     return f'<pre class="{cls}">{_e(text)}</pre>'
+
+
+# -- answers as Markdown, as the app shows them, with nothing that loads or runs -------------
+class _MathML(HTMLParser):
+    """latex2mathml's output rebuilt from a list of MathML elements and attributes whose
+    values are plain words or numbers: nothing else passes (``\\href`` gives an ``href``,
+    dropped; the ``xmlns`` URL too), and every text is escaped again."""
+
+    TAGS = frozenset(
+        "math mrow mi mn mo ms mtext mspace msub msup msubsup mfrac msqrt mroot mstyle merror "
+        "mpadded mphantom mfenced menclose munder mover munderover mmultiscripts mprescripts "
+        "none mtable mtr mtd mlabeledtr semantics annotation".split())
+    ATTRIBUTES = frozenset(
+        "display displaystyle mathvariant mathsize mathcolor mathbackground stretchy fence "
+        "separator separators form lspace rspace minsize maxsize symmetric largeop "
+        "movablelimits accent accentunder columnalign columnlines columnspacing columnspan "
+        "rowalign rowlines rowspacing rowspan frame framespacing equalrows equalcolumns width "
+        "height depth voffset linethickness scriptlevel notation open close align".split())
+    VALUE = re.compile(r"[\w\s.#%+-]*")  # no ":", "(", quote or slash: no URL, no url()
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.TAGS:
+            kept = "".join(f' {name}="{_e(value)}"' for name, value in attrs
+                           if name in self.ATTRIBUTES and value is not None
+                           and self.VALUE.fullmatch(value))
+            self.out.append(f"<{tag}{kept}>")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.TAGS:
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(_e(data, quote=False))
+
+
+def _math(latex: str, options: Mapping[str, Any]) -> str:
+    """``$…$`` or ``$$…$$`` as MathML, drawn by the browser with its own fonts (no script,
+    no font download); the LaTeX as code when latex2mathml cannot read it."""
+    display = "block" if options.get("display_mode") else "inline"
+    try:
+        mathml = latex_to_mathml(latex, display=display)
+    except Exception:  # a model's malformed LaTeX is still worth showing
+        fence = "$$" if display == "block" else "$"
+        return f'<code class="math-source">{_e(fence + latex + fence)}</code>'
+    parser = _MathML()
+    parser.feed(mathml)
+    parser.close()
+    return "".join(parser.out)
+
+
+def _link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    env.setdefault("links", []).append(tokens[idx])
+    return '<span class="link">'
+
+
+def _link_close(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    opening = env["links"].pop()
+    if opening.markup == "autolink":  # <https://...>: its text is the URL already
+        return "</span>"
+    url = _MARKDOWN.normalizeLinkText(opening.attrGet("href") or "")
+    return f'</span> <span class="url">({escapeHtml(url)})</span>'
+
+
+def _image(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    url = _MARKDOWN.normalizeLinkText(str(token.attrGet("src") or ""))
+    return (f'<span class="image">[image: {escapeHtml(alt)}]</span> '
+            f'<span class="url">({escapeHtml(url)})</span>')
+
+
+def _markdown() -> MarkdownIt:
+    """CommonMark with tables, strikethrough and ``$``/``$$`` math, as the app's
+    ``st.markdown`` draws an answer, but raw HTML shown as text (``html=False``), a link as
+    its text with its URL beside it (nothing to click: a report that opens with no network
+    does not send its reader anywhere either), an image as its alt text and URL, code as
+    escaped ``<pre><code>``. markdown-it refuses ``javascript:`` and other unsafe URLs
+    itself; they stay text."""
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    # No digit right after an opening or before a closing "$": "$5 and $10" is money.
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False,
+                      allow_blank_lines=False, double_inline=True, renderer=_math)
+    md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("link_close", _link_close)
+    md.add_render_rule("image", _image)
+    return md
+
+
+_MARKDOWN = _markdown()
+
+
+def _rendered(text: str, cls: str = "answer") -> str:
+    """An answer or a thought, Markdown drawn as HTML (see ``_markdown``)."""
+    return f'<div class="{cls} md">{_MARKDOWN.render(text, {})}</div>'
 
 
 def _checks_list(checks: Sequence[CheckResult]) -> str:
@@ -278,8 +394,8 @@ def _run_block(run: Mapping[str, Any], record: RunRecord,
         took = run["reasoning_s"]
         label = "Thinking" + ("" if took is None else f" ({_number(took)} s)")
         parts.append(f"<details class=\"thinking\"><summary>{label}</summary>"
-                     f"{_pre(record.reasoning, 'thought')}</details>")
-    parts.append(_pre(record.text) if record.text else '<p class="note">(no text)</p>')
+                     f"{_rendered(record.reasoning, 'thought')}</details>")
+    parts.append(_rendered(record.text) if record.text else '<p class="note">(no text)</p>')
     if record.error:
         parts.append(f'<p class="error">Error: {_e(record.error)}</p>')
     return "".join(parts)
@@ -495,7 +611,16 @@ table.wide td{white-space:nowrap}table.summary tbody th{font-weight:normal}
 table.keys th{font-weight:normal}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--soft);padding:.6rem;
 border-radius:4px;margin:.4rem 0;font-size:.88rem}
-pre.thought{color:#555;font-style:italic}
+.result{font-size:1.15rem;font-weight:600;margin:.4rem 0}
+ul.results{padding-left:1.2rem}ul.results li{margin:.25rem 0}
+.md{overflow-wrap:anywhere}.md>:first-child{margin-top:0}.md>:last-child{margin-bottom:0}
+.md p,.md ul,.md ol{margin:.45rem 0}.md table{display:block;overflow-x:auto;max-width:100%}
+.md code{background:var(--soft);padding:0 .2em;border-radius:3px;font-size:.88em}
+.md pre code{background:none;padding:0;font-size:inherit}
+.md .link{text-decoration:underline dotted}.md .url,.md .image{color:#555;font-size:.85em}
+.md .math.block{display:block;overflow-x:auto;overflow-y:hidden;margin:.4rem 0;
+padding:.4rem 0}math{font-size:1.1em}
+.thought{color:#555;font-style:italic}
 .answers{display:grid;grid-template-columns:repeat(var(--columns),minmax(0,1fr));gap:1rem}
 .card{border:1px solid var(--line);border-radius:6px;padding:.8rem;min-width:0}
 .earlier{border-top:1px dashed var(--line);margin-top:.6rem}
@@ -532,10 +657,37 @@ def _vote_line(comparison: Comparison) -> str:
     return f" · the user judged {verdict}" + (" (voted blind)" if vote.blind else "")
 
 
+def _result(comparison: Comparison) -> str:
+    """Who won and why (``chatlib.compare.headline``), then how to read it."""
+    repeat = comparison.repeat
+    how = ("A winner is named only where the difference is clear: its 95 % interval over "
+           "the paired runs does not reach zero (every verdict is under Verdicts below)."
+           if repeat > 1 and len(comparison.targets) > 1
+           else "Medians of each target's finished runs; every figure is under Figures below.")
+    return f'<p class="result">{_e(result_line(comparison))}</p><p class="note">{_e(how)}</p>'
+
+
 # -- the reports -----------------------------------------------------------------------------
-def comparison_report(comparison: Comparison) -> str:
-    """The comparison as one self-contained HTML document (see the module docstring)."""
+def _decision(table: DecisionTable) -> str:
+    """The decision table (``chatlib.quality.decision``): the pick in words, its reasons and
+    one row per target."""
+    decision = table.decision
+    reasons = "".join(f"<li>{_e(reason)}</li>" for reason in decision.reasons)
+    rows = [{str(k): v for k, v in row.items()} for row in table.frame().to_dict("records")]
+    return (f"<h2>Decision</h2><p><b>{_e(decision.words)}</b></p>"
+            + (f"<ul>{reasons}</ul>" if reasons else "") + _table(rows, cls="wide")
+            + (f'<p class="note">Constraints: {_e("; ".join(table.constraints))}. '
+               if table.constraints else '<p class="note">')
+            + f"Rule: {_e(table.rule)}. Quality from the judge's verdicts on these answers, "
+              "with its 95 % interval.</p>")
+
+
+def comparison_report(comparison: Comparison, decision: DecisionTable | None = None) -> str:
+    """The comparison as one self-contained HTML document (see the module docstring), with
+    its ``decision`` table when a judge has read it."""
     figures = comparison_figures(comparison)
+    if decision is not None:
+        figures = {**figures, "decision": decision.to_dict()}
     wall = "" if comparison.wall_s is None else f" · wall time {comparison.wall_s:.2f} s"
     state = (" · interrupted (the server stopped while it ran)" if comparison.interrupted
              else " · stopped" if comparison.stopped else "")
@@ -543,6 +695,8 @@ def comparison_report(comparison: Comparison) -> str:
         f"<h1>Chat Lab comparison {_e(comparison.id[:8])}</h1>",
         f"<p class=\"meta\">{_e(_when(comparison.created_at))} · comparison "
         f"{_e(comparison.id)}{wall}{_e(state)}{_e(_vote_line(comparison))}</p>",
+        "<h2>Result</h2>", _result(comparison),
+        _decision(decision) if decision is not None else "",
         "<h2>Prompt and settings</h2>", _pre(comparison.prompt, "prompt"),
         _settings(comparison),
         "<h2>Answers</h2>", _answers(comparison, figures),
@@ -595,8 +749,12 @@ def prompt_set_report(run: PromptSetRun) -> str:
     body = [
         f"<h1>Chat Lab prompt set {_e(name)}</h1>",
         f"<p class=\"meta\">{_e(_when(run.created_at))} · prompt set {_e(run.id)}</p>",
+        "<h2>Result</h2>",
         f"<p class=\"verdict-line\">{word}: {figures['checks_passed']} of {figures['checks']} "
         f"checks passed{_e(missing)}</p>",
+        "<ul class=\"results\">" + "".join(
+            f"<li>Prompt {_e(case_run.case.id)}: {_e(result_line(case_run.comparison))}</li>"
+            for case_run in run.cases) + "</ul>",
         "<h2>Targets and settings</h2>",
         "<ul>" + "".join(f"<li>{chr(65 + i)} = {_e(t)}</li>" for i, t in enumerate(run.targets))
         + "</ul>",
@@ -605,7 +763,7 @@ def prompt_set_report(run: PromptSetRun) -> str:
         + "</p>",
         (f"<p>System prompt (for every prompt without its own):</p>"
          f"{_pre(s.system_prompt, 'prompt')}" if s.system_prompt else ""),
-        "<h2>Results</h2>", _grid_table(figures),
+        "<h2>Every prompt and target</h2>", _grid_table(figures),
         "<p class=\"note\">Checks passed over all runs (every run also gets <i>finished</i>); "
         "TTFT and tok/s: p50 over finished runs; est. cost: every run.</p>",
     ]

@@ -1,8 +1,11 @@
 """The HTML report of a comparison opened from disk (``file://``) in headless Chromium with
 every network request aborted: it asks for nothing (no request but the file itself, none
-blocked, no Content-Security-Policy violation), its inline SVG charts render with real
-size, the answers are visible as text and none of their HTML runs. The compare page's
-"Export report (HTML)" button downloads such a file.
+blocked, no Content-Security-Policy violation), it leads with the result (in view on a
+1280×720 screen), its inline SVG charts render with real size, the answers are drawn as
+Markdown (a table, code, MathML with real size) and none of their HTML runs. The compare
+page's "Export report (HTML)" button downloads such a file. Screenshots at 1280×720 and
+1920×1080 are kept under ``$CHATLAB_ARTIFACTS`` (default ``test-artifacts/``), named
+``report-*.png``, for a person to look at.
 
 The request detector is checked first on a page that does ask for a URL, so a blind
 detector fails the test instead of passing it.
@@ -10,6 +13,7 @@ detector fails the test instead of passing it.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,9 +24,11 @@ from playwright.sync_api import expect
 from chatlib.reports.html import comparison_report
 from testkit.browser import send_prompt, wait_idle
 from tests.browser.test_compare_browser import choose
-from tests.test_report_html import ANSWER_A, ANSWER_B, run_comparison
+from tests.test_report_html import ANSWER_A, ANSWER_B, run_comparison, run_demo
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(os.environ.get("CHATLAB_ARTIFACTS", "test-artifacts"))
 
 
 class Offline:
@@ -30,8 +36,12 @@ class Offline:
     noted (``blocked``); every request made (``requests``) and every console message about
     the page's Content-Security-Policy (``csp``) is noted too."""
 
-    def __init__(self, browser: Any, allowed: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser: Any, allowed: str, *, bypass_csp: bool = False,
+                 viewport: tuple[int, int] = (1280, 900)) -> None:
+        # bypass_csp: the page's own policy is ignored, so a test sees what its markup alone
+        # would do.
+        self.context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]}, bypass_csp=bypass_csp)
         self.page = self.context.new_page()
         self.page.set_default_timeout(30_000)
         self.allowed = allowed
@@ -56,7 +66,7 @@ class Offline:
             self.csp.append(message.text)
 
     def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
         dialog.dismiss()
 
     def close(self) -> None:
@@ -122,7 +132,7 @@ def test_the_report_opens_offline_with_its_charts_and_answers(browser, store, tm
         # The answers, side by side, shown as text (their markup does not run).
         cards = page.locator(".answers > .card")
         expect(cards).to_have_count(2)
-        first, second = (cards.nth(i).locator("pre.answer").first for i in range(2))
+        first, second = (cards.nth(i).locator(".answer").first for i in range(2))
         expect(first).to_be_visible()
         expect(second).to_be_visible()
         expect(first).to_have_text(ANSWER_A)
@@ -132,9 +142,9 @@ def test_the_report_opens_offline_with_its_charts_and_answers(browser, store, tm
         assert abs(a_box["y"] - b_box["y"]) < 60  # the same row of the grid
         # B's thinking is folded away until asked for.
         thinking = cards.nth(1).locator("details.thinking").first
-        expect(thinking.locator("pre")).to_be_hidden()
+        expect(thinking.locator(".thought")).to_be_hidden()
         thinking.locator("summary").click()
-        expect(thinking.locator("pre")).to_be_visible()
+        expect(thinking.locator(".thought")).to_be_visible()
 
         assert page.evaluate("() => window.__xss") is None and not offline.dialogs
         assert page.locator("img").count() == 0
@@ -143,6 +153,53 @@ def test_the_report_opens_offline_with_its_charts_and_answers(browser, store, tm
         assert set(offline.requests) <= {report.as_uri()}
     finally:
         offline.close()
+
+
+def test_the_report_leads_with_the_result_and_draws_the_answers_as_markdown(browser, store,
+                                                                           tmp_path: Path):
+    comparison = run_demo(store, ["demo-fast", "demo-markdown"])  # 6 runs each: a verdict
+    report = tmp_path / "report.html"
+    report.write_text(comparison_report(comparison), encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for width, height in ((1280, 720), (1920, 1080)):
+        offline = Offline(browser, report.as_uri(), viewport=(width, height))
+        page = offline.page
+        try:
+            page.goto(report.as_uri())
+            page.wait_for_load_state("load")
+            # The first section is the result, and it is on the first screen.
+            expect(page.locator("h2").first).to_have_text("Result")
+            result = page.locator("p.result")
+            expect(result).to_contain_text("A · Scripted demo · demo-fast: first token 100 ms "
+                                           "sooner")
+            expect(result).to_be_in_viewport(ratio=1)
+            page.screenshot(path=str(ARTIFACTS / f"report-{width}x{height}.png"))
+
+            # The answers: a table, code and MathML, drawn with real size.
+            cards = page.locator(".answers > .card")
+            expect(cards).to_have_count(2)
+            answer = cards.nth(1).locator(".answer").first
+            answer.scroll_into_view_if_needed()
+            for what in ("table", "pre code", 'math[display="block"]', 'math[display="inline"]',
+                         "ol"):
+                element = answer.locator(what).first
+                expect(element).to_be_visible()
+                box = element.bounding_box()
+                assert box is not None and box["width"] > 20 and box["height"] > 5, what
+            expect(answer.locator("table tr")).to_have_count(4)
+            expect(answer.locator("pre code")).to_contain_text("def ttft(t0: float")
+            fraction = answer.locator('math[display="block"] mfrac').first.bounding_box()
+            assert fraction is not None and fraction["height"] > 20  # stacked, not inline
+            assert "$$" not in answer.inner_text() and "|---|" not in answer.inner_text()
+            page.screenshot(path=str(ARTIFACTS / f"report-answers-{width}x{height}.png"))
+
+            assert page.evaluate("() => window.__xss") is None and not offline.dialogs
+            assert offline.blocked == [] and offline.csp == []
+            assert set(offline.requests) <= {report.as_uri()}
+        finally:
+            offline.close()
+    for name in ("report-1280x720.png", "report-1920x1080.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000
 
 
 def test_the_compare_page_offers_the_report_and_it_opens_offline(page, browser, tmp_path):
@@ -169,7 +226,7 @@ def test_the_compare_page_offers_the_report_and_it_opens_offline(page, browser, 
         offline.page.goto(report.as_uri())
         offline.page.wait_for_load_state("load")
         expect(offline.page.locator("h1")).to_have_text(f"Chat Lab comparison {wanted[:8]}")
-        expect(offline.page.locator(".answers pre.answer").first).to_have_text("Done at once.")
+        expect(offline.page.locator(".answers .answer").first).to_have_text("Done at once.")
         expect(offline.page.get_by_text("Report <b>me</b>.")).to_be_visible()
         expect(offline.page.locator("figure.chart svg")).to_have_count(3)
         assert offline.blocked == [] and offline.csp == []

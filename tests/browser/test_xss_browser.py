@@ -11,6 +11,10 @@ A prompt is shown as text wherever it appears (chat bubble, chat list title, com
 bubble): a Markdown image in it pointing at a server the test runs is never fetched, on the
 pages where it is sent nor on a reload; an image the test adds itself is, so a server the
 page could not reach would fail the test rather than pass it.
+
+The HTML report draws the same payloads as Markdown (``chatlib.reports.html``): opened from
+disk with its Content-Security-Policy ignored, none runs, even when every link is clicked;
+with the policy, the page asks for nothing at all.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from chatlib.compare.comparison import SharedSettings, TargetSpec
+from chatlib.compare.comparisons import Comparisons
 from chatlib.core.conversation import chat_title
+from chatlib.providers.scripted import Script, ScriptedProvider
+from chatlib.reports.html import comparison_report
+from chatlib.store import ComparisonStore
+from tests.browser.test_report_browser import Offline
+from tests.clocks import HANG_GUARD_S
+from tests.test_report_html import CHARS
 from ui.chats import TITLE_CHARS
 from testkit.browser import (
     chat_messages, exception_texts, select_option, send_prompt, use_scripted_model, wait_idle,
@@ -240,3 +252,62 @@ def test_a_prompt_is_shown_as_text_and_its_image_never_fetched(page, browser, ap
                            "'/control.png') && i.complete)")
     assert pixel_server.paths == ["/control.png"]
     assert exception_texts(page) == []
+
+
+# Inside the report's answers and thoughts (its own <details> folds are not a payload's).
+REPORT_LIVE_MARKUP_JS = LIVE_MARKUP_JS.replace('[data-testid="stChatMessage"] *',
+                                               ".answer *, .thought *, pre.prompt *")
+
+
+def test_payloads_in_a_report_never_execute_and_it_asks_for_nothing(browser, store, tmp_path):
+    script = Script.from_text(ANSWER, 7, first_delay_s=0.0, gap_s=0.0,
+                              reasoning_chunks=(ANSWER,))
+    comparison = Comparisons(ComparisonStore(store)).start(
+        ANSWER, [TargetSpec(ScriptedProvider(script), "xss", CHARS),
+                 TargetSpec(ScriptedProvider(Script.from_text("Fine.")), "plain", CHARS)],
+        SharedSettings(max_tokens=8000))
+    assert comparison.wait(HANG_GUARD_S)
+    report = tmp_path / "report.html"
+    report.write_text(comparison_report(comparison), encoding="utf-8")
+
+    # Its policy ignored: what the markup alone does. The detectors must see a real handler.
+    offline = Offline(browser, report.as_uri(), bypass_csp=True)
+    page = offline.page
+    try:
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        check_detectors_work(page, offline.dialogs)
+        answer = page.locator(".answers > .card").first.locator(".answer").first
+        expect(answer).to_contain_text("End of the payloads.")
+        text = answer.inner_text()
+        assert [shown for _, shown in PAYLOADS if shown not in text] == []
+        assert page.locator("pre.prompt").first.inner_text() == ANSWER  # the prompt, as text
+        thought = page.locator(".thought").first
+        thought.evaluate("el => el.closest('details').open = true")
+        assert "End of the payloads." in thought.inner_text()
+        # The table and the code fence are drawn; the \href is MathML without a link.
+        assert answer.locator("table").count() == 1 and answer.locator("pre code").count() == 1
+        assert answer.locator("math").count() == 1
+        assert page.locator("a, img, iframe, object, embed").count() == 0
+        for link in answer.locator(".link").all():  # not links: a click goes nowhere
+            link.click()
+        page.keyboard.press("Tab")
+        page.wait_for_timeout(300)  # give a handler, had one run, time to act: absence check
+        assert sentinel(page) is None and offline.dialogs == []
+        assert page.evaluate(REPORT_LIVE_MARKUP_JS) == []
+        assert page.url == report.as_uri() and len(offline.context.pages) == 1
+    finally:
+        offline.close()
+
+    # With its policy: not one request but the file, nothing refused, nothing ran.
+    offline = Offline(browser, report.as_uri())
+    try:
+        offline.page.goto(report.as_uri())
+        offline.page.wait_for_load_state("load")
+        expect(offline.page.locator(".answer").first).to_contain_text("End of the payloads.")
+        offline.page.wait_for_timeout(300)
+        assert sentinel(offline.page) is None and offline.dialogs == []
+        assert offline.requests == [report.as_uri()]
+        assert offline.blocked == [] and offline.csp == []
+    finally:
+        offline.close()
