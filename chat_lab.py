@@ -17,6 +17,10 @@ pages = [
     st.Page("app_pages/compare.py", title="Compare", icon="⚖️"),
     st.Page("app_pages/load.py", title="Load", icon="📈"),
     st.Page("app_pages/stats.py", title="Stats", icon="📊"),
+    st.Page("app_pages/leaderboard.py", title="Leaderboard", icon="🏆"),
+    # Reached by its link only (Compare's and Load's "Present"), not from the menu.
+    st.Page("app_pages/present.py", title="Present", icon="🖥️", url_path="present",
+            visibility="hidden"),
 ]
 page = st.navigation(pages)
 account_box()

@@ -10,11 +10,12 @@ from chatlib.core.text import count_of
 from chatlib.core.errors import ProviderError, RateLimitError
 from ui.compare_turns import continue_in_chat, forget_comparison, target_overrides
 from ui.compare_view import (
-    current_comparison, repeat_all, show_columns, show_comparison, show_results,
-    stop_comparison, stream_all,
+    current_comparison, repeat_all, show_columns, show_comparison, show_result_line,
+    show_results, stop_comparison, stream_all,
 )
 from ui.limits import rate_limit_input, session_limiter
 from ui.plain_text import show_prompt
+from ui.prices import price_editor
 from ui.prompt_set_view import prompt_set_panel
 from ui.inputs import bounded_int
 from ui.providers import pick_provider
@@ -47,7 +48,11 @@ repeat = bounded_int(sb, "Runs per target", 1, 100, 1, key="cmp_repeat",
                      "of targets gets a verdict with a 95 % interval from its paired runs: "
                      f"at least {MIN_PAIRS} pairs are needed, and without a warm-up the "
                      "first, cold run of each target is left out.")
-warmup = sb.checkbox("Warm-up run first (not counted)", key="cmp_warmup")
+# With several runs, on by default: the first, cold run (a new connection, an empty cache)
+# is not counted. One run each is a side by side, not a measurement: no warm-up then.
+warmup = sb.checkbox("Warm-up run first (not counted)", True, key="cmp_warmup",
+                     help="With several runs per target: one run first that is not "
+                     "counted.") and repeat > 1
 needed = MIN_PAIRS + (0 if warmup else 1)
 if 1 < repeat < needed:
     sb.caption(f"{int(repeat)} runs give {count_of(int(repeat) - (0 if warmup else 1), 'pair')} "
@@ -62,6 +67,7 @@ blind = sb.checkbox("Blind: hide names until I vote", key="cmp_blind")
 if any(isinstance(p, RateLimitError) or (isinstance(p, TargetSpec) and p.provider.paid)
        for p in picks):
     rate_limit_input(sb)
+price_editor(sb)
 
 st.title("⚖️ Compare")
 st.caption("One prompt, every target at once, side by side. Stop keeps what each has said.",
@@ -130,6 +136,7 @@ else:
         else:
             repeat_all(comparison)
         st.rerun()  # all ended in this run: draw the finished view, without the Stop button
+    show_result_line(comparison)
     show_columns(comparison)
     continue_in_chat(comparison)
     show_results(comparison)

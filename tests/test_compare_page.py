@@ -182,6 +182,7 @@ def test_an_openai_target_streams_beside_a_scripted_one_and_local_runs_are_not_l
         assert not [n for n in compare.sidebar.number_input if n.key == "paid_rpm"]
         compare.session_state[SETTING_KEY] = 2  # set for paid targets: not offered here
         compare.sidebar.number_input(key="cmp_repeat").set_value(3).run()
+        compare.sidebar.checkbox(key="cmp_warmup").uncheck().run()
         server.script(*[Reply(events=ow.stream(["again"], usage=(20, 1)))] * 3)
         compare.chat_input[0].set_value("Again").run()
         assert not compare.exception and compare.error.len == 0
@@ -323,9 +324,9 @@ def test_repeat_n_stopped_mid_way_shows_the_stores_count_of_runs_per_target(
     assert shown(open_url(app_test, compare.query_params["compare"])) == finished
 
 
-def stop_once(store, ready):
+def stop_once(store, ready, group=lambda runs: runs.group_id[0]):
     """A thread that stops the comparison being run (as its Stop button does) once
-    ``ready(runs)`` holds for its stored runs."""
+    ``ready(runs)`` holds for its stored runs (``group(runs)``: which comparison)."""
     from chatlib.compare.comparisons import Comparisons
     from chatlib.store import ComparisonStore
 
@@ -334,7 +335,7 @@ def stop_once(store, ready):
         while time.monotonic() < deadline:
             runs = store.runs()
             if not runs.empty and ready(runs):
-                comparison = Comparisons(ComparisonStore(store)).open(runs.group_id[0])
+                comparison = Comparisons(ComparisonStore(store)).open(group(runs))
                 comparison.stop()
                 thread.stopped = True
                 return
@@ -375,19 +376,20 @@ def test_a_thinking_target_shows_its_thinking_and_ttfat_beside_ttft(compare, sto
 
 def test_repeats_give_paired_verdicts_and_flagged_runs_can_be_kept_in(compare, store):
     pick(compare, t0="demo-fast", t1="demo-fast")
-    compare.sidebar.number_input(key="cmp_repeat").set_value(6).run()
+    compare.sidebar.number_input(key="cmp_repeat").set_value(7).run()
+    compare.sidebar.checkbox(key="cmp_warmup").uncheck().run()  # so round 1 runs cold
     compare.chat_input[0].set_value("Race").run()
     assert not compare.exception
     lines = [m.value for m in compare.markdown if "paired runs" in m.value]
     assert len(lines) == 3  # TTFT, tok/s, E2E for the one pair (both free: no cost verdict)
-    assert all("5 paired runs" in line for line in lines)  # round 1 is cold: left out
+    assert all("6 paired runs" in line for line in lines)  # round 1 is cold: left out
     keep = compare.multiselect(key=next(k for k in compare.session_state
                                         if str(k).startswith("keep_flags_")))
     assert "cold" in keep.options or "cold first run (no warm-up)" in keep.options
     keep.set_value(["cold"]).run()
     lines = [m.value for m in compare.markdown if "paired runs" in m.value]
-    assert lines and all("6 paired runs" in line for line in lines)
-    assert store.count() == 12
+    assert lines and all("7 paired runs" in line for line in lines)
+    assert store.count() == 14
 
 
 # -- the race chart under the columns -----------------------------------------------------------
@@ -559,6 +561,44 @@ def test_continue_in_chat_moves_a_targets_conversation_into_a_stored_chat(compar
     assert [m.text[0].value for m in compare.chat_message if m.text][:1] == ["Start here"]
 
 
+def test_a_stopped_partial_continued_in_chat_keeps_its_marker_and_its_figures(compare, store):
+    """Issue 25: "Continue with A in Chat" dropped a partial's Stopped marker and its
+    figures. Each answer comes over as the chat shows its own: marked, with its run's line."""
+    from chatlib.chat.answers import run_summary
+    from chatlib.store import ChatStore
+
+    # demo-markdown takes over 3 s, demo-fast under one: B's run is stored while A streams.
+    pick(compare, t0="demo-markdown", t1="demo-fast")
+    compare.chat_input[0].set_value("Start here").run()
+    first_id = compare.query_params["compare"]
+    stopper = stop_once(store, lambda runs: list(runs.label).count("B") == 2,
+                        group=lambda runs: next(g for g in runs.group_id if g != first_id))
+    compare.chat_input[0].set_value("Then this").run()
+    stopper.join(HANG_GUARD_S)
+    assert not compare.exception and stopper.stopped
+    second = compare.session_state["comparison"]
+    partial = second.targets[0].last_record
+    assert partial.status == "stopped" and DEMO_MARKDOWN.startswith(partial.text)
+    compare.button(key=f"to_chat_{second.id}_A").click().run()
+    assert not compare.exception
+    chat = ChatStore(store).get(compare.query_params["chat"])
+    turns = [(t.role, t.status, t.content, t.summary) for t in chat.turns]
+    done = next(r for r in map(store.get, store.runs().id) if r.label == "A"
+                and r.status == "ok")
+    assert turns == [("user", "ok", "Start here", None),
+                     ("assistant", "ok", DEMO_MARKDOWN, run_summary(done)),
+                     ("user", "ok", "Then this", None),
+                     ("assistant", "stopped", partial.text, run_summary(partial))]
+    assert chat.turns[3].run_id == partial.id
+    # The chat page shows the partial as it shows its own stopped answer.
+    answer = compare.chat_message[3]
+    captions = [c.value for c in answer.caption]
+    assert "⏹ Stopped: partial answer kept." in captions
+    assert f"scripted · demo-markdown · {run_summary(partial)}" in captions
+    assert f"scripted · demo-markdown · {run_summary(done)}" in [
+        c.value for c in compare.chat_message[1].caption]
+
+
 # -- prompt sets -----------------------------------------------------------------------------
 
 def test_a_stored_prompt_set_reopens_from_its_url_with_its_grid(app_test, store):
@@ -623,19 +663,48 @@ def test_three_targets_at_three_runs_read_as_a_stakeholder_reads_them(compare, s
     compare.sidebar.number_input(key="cmp_count").set_value(3).run()
     pick(compare, t0="demo-fast", t1="demo-fast", t2="demo-fast")
     compare.sidebar.number_input(key="cmp_repeat").set_value(3).run()
-    assert any("3 runs give 2 pairs of runs: a verdict needs 5. Set 6 for a verdict."
+    # The warm-up is on by default: every run counts.
+    assert any("3 runs give 3 pairs of runs: a verdict needs 6. Set 6 for a verdict."
                == c.value for c in compare.sidebar.caption)
     compare.chat_input[0].set_value("Show me markdown").run()
     assert not compare.exception
     for column in compare.columns[:3]:
         assert any(m.value.strip() == DEMO for m in column.markdown)  # the last answer, shown
         assert not column.expander
-    too_few = [m.value for m in compare.markdown if "too few for an interval" in m.value]
-    assert too_few == ["❔ 2 paired runs per pair of targets: too few for an interval (at least "
-                       "5). Set Runs per target to 6 or more (the first, cold run of each is "
-                       "left out)."]
+    too_few = [m.value for m in compare.markdown if "too few for a 95 % interval" in m.value]
+    assert too_few == ["❔ 3 paired runs per pair of targets: too few for a 95 % interval: it "
+                       "takes at least 6 paired runs. Set Runs per target to 6 or more."]
     assert [b.label for b in compare.button if b.label.endswith("is better")] == [
         "A is better", "B is better", "C is better"]
     details = next(e for e in compare.expander
                    if e.label == "Details: statistics, every run and the verdicts")
     assert details.dataframe  # the statistics table is inside the fold
+
+
+def test_a_finished_comparison_says_its_result_first_and_presents_full_screen(
+        compare, app_test, store):
+    """Issue 25: the one-line result above the columns, and presentation mode: the answers
+    race again on their recorded times, then the race chart and the same result line; no
+    sidebar widget, no input, no vote."""
+    pick(compare, t0="demo-fast", t1="demo-markdown")
+    compare.chat_input[0].set_value("Show me markdown").run()
+    assert not compare.exception
+    result = compare.info[0].value
+    assert result.startswith("One run each cannot separate them: 6 runs per target give")
+    link = next(p for p in compare.get("page_link") if p.proto.label == "Present")
+    comparison_id = store.runs().group_id.iloc[0]
+    assert link.proto.query_string == f"compare={comparison_id}"
+
+    room = app_test()
+    room.query_params["compare"] = comparison_id
+    room.switch_page("app_pages/present.py").run()
+    assert not room.exception
+    assert room.markdown[0].value == "## Show me markdown"
+    titles = [m.value for m in room.markdown if m.value.startswith("### ")]
+    assert titles == ["### A · Scripted demo · demo-fast", "### B · Scripted demo · demo-markdown"]
+    for column in room.columns[:2]:  # each answer arrived again, whole
+        assert any(m.value.strip() == DEMO for m in column.markdown)
+    assert room.info[0].value == result
+    assert room.get("vega_lite_chart"), "the race chart"
+    assert not room.sidebar.selectbox and not room.chat_input and not [
+        b for b in room.button if b.label.endswith("is better")]

@@ -83,6 +83,14 @@ def test_a_sweep_of_two_scripted_servers_finds_each_knee_and_says_it(load_page, 
     assert not again.exception
     assert _words(again) == words
 
+    # Presented full screen: the knees in large type and the chart, nothing to set.
+    room = at.__class__.from_file(at._script_path, default_timeout=60)
+    room.query_params["load"] = load_id
+    room.switch_page("app_pages/present.py").run()
+    assert not room.exception
+    assert sorted(s.value for s in room.success) == sorted(w[2:] for w in words)
+    assert room.get("vega_lite_chart") and not room.sidebar.selectbox
+
 
 def test_bad_slos_and_levels_say_what_is_expected(load_page):
     at = load_page

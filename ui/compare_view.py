@@ -26,18 +26,21 @@ from chatlib.compare.analysis import FLAGS, MIN_PAIRS, flag_table, verdicts
 from chatlib.compare.charts import strip_chart
 from chatlib.compare.report import export_json, export_markdown, run_table, summary
 from chatlib.compare.comparisons import Comparisons
+from chatlib.compare.headline import result_line
 from chatlib.core.palette import colour_for
 from chatlib.core.tables import format_cost
 from chatlib.core.text import count_of
 from chatlib.streaming.live import live_line, live_stats
+from chatlib.runs.distributions import too_few_for_interval
 from chatlib.runs.figures import run_cost
 from chatlib.runs.pricing import default_prices
 from chatlib.runs.record import RunRecord
+from ui.judge_view import comparison_decision, show_judge
 from ui.race_chart import live_race, show_race
 from ui.compare_turns import overrides_caption
 from ui.plain_text import markdown_literal
 from ui.resources import comparisons
-from ui.streaming import LIVE_REFRESH_S, show_thinking, stream_answer
+from ui.streaming import show_thinking, stream_answer
 
 _POLL_S = 0.05
 _URL_KEY = "compare"  # ?compare=<id>
@@ -143,17 +146,9 @@ def stream_column(comparison: Comparison, target: Target, finished: set[str]) ->
             figures.caption("⏹ Stopped before this target started.")
             return
 
-        last_refresh = 0.0
-
-        def refresh() -> None:
-            # At most every LIVE_REFRESH_S, in this fragment's own thread.
-            nonlocal last_refresh
-            now = time.monotonic()
-            if now - last_refresh >= LIVE_REFRESH_S:
-                last_refresh = now
-                figures.caption(live_line(live_stats(pump, target.counter)))
-
-        stream_answer(pump, on_batch=refresh, stop_on_close=False)
+        # The live line names the phase the moment it changes (ui.streaming.LiveLine).
+        stream_answer(pump, stop_on_close=False, live=True, live_slot=figures,
+                      counter=target.counter)
         pump.wait(2.0)
         with figures.container():
             show_figures(comparison, target)
@@ -213,6 +208,19 @@ def stop_comparison(comparison: Comparison) -> None:
     briefly) before the next run draws the columns."""
     comparison.stop()
     comparison.wait(2.0)
+
+
+def show_result_line(comparison: Comparison) -> None:
+    """A finished comparison's result in one line (``chatlib.compare.headline``), above the
+    columns, with the link that presents it full screen. Blind: after the vote."""
+    if not comparison.done or comparison.stopped or not comparison.revealed:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.info(result_line(comparison), icon="🏁", width="stretch")
+    row.page_link("app_pages/present.py", label="Present", icon="🖥️",
+                  query_params={"compare": comparison.id},
+                  help="Full screen, in large type: the answers race again, then the "
+                       "result. A read-only link: no settings, keys or other chats.")
 
 
 def show_columns(comparison: Comparison) -> None:
@@ -284,8 +292,8 @@ def show_verdicts(comparison: Comparison) -> None:
             st.markdown(("✅ " if verdict.conclusive else "❔ ") + verdict.words)
     if too_few:  # one line for them all, not one per pair and figure
         pairs = min(v.pairs for v in too_few)
-        st.markdown(f"❔ {count_of(pairs, 'paired run')} per pair of targets: too few for "
-                    f"an interval (at least {MIN_PAIRS}). {runs_advice(comparison)}")
+        st.markdown(f"❔ {count_of(pairs, 'paired run')} per pair of targets: "
+                    f"{too_few_for_interval('paired runs')}. {runs_advice(comparison)}")
     st.caption("Run k of each target ran in the same round (the targets start every round "
                "together, in a random order on a shared CPU). Difference of medians over the "
                "paired runs, 95 % interval by paired bootstrap (2,000 resamples of rounds).")
@@ -336,7 +344,9 @@ def show_export(comparison: Comparison) -> None:
     from chatlib.reports.html import comparison_report
 
     # Built on the click only: drawing its charts takes a second or more.
-    row.download_button("Export report (HTML)", lambda: comparison_report(comparison),
+    decision = comparison_decision(comparison)  # with a judge's verdicts: the decision
+    row.download_button("Export report (HTML)",
+                        lambda: comparison_report(comparison, decision),
                         f"compare-{stamp}.html", "text/html", on_click="ignore", icon="📥")
 
 
@@ -349,6 +359,7 @@ def show_results(comparison: Comparison) -> None:
             show_statistics(comparison)
     if comparison.done and not comparison.stopped:
         show_vote(comparison)
+        show_judge(comparison)
     elif comparison.interrupted:
         st.caption("This comparison never ended: the server stopped while it ran. The runs "
                    "that had ended are shown.")

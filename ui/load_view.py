@@ -112,6 +112,9 @@ def show_load(view: LoadView) -> None:
     _results(view, key="done")
     if view.results:
         _downloads(view)
+        st.page_link("app_pages/present.py", label="Present", icon="🖥️",
+                     query_params={"load": view.id},
+                     help="Full screen, in large type: the knees and the chart.")
         st.caption("Its requests are in Stats too (page “load”).")
 
 
