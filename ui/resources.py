@@ -9,8 +9,10 @@ import streamlit as st
 from chatlib.chat.answers import ChatAnswers
 from chatlib.compare.comparisons import Comparisons
 from chatlib.load.registry import LoadRuns
+from chatlib.quality.jobs import JudgeJobs
 from chatlib.providers.local import LocalProvider, shared_local_provider
 from chatlib.store import ChatStore, ComparisonStore, RunStore
+from chatlib.store.judgements import JudgementStore
 from chatlib.store.loads import LoadStore
 from ui.auth import is_admin, owner
 
@@ -67,3 +69,13 @@ def load_runs() -> LoadRuns:
 @st.cache_resource
 def _load_runs(user: str | None) -> LoadRuns:
     return LoadRuns(LoadStore(_database_store().for_owner(user)))
+
+
+def judge_jobs() -> JudgeJobs:
+    """This session's user's judges at work, and their stored judgements."""
+    return _judge_jobs(owner())
+
+
+@st.cache_resource
+def _judge_jobs(user: str | None) -> JudgeJobs:
+    return JudgeJobs(JudgementStore(_database_store().for_owner(user)))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class Script:
     finish_reason: str | None = "stop"  # None: end without a terminator (truncated)
     reasoning_chunks: tuple[str, ...] = ()
     capacity: int | None = None
+    # The text from the prompt instead of ``chunks`` (a module-level function: it travels
+    # to the engine by name), streamed in chunks of 6 characters on the same delays.
+    reply: Callable[[Sequence[Message]], str] | None = None
 
     @classmethod
     def from_text(cls, text: str, chunk_chars: int = 5, **kwargs: object) -> Script:
@@ -98,6 +102,27 @@ _DEMO_THINKING = (
     "under the answer give TTFT (first token of any kind) and the first answer token apart."
 )
 
+_ANSWER = re.compile(r"\[The Start of the (?:First |Second )?Answer\]\n(.*?)\n\[The End of",
+                     re.DOTALL)
+
+
+def _demo_judge(messages: Sequence[Message]) -> str:
+    """The offline demo judge: not a model but a rule, said in its reply. It prefers the
+    answer with more distinct words (whatever the order, so its two readings agree), or
+    grades one by them, and ends with the judge's fixed line."""
+    answers = _ANSWER.findall(messages[-1].content if messages else "")
+    words = [len(set(re.findall(r"\w+", a.lower()))) for a in answers]
+    if len(words) == 2:
+        first, second = words
+        verdict = "first" if first > second else "second" if second > first else "tie"
+        return (f"A demo judge, not a model: it prefers the answer with more distinct words "
+                f"({first} against {second}).\nVERDICT: {verdict}")
+    if len(words) == 1:
+        return (f"A demo judge, not a model: {words[0]} distinct words.\n"
+                f"SCORE: {max(1, min(10, 1 + words[0] // 15))}")
+    return "A demo judge, not a model: there was no answer to judge in the prompt."
+
+
 DEMO_SCRIPTS: dict[str, Script] = {
     "demo-markdown": Script.from_text(DEMO_MARKDOWN, 4, first_delay_s=0.15, gap_s=0.02),
     "demo-fast": Script.from_text(DEMO_MARKDOWN, 4, first_delay_s=0.05, gap_s=0.005),
@@ -106,6 +131,9 @@ DEMO_SCRIPTS: dict[str, Script] = {
     "demo-thinking": Script.from_text(
         DEMO_MARKDOWN[:DEMO_MARKDOWN.index("```")], 4, first_delay_s=0.1, gap_s=0.02,
         reasoning_chunks=tuple(chunk_text(_DEMO_THINKING, 4))),
+    # An offline judge for the quality tools: not a model, a rule (see _demo_judge).
+    "demo-judge": Script(chunks=(), first_delay_s=0.05, gap_s=0.005,
+                         reply=_demo_judge),
     # A server with 4 slots: past 4 streams at once, requests queue (the Load page's demo).
     "demo-busy": Script.from_text(DEMO_MARKDOWN[:DEMO_MARKDOWN.index("```")], 4,
                                   first_delay_s=0.1, gap_s=0.01, capacity=4),
@@ -212,6 +240,8 @@ class ScriptedProvider:
         script = self._script or self._scripts.get(settings.model)
         if script is None:
             raise ProviderError(f"Unknown scripted model {settings.model!r}.")
+        if script.reply is not None:
+            script = replace(script, chunks=tuple(chunk_text(script.reply(messages), 6)))
         with _slot(settings.model, script.capacity):
             yield from self._play(script)
 
