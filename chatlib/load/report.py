@@ -122,10 +122,11 @@ def goodput_chart(view: LoadView) -> alt.Chart | None:
         return None
     return alt.Chart(points).mark_line(point=True).encode(
         x=alt.X("level:Q", title=view.spec.schedule.unit),
-        y=alt.Y("goodput req/s:Q", title="goodput (req/s meeting every SLO)"),
+        # A short title: a long one overhangs the plot, and Vega shrinks the plot for it.
+        y=alt.Y("goodput req/s:Q", title="goodput (req/s)"),
         color=_colour(view), order="level:Q",
         tooltip=["target", "level_text", alt.Tooltip("goodput req/s:Q", format=".2f")],
-    ).properties(height=240)
+    ).properties(height=320, title="Goodput: requests per second that met every SLO")
 
 
 def summary_words(view: LoadView) -> list[str]:
