@@ -15,10 +15,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from chatlib.compare.comparison import SharedSettings
-from chatlib.core.errors import ChatLabError, ProviderError
+from chatlib.cli.common import EXIT_BAD_INPUT, OneLineParser, problem
+from chatlib.core.errors import ChatLabError
 from chatlib.evals.prompt_sets import load_prompt_set
 from chatlib.evals.runner import (
     CaseRun,
@@ -36,15 +37,10 @@ from chatlib.store import RunStore
 
 __all__ = ["EXIT_PASSED", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "main"]
 
-EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 _PROG = "chatlib.cli.evaluate"  # what its messages start with
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, no usage block: CI logs stay short
-        self.exit(EXIT_BAD_INPUT, f"{_PROG}: error: {message} (see --help)\n")
 
 
 def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
@@ -60,7 +56,8 @@ def _number(kind: type, low: float, high: float) -> Callable[[str], Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
+        name=_PROG,
         prog="python -m chatlib.cli.evaluate",
         description="Run a prompt set (CSV or JSONL) against targets, check every answer and "
                     "store it all in the app's run store. Exit status: 0 every check passed, "
@@ -89,14 +86,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _problem(exc: BaseException) -> str:
-    if isinstance(exc, ProviderError):
-        return exc.user_message
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     prog = _PROG
@@ -105,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = resolve_targets(args.target)
         store = RunStore()
     except (ValueError, OSError, ChatLabError) as exc:
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {problem(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     shared = SharedSettings(system_prompt=args.system_prompt, max_tokens=args.max_tokens,
                             temperature=args.temperature, seed=args.seed)
@@ -121,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prog}: interrupted; what ran is stored", file=sys.stderr)
         return EXIT_INTERRUPTED
     except ChatLabError as exc:  # e.g. a tokenizer that cannot load: nothing to check
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {problem(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(shown_grid(grid(run)).to_string(index=False))
     for failure in failed_checks(run):
@@ -132,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if path is not None:
                 path.write_text(write(run), encoding="utf-8")
     except OSError as exc:
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {problem(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"{verdict_line(run)} (prompt set {run.id}, stored in {store.location})")
     return EXIT_PASSED if run.passed else EXIT_FAILED

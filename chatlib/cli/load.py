@@ -20,9 +20,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from chatlib.core.errors import ChatLabError, ProviderError
+from chatlib.cli.common import EXIT_BAD_INPUT, OneLineParser, problem
+from chatlib.core.errors import ChatLabError
 from chatlib.evals.prompt_sets import load_prompt_set
 from chatlib.evals.runner import resolve_targets
 from chatlib.load.estimate import estimate_target
@@ -37,13 +38,8 @@ from chatlib.store.loads import LoadStore
 
 __all__ = ["EXIT_PASSED", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "main"]
 
-EXIT_PASSED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_PASSED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 _PROG = "chatlib.cli.load"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, no usage block: CI logs stay short
-        self.exit(EXIT_BAD_INPUT, f"{_PROG}: error: {message} (see --help)\n")
 
 
 def _levels(kind: type) -> Callable[[str], tuple[Any, ...]]:
@@ -59,7 +55,8 @@ def _levels(kind: type) -> Callable[[str], tuple[Any, ...]]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
+        name=_PROG,
         prog="python -m chatlib.cli.load",
         description="Run a load sweep against targets and find each one's knee. Exit status: "
                     "0 held, 1 an SLO missed at --require, 2 bad input.")
@@ -121,14 +118,6 @@ def _spec(args: argparse.Namespace, names: Sequence[str]) -> LoadSpec:
                     args.seed)
 
 
-def _problem(exc: BaseException) -> str:
-    if isinstance(exc, ProviderError):
-        return exc.user_message
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    return str(exc)
-
-
 def _level_line(run: LoadRun, result: LevelResult) -> str:
     ttft = result.percentiles["ttft"]["p99"]
     parts = [f"{result.label} at {run.spec.schedule.level_text(result.level)}:",
@@ -161,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("--require needs at least one --slo")
         store = LoadStore(RunStore())
     except (ValueError, OSError, ChatLabError) as exc:
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {problem(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     workers = args.workers or workers_for(int(max(spec.schedule.levels or (args.max_level,))))
     paid = [(label, spec_) for (label, _), (_, spec_) in zip(spec.targets, targets)
@@ -221,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.html:
             args.html.write_text(load_report(run), encoding="utf-8")
     except OSError as exc:
-        print(f"{prog}: error: {_problem(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {problem(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.require is not None:
         missed = [label for label, _ in spec.targets if not _held_at(run, label, args.require)]

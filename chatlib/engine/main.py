@@ -36,7 +36,7 @@ from chatlib.engine.protocol import ASK, END, NOTICE, REASONING, STOP, TEXT, fai
 from chatlib.providers.base import Provider, Recipe
 from chatlib.streaming.pump import Outcome, StreamPump
 
-__all__ = ["main", "ForwardingPump", "ProviderCache"]
+__all__ = ["main", "ForwardingPump", "ProviderCache", "tune_for_reading"]
 
 log = logging.getLogger("chatlib.engine")
 
@@ -177,14 +177,19 @@ def serve(conn: Connection) -> None:
         pump.stop()
 
 
-def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.WARNING, format="engine %(levelname)s %(message)s")
+def tune_for_reading() -> None:
+    """Set up a process whose work is reading streams (the engine, a load worker)."""
     # A reader woken by its socket waits for the interpreter lock before it can stamp the
     # event; with dozens of readers, by default up to 5 ms (the switch interval). Its work
     # between stamps is short, so a 0.2 ms interval costs little and bounds that wait.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     # What was imported lives as long as the process: the collector need not walk it.
     gc.freeze()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="engine %(levelname)s %(message)s")
+    tune_for_reading()
     serve(Connection(int(argv[0])))
     return 0
 

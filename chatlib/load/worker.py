@@ -18,7 +18,6 @@ Protocol (``multiprocessing.connection``: pickles, both ends ours)::
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
 import sys
@@ -26,7 +25,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from chatlib.engine.main import SWITCH_INTERVAL_S, ProviderCache
+from chatlib.engine.main import ProviderCache, tune_for_reading
 from chatlib.load.lanes import LevelTask, run_here
 from chatlib.providers.base import Recipe
 
@@ -85,8 +84,7 @@ def serve(conn: Connection) -> None:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="load worker %(levelname)s %(message)s")
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gc.freeze()
+    tune_for_reading()
     serve(Connection(int(argv[0])))
     return 0
 
