@@ -212,6 +212,7 @@ def test_a_run_is_read_by_worker_processes_stored_and_reopened(tmp_path) -> None
     assert [r.level for r in run.results] == [1, 3]
     assert all(r.generator.in_workers for r in run.results)
     assert all(r.ok >= r.level and not r.errors for r in run.results)
+    assert all(r.cost == 0.0 for r in run.results)  # scripted: priced at zero, not unknown
     stored = store.get(run.id)
     assert stored is not None and stored.ended_at is not None
     view = LoadView.from_stored(stored)

@@ -41,7 +41,9 @@ def current_load() -> LoadView | None:
 def _progress(run: LoadRun) -> None:
     progress = run.progress()
     if progress.level is None:
-        st.progress(0.0, text="Starting the reading processes and warming up…")
+        st.progress(0.0, text=(f"{count_of(progress.levels_done, 'level')} measured; "
+                               "preparing the next…") if progress.levels_done else
+                    "Starting the reading processes and warming up…")
         return
     share = min(1.0, progress.elapsed_s / progress.level_s) if progress.level_s else 0.0
     level = run.spec.schedule.level_text(progress.level)

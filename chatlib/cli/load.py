@@ -201,6 +201,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for words in summary_words(run):
         print(words)
+    for label, _ in spec.targets:  # what it cost, after: every request, from the price table
+        costs = [r.cost for r in run.results if r.label == label]
+        spent = ("unpriced" if any(c is None for c in costs)
+                 else f"{sum(c for c in costs if c is not None):.4f}")
+        print(f"{label}: {sum(r.requests for r in run.results if r.label == label)} requests, "
+              f"cost {spent}")
     try:
         if args.json:
             records = store.runs(run.id, [r.seq for r in run.results])

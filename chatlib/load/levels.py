@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from chatlib.load.spec import METRICS, Slo
+from chatlib.runs.figures import run_cost
 from chatlib.runs.metrics import percentiles
 from chatlib.runs.record import RunRecord
 
@@ -130,6 +131,8 @@ class LevelResult:
     meets_slos: bool | None  # None without SLOs
     generator: GeneratorCheck = field(default_factory=GeneratorCheck)
     client_bound_why: str = ""  # empty: the generator held up
+    cost: float | None = None  # every request of the level, from the price table (None:
+    # a request is unpriced or its tokens unknown: never a silent zero)
 
     @property
     def client_bound(self) -> bool:
@@ -206,6 +209,7 @@ def summarize_level(label: str, level: float, seq: int, records: Sequence[RunRec
         good = sum(all(v[s.metric] is not None and v[s.metric] <= s.limit_s  # type: ignore[operator]
                        for s in slos) for v in values)
         goodput = good / duration
+    costs = [cost for r in records if (cost := run_cost(r)) is not None]
     return LevelResult(
         label=label, level=level, seq=seq, requests=len(records), ok=len(finished),
         stopped=stopped, errors=dict(errors), duration_s=duration_s,
@@ -214,4 +218,5 @@ def summarize_level(label: str, level: float, seq: int, records: Sequence[RunRec
         generator=check,
         client_bound_why=_client_bound_why(check, slos, table["e2e"]["p50"],
                                            table["itl"]["p50"]),
+        cost=float(sum(costs)) if len(costs) == len(records) else None,
     )

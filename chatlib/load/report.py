@@ -51,6 +51,7 @@ def _row(view: LoadView, result: LevelResult) -> dict[str, Any]:
         row["goodput req/s"] = (None if result.goodput_per_s is None
                                 else round(result.goodput_per_s, 2))
         row["SLOs"] = "met" if result.meets_slos else "missed"
+    row["cost"] = result.cost
     row["generator"] = ("client-bound: " + result.client_bound_why if result.client_bound
                         else "held up")
     return row
