@@ -371,3 +371,28 @@ def test_a_load_run_against_the_real_server_reads_every_request_in_workers(
     assert knee.words.startswith("A (openai-compatible:")
     if two.errors and not one.client_bound:
         assert knee.level == 1 and "up to 1 concurrent stream" in knee.words
+
+
+def test_the_real_server_as_a_judge_is_read_in_both_orders_and_never_counted_off_format(
+        llama_server: LlamaServer, providers: Callable[[str], OpenAIProvider]) -> None:
+    """Issue 26 against the real peer: llama.cpp's server judging a pair. A 135M model may
+    or may not end with the verdict line: either way each reading is kept whole, and one
+    without the line is reported as off format, never counted."""
+    from chatlib.quality.judge import AnswerPair, Judge
+    from chatlib.runs.record import RunRecord
+
+    recorded: list[RunRecord] = []
+    judge = Judge(providers("openai-compatible"), _settings(llama_server, 48),
+                  on_done=recorded.append)
+    pair = AnswerPair("What is 2 + 2?", "A", "B", "2 + 2 = 4.", "It is five.")
+    verdict = judge.compare(pair)
+    assert [r.order for r in verdict.readings] == ["AB", "BA"]
+    for reading in verdict.readings:
+        assert reading.text or reading.problem is not None
+        if reading.problem is None:
+            assert reading.reply in ("first", "second", "tie")
+        else:
+            assert reading.problem.kind in ("off_format", "error")
+    assert verdict.counted == all(r.problem is None for r in verdict.readings)
+    assert [r.page for r in recorded] == ["judge", "judge"]
+    assert {r.id for r in recorded} == {r.run_id for r in verdict.readings}
