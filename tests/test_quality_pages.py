@@ -80,3 +80,37 @@ def test_a_scripted_judge_over_a_comparison_feeds_the_leaderboard_and_the_decisi
     assert "<h2>Decision</h2>" in page and page.index("<h2>Result</h2>") < page.index(
         "<h2>Decision</h2>") < page.index("<h2>Prompt and settings</h2>")
     assert read_figures(page)["decision"]["decision"]["words"] == decide(rows).decision.words
+
+
+def test_a_judge_over_a_prompt_set_feeds_that_prompt_sets_leaderboard(app_test, store):
+    """A prompt set of two targets (the full demo against its first part), the scripted judge
+    over every case from the prompt-set panel, then the leaderboard over that prompt set."""
+    from chatlib.compare.comparison import SharedSettings
+    from chatlib.evals.prompt_sets import parse_csv
+    from chatlib.evals.runner import resolve_targets, run_prompt_set
+
+    cases = parse_csv("id,prompt\none,Show me\ntwo,Again\nthree,Once more\n")
+    run = run_prompt_set(cases, resolve_targets(["scripted:demo-fast", "scripted:demo-busy"]),
+                         store=store, shared=SharedSettings(max_tokens=64), source="set.csv")
+    at = app_test()
+    at.switch_page("app_pages/compare.py")
+    at.query_params["prompt_set"] = run.id
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="psjudge_model").value == "demo-judge"
+    at.button(key="psjudge_start").click().run()
+    deadline = time.monotonic() + HANG_GUARD_S * 3
+    while not _judged(at) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception and _judged(at)
+    summary = next(m.value for m in at.markdown if "counted" in m.value)
+    assert summary.startswith("**3 pairs counted** (scripted · demo-fast better: 3)")
+
+    board = app_test()
+    board.switch_page("app_pages/leaderboard.py").run()
+    board.sidebar.selectbox(key="lb_scope").set_value(run.id).run()
+    assert not board.exception
+    ratings = board.dataframe[0].value
+    assert list(ratings.model) == ["scripted · demo-fast", "scripted · demo-busy"]
+    assert list(ratings.battles) == [3, 3]  # this prompt set's three cases, nothing else

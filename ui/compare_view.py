@@ -359,7 +359,8 @@ def show_results(comparison: Comparison) -> None:
             show_statistics(comparison)
     if comparison.done and not comparison.stopped:
         show_vote(comparison)
-        show_judge(comparison)
+        if comparison.revealed:  # a judge names the targets: after a blind vote
+            show_judge(comparison.id, [r for t in comparison.targets for r in t.records])
     elif comparison.interrupted:
         st.caption("This comparison never ended: the server stopped while it ran. The runs "
                    "that had ended are shown.")

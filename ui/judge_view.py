@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from collections.abc import Sequence
+
 from chatlib.compare.comparison import Comparison
 from chatlib.core.errors import ProviderError
 from chatlib.core.tables import format_cost
@@ -19,6 +21,7 @@ from chatlib.quality.judge import DEFAULT_RUBRIC, Judge, JudgeReport
 from chatlib.quality.ratings import battles_from_verdicts, leaderboard
 from chatlib.stats.summary import group_label
 from chatlib.runs.pricing import default_prices
+from chatlib.runs.record import RunRecord
 from ui.providers import pick_provider
 from ui.resources import judge_jobs, run_store
 
@@ -28,8 +31,8 @@ _MODES = {"pairwise": "Pairwise (both orders)", "grade": "Grade each answer 1-10
 
 
 @st.fragment(run_every=1.0)
-def _progress(comparison: Comparison) -> None:
-    job = judge_jobs().running(comparison.id)
+def _progress(subject_id: str) -> None:
+    job = judge_jobs().running(subject_id)
     if job is None:
         st.rerun()  # done: the whole page shows the stored verdicts
     st.progress(job.progress, text=f"The judge has read {job.done} of {job.total}…")
@@ -103,37 +106,36 @@ def comparison_decision(comparison: Comparison) -> DecisionTable | None:
         return None
 
 
-def show_judge(comparison: Comparison) -> None:
-    """The judge panel under a finished comparison."""
-    if not comparison.done or comparison.stopped or not comparison.revealed:
-        return
+def show_judge(subject_id: str, records: Sequence[RunRecord], *,
+               subject_kind: str = "comparison", key: str = "judge_") -> None:
+    """The judge panel under a finished comparison (or prompt-set run: ``records`` are all
+    its cases' runs); ``key`` prefixes its widgets' keys."""
     with st.expander("Judge the answers with a model", expanded=False):
-        for stored in judge_jobs().store.of(comparison.id):
+        for stored in judge_jobs().store.of(subject_id):
             report = JudgeReport.from_dict(stored.result)
             st.markdown(f"##### {stored.judge} · {_MODES.get(stored.mode, stored.mode)}")
             _report_lines(report, stored.mode)
             _reasoning(report)
-        if judge_jobs().running(comparison.id) is not None:
-            _progress(comparison)
+        if judge_jobs().running(subject_id) is not None:
+            _progress(subject_id)
             return
-        if "judge_provider" not in st.session_state:  # offline: the scripted demo judge
-            st.session_state["judge_provider"] = "scripted"
-            st.session_state["judge_model"] = "demo-judge"
-        pick = pick_provider(st.container(), key="judge_")
+        if f"{key}provider" not in st.session_state:  # offline: the scripted demo judge
+            st.session_state[f"{key}provider"] = "scripted"
+            st.session_state[f"{key}model"] = "demo-judge"
+        pick = pick_provider(st.container(), key=key)
         mode = st.radio("How", list(_MODES), format_func=_MODES.__getitem__,
-                        key="judge_mode", horizontal=True)
-        rubric = st.text_area("Rubric", DEFAULT_RUBRIC, key="judge_rubric", height=120)
+                        key=f"{key}mode", horizontal=True)
+        rubric = st.text_area("Rubric", DEFAULT_RUBRIC, key=f"{key}rubric", height=120)
         if isinstance(pick, ProviderError):
             st.error(pick.user_message, icon="⚠️")
             return
-        if st.button("Judge these answers", icon="⚖️", key="judge_start"):
+        if st.button("Judge these answers", icon="⚖️", key=f"{key}start"):
             judge = Judge(pick.provider,
                           Settings(model=pick.model, temperature=0.0, max_tokens=512),
                           rubric=rubric.strip() or DEFAULT_RUBRIC, counter=pick.counter,
                           on_done=run_store().add)
-            records = [r for t in comparison.targets for r in t.records]
             try:
-                judge_jobs().start(comparison.id, records, judge, mode)
+                judge_jobs().start(subject_id, records, judge, mode, subject_kind)
             except ValueError as exc:
                 st.error(str(exc), icon="⚠️")
                 return

@@ -19,6 +19,7 @@ from chatlib.compare.comparison import SharedSettings, TargetSpec
 from chatlib.evals.runner import PromptSetRun, grid, open_prompt_set, run_prompt_set
 from chatlib.reports.html import prompt_set_report
 from chatlib.evals.prompt_sets import MAX_PROMPT_SET_MB, MAX_PROMPTS, PromptCase, parse_prompt_set
+from ui.judge_view import show_judge
 from ui.plain_text import markdown_literal
 from ui.resources import run_store
 
@@ -159,3 +160,6 @@ def _show(job: _Job) -> None:
     st.dataframe(grid(run), hide_index=True, width="stretch")
     st.download_button("Report (HTML)", lambda: prompt_set_report(run),
                        f"prompt-set-{run.id[:8]}.html", "text/html", on_click="ignore", icon="📥")
+    if job.done and not run.stopped:
+        show_judge(run.id, [r for case in run.cases for t in case.comparison.targets
+                            for r in t.records], subject_kind="prompt_set", key="psjudge_")

@@ -1,11 +1,12 @@
-"""A judge at work on a comparison, in a thread of its own, and kept when it is done.
+"""A judge at work on a comparison or a prompt-set run, in a thread of its own, and kept
+when it is done.
 
-``JudgeJobs.start`` reads the comparison's finished runs into pairs (``pairs_from_runs``:
+``JudgeJobs.start`` reads the finished runs into pairs (``pairs_from_runs``:
 run k of one target beside run k of another) or answers to grade, and has the judge read
 them one after another; a rerun or a page switch leaves it working (the page polls
 ``job.progress``). The judge's own requests are stored as runs (page ``judge``) as each
-ends; its verdicts, with its reasoning, are stored with the comparison
-(``JudgementStore``) when it has read them all. One job per comparison at a time.
+ends; its verdicts, with its reasoning, are stored with the comparison (``JudgementStore``)
+when it has read them all. One job per comparison (or prompt-set run) at a time.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class JudgeJob:
     """One judge reading one comparison's answers."""
 
     subject_id: str
+    subject_kind: str  # "comparison" | "prompt_set"
     judge: Judge
     mode: str  # "pairwise" | "grade"
     total: int
@@ -67,15 +69,15 @@ class JudgeJobs:
         return job if job is not None and not job.finished.is_set() else None
 
     def start(self, subject_id: str, records: Sequence[RunRecord], judge: Judge,
-              mode: str) -> JudgeJob:
-        """Judge the runs of ``subject_id`` (a comparison); ``ValueError`` when there is
-        nothing to judge, or a job is at work on it already."""
+              mode: str, subject_kind: str = "comparison") -> JudgeJob:
+        """Judge the runs of ``subject_id`` (a comparison, or a prompt-set run: its cases'
+        runs); ``ValueError`` when there is nothing to judge, or a job is at work on it."""
         items: Sequence[object] = (pairs_from_runs(records) if mode == "pairwise"
                                    else answers_from_runs(records))
         if not items:
             raise ValueError("Nothing to judge: a pairwise judge needs two targets with "
                              "finished answers (grading needs one).")
-        job = JudgeJob(subject_id, judge, mode, len(items))
+        job = JudgeJob(subject_id, subject_kind, judge, mode, len(items))
         with self._lock:
             busy = self._jobs.get(subject_id)
             if busy is not None and not busy.finished.is_set():
@@ -100,7 +102,7 @@ class JudgeJobs:
                     grades.append(judge.grade(answer))  # type: ignore[arg-type]
                     job.done += 1
                 job.report = JudgeReport(judge.name, judge.rubric, grades=tuple(grades))
-            self.store.add(StoredJudgement(job.id, time.time(), "comparison", job.subject_id,
+            self.store.add(StoredJudgement(job.id, time.time(), job.subject_kind, job.subject_id,
                                            judge.name, job.mode, job.report.to_dict()))
         except Exception as exc:  # shown on the page; the comparison is untouched
             log.exception("judging %s failed", job.subject_id)
