@@ -10,6 +10,7 @@ levels that were measured cleanly, and exactly when none was flagged."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from chatlib.load.levels import LevelResult
 from chatlib.load.run import LoadRun
 from chatlib.load.spec import LoadSpec, Schedule, Workload, parse_slo
 from chatlib.providers.catalog import PRESETS, KeyChoice, build_provider
-from testkit.send_log import send_log_server
+from testkit.send_log import read_log, send_log_server
 from testkit.send_log_server import Schedule as Reply
 
 # 0.1 s to the first chunk, then 10 chunks 40 ms apart: a reply holds its slot 0.5 s.
@@ -32,9 +33,9 @@ SLO = "p99 ttft <= 300ms"
 
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with send_log_server(tmp_path / "two.jsonl", REPLY, capacity=2) as (two, _), \
+    with send_log_server(tmp_path / "two.jsonl", REPLY, capacity=2) as (two, log), \
             send_log_server(tmp_path / "five.jsonl", REPLY, capacity=5) as (five, _):
-        yield {"two": two, "five": five}
+        yield {"two": two, "five": five, "two_log": str(log)}
 
 
 def _target(base_url: str) -> TargetSpec:
@@ -85,7 +86,13 @@ def test_the_command_line_fails_when_an_slo_is_missed_at_the_required_level(
     if not results.get(4, "").count("CLIENT-BOUND"):
         assert code == load_cli.EXIT_FAILED
         assert "FAIL A does not hold p99 TTFT ≤ 300 ms at 4 concurrent streams" in out
-    assert (isolated_data / "load.json").read_text().count('"chunk_offsets_s"') >= 2
+    sent = json.loads((isolated_data / "load.json").read_text())["requests"]
+    assert len(sent) >= 2 and all(r["chunk_offsets_s"] for r in sent)
+    # The server saw each stored request, and one warm-up first (one worker), never stored.
+    received = read_log(Path(servers["two_log"]))
+    assert len(received) == len(sent) + 1
+    first = min(received, key=lambda entry: entry["received"])
+    assert first["key"] not in {r["prompt"] for r in sent}
     code = load_cli.main([*common, "--require", "1", "--requests", "12"])
     out = capsys.readouterr().out
     if "CLIENT-BOUND" not in _levels_from(out).get(1, ""):

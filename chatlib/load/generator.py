@@ -39,7 +39,7 @@ from chatlib.core.types import FRESH_CONTEXT, Settings
 from chatlib.engine.client import child_env, engine_enabled
 from chatlib.load.lanes import LevelStats, LevelTask, run_here
 from chatlib.load.levels import GeneratorCheck
-from chatlib.load.spec import LOAD_PAGE, LoadSpec
+from chatlib.load.spec import LOAD_PAGE, LoadSpec, Schedule
 from chatlib.load.worker import DONE, LEVEL, RECORD, STOP
 from chatlib.providers.base import recipe_of
 from chatlib.runs.record import RunRecord
@@ -262,12 +262,15 @@ def warm_up(job: LevelJob, spec: LoadSpec, pool: Pool) -> None:
     """One request per worker, not counted and not stored, before a target's first level:
     the worker builds its client there (imports, a connection pool, a TLS session), not
     inside the first timed request."""
-    one = replace(spec, requests=1, seconds=0.001)
+    # One request in one lane, however long it takes (whatever the run's schedule).
+    one = replace(spec, requests=1, seconds=60.0, schedule=Schedule("concurrency", (1,)))
     job = replace(job, level=1)
     recipe = recipe_of(job.target.provider) if engine_enabled() else None
     if recipe is None:
         return  # read here: the provider object is built already
-    task = _tasks(job, one, 1)[0]
+    # Its own prompt and number (#999999), so no counted request meets its cache.
+    task = replace(_tasks(job, one, 1)[0], share=999_999,
+                   prompts=("Warm-up before a load run: reply with one word.",))
     warmers = [threading.Thread(target=worker.run, args=((LEVEL, recipe, task), _ignore))
                for worker in pool.workers()]
     for warmer in warmers:
