@@ -73,6 +73,9 @@ st.title("⚖️ Compare")
 st.caption("One prompt, every target at once, side by side. Stop keeps what each has said.",
            help="Times are taken where each answer's bytes arrive, in a process that only "
            "reads answers, so a busy page cannot move them.")
+# The prompt box sits under the title, not pinned to the page's foot: a pinned box keeps the
+# view scrolled to the bottom as the comparison grows, below its one-line result.
+prompt_box = st.container()
 comparison = current_comparison(comparisons())
 specs = [p for p in picks if isinstance(p, TargetSpec)]
 embedded = sum(serial_key(s.provider) is not None for s in specs)
@@ -98,8 +101,8 @@ if comparison is not None:
     st.button("New comparison", icon="➕", key="new_comparison", on_click=forget_comparison,
               help="The next prompt starts afresh (this comparison stays stored, at its URL).")
 going_on = comparison is not None and comparisons().continuation(comparison, specs) is not None
-prompt = st.chat_input("Next prompt: every target goes on with its own conversation"
-                       if going_on else "One prompt for every target")
+prompt = prompt_box.chat_input("Next prompt: every target goes on with its own conversation"
+                               if going_on else "One prompt for every target")
 if prompt is not None and not prompt.strip():
     st.warning(EMPTY_PROMPT, icon="✏️")
 elif prompt and len(specs) < len(picks):

@@ -146,3 +146,26 @@ def test_a_priced_run_alone_shows_its_cost_and_a_free_one_none(store):
 
 def test_the_public_names():
     assert headline.__all__ == ["result_line"]
+
+
+def test_enough_runs_with_flagged_ones_left_out_says_so_instead_of_asking_for_more(store):
+    """Runs cut by the token limit are flagged and left out of the verdicts: with the runs a
+    verdict needs asked for, the line points at the flags, not at running the same again."""
+    clock = ThreadClock()
+    cut = ScriptedProvider(Script.from_text(ANSWER, 8, first_delay_s=0.05, gap_s=0.01,
+                                            finish_reason="length"), sleep=clock.sleep)
+    whole = ScriptedProvider(Script.from_text(ANSWER, 8, first_delay_s=0.05, gap_s=0.01),
+                             sleep=clock.sleep)
+    comparison = start(store, clock, [TargetSpec(cut, "scripted", _counter()),
+                                      TargetSpec(whole, "scripted", _counter())],
+                       repeat=MIN_PAIRS)
+    line = result_line(comparison)
+    assert line.startswith(f"Too few paired runs to name a winner: 0, where a verdict needs "
+                           f"{MIN_PAIRS}; {MIN_PAIRS} flagged runs were left out (see Details")
+    assert "runs per target give one" not in line
+
+
+def _counter():
+    from chatlib.core.tokens import counter_for
+
+    return counter_for("scripted", "scripted")

@@ -50,8 +50,14 @@ def result_line(comparison: Comparison, keep: Collection[str] = ()) -> str:
     judged = [v for v in found if v.low is not None]
     if not judged:
         pairs = min((v.pairs for v in found), default=0)
+        counted = comparison.repeat - (0 if comparison.use_warmup else 1)
+        more = (f"{_runs_needed(comparison)} give one" if counted < MIN_PAIRS else
+                # Enough runs were asked for: flagged ones (cut by the token limit, retried,
+                # a cache hit...) were left out. Details lists them and can keep them in.
+                f"{comparison.repeat - pairs - (0 if comparison.use_warmup else 1)} flagged "
+                "runs were left out (see Details, where they can be kept in)")
         return (f"Too few paired runs to name a winner: {pairs}, where a verdict needs "
-                f"{MIN_PAIRS}; {_runs_needed(comparison)} give one. "
+                f"{MIN_PAIRS}; {more}. "
                 f"Medians so far: {'; '.join(_side_by_side(comparison))}.")
     if len(targets) == 2:
         return _two(comparison, judged, keep)
