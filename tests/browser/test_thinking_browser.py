@@ -101,6 +101,7 @@ def test_stop_while_thinking_keeps_the_thinking_marked(page, app_store, scripts)
     assert run.status == "stopped" and run.response == ""
     assert app_store.get(run.id).reasoning == stopped["inside"]
     page.reload()
-    again = wait_state(page, "s.label === 'Stopped while thinking'")
+    # The label and the block's text are drawn one after the other: wait for both.
+    again = wait_state(page, "s.label === 'Stopped while thinking' && s.inside.length > 0")
     assert again["inside"] == stopped["inside"]
     assert exception_texts(page) == []
