@@ -18,9 +18,8 @@ How:
   override; no provider of the bench's own). Synthetic prompts, the run stored in a fresh
   SQLite run store (``LoadStore``), as the Load page and the CLI store theirs.
 - Each stored request is matched to the server's log line by the serial its reply's first
-  chunk carries (``serial_of``; a level's synthetic prompts repeat after
-  ``chatlib.load.workload.POOL_SIZE`` requests, so the prompt alone is not a key), and the
-  log's prompt must be the request's. Its recorded chunks must be the sent ones, one for one.
+  chunk carries (``serial_of``), and the log's prompt must be the request's (every
+  request's prompt starts with its own number). Its recorded chunks must be the sent ones, one for one.
   Then (``testkit.send_log``, the definitions of bench 13): ITL error = |recorded gap −
   sent gap| over every consecutive pair; TTFT error = recorded TTFT − (server's first send −
   request received), which holds the request's trip to the server too; lag = recorded
