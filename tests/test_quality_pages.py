@@ -15,6 +15,17 @@ def _judged(at) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("##### ")]
 
 
+def _judge(at, button: str) -> None:
+    """Start the judge and rerun the page until its stored verdicts show (the judge works
+    in its own thread; a hang guard only)."""
+    at.button(key=button).click().run()
+    deadline = time.monotonic() + HANG_GUARD_S * 3
+    while not _judged(at) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception
+
+
 def test_a_scripted_judge_over_a_comparison_feeds_the_leaderboard_and_the_decision(
         compare, app_test, store):
     pick(compare, t0="demo-fast", t1="demo-busy")  # the full demo text against its first part
@@ -22,12 +33,7 @@ def test_a_scripted_judge_over_a_comparison_feeds_the_leaderboard_and_the_decisi
     compare.chat_input[0].set_value("Show me markdown").run()
     assert not compare.exception
     assert compare.selectbox(key="judge_model").value == "demo-judge"
-    compare.button(key="judge_start").click().run()
-    deadline = time.monotonic() + HANG_GUARD_S * 3
-    while not _judged(compare) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        compare.run()
-    assert not compare.exception
+    _judge(compare, "judge_start")
     assert _judged(compare) == ["##### scripted · demo-judge · Pairwise (both orders)"]
     summary = next(m.value for m in compare.markdown if "counted" in m.value)
     # Both rounds' pairs, each read in both orders, agreeing: the fuller answer wins.
@@ -98,12 +104,8 @@ def test_a_judge_over_a_prompt_set_feeds_that_prompt_sets_leaderboard(app_test, 
     at.run()
     assert not at.exception
     assert at.selectbox(key="psjudge_model").value == "demo-judge"
-    at.button(key="psjudge_start").click().run()
-    deadline = time.monotonic() + HANG_GUARD_S * 3
-    while not _judged(at) and time.monotonic() < deadline:
-        time.sleep(0.3)
-        at.run()
-    assert not at.exception and _judged(at)
+    _judge(at, "psjudge_start")
+    assert _judged(at)
     summary = next(m.value for m in at.markdown if "counted" in m.value)
     assert summary.startswith("**3 pairs counted** (scripted · demo-fast better: 3)")
 
