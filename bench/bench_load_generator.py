@@ -19,7 +19,8 @@ How:
   SQLite run store (``LoadStore``), as the Load page and the CLI store theirs.
 - Each stored request is matched to the server's log line by the serial its reply's first
   chunk carries (``serial_of``), and the log's prompt must be the request's (every
-  request's prompt starts with its own number). Its recorded chunks must be the sent ones, one for one.
+  request's prompt starts with its own number). Its recorded chunks must be the sent ones,
+  one for one.
   Then (``testkit.send_log``, the definitions of bench 13): ITL error = |recorded gap −
   sent gap| over every consecutive pair; TTFT error = recorded TTFT − (server's first send −
   request received), which holds the request's trip to the server too; lag = recorded
