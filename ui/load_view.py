@@ -81,14 +81,18 @@ def _live(run: LoadRun) -> None:
 
 def _downloads(view: LoadView) -> None:
     name = f"chatlab-load-{view.id[:8]}"
-    records = load_runs().store.runs(view.id, [r.seq for r in view.results])
+    store = load_runs().store
     left, middle, right = st.columns(3)
-    left.download_button("Report (HTML)", load_report(view), f"{name}.html", "text/html",
-                         icon="📄", key="load_html")
-    middle.download_button("Every request (JSON)", export_json(view, records), f"{name}.json",
-                           "application/json", icon="⬇️", key="load_json",
-                           help="Each level's figures and every request with its chunk "
-                                "timestamps, so any figure can be recomputed.")
+    # Built on the click only: a sweep holds thousands of requests, and the report's charts
+    # take a second to draw.
+    left.download_button("Report (HTML)", lambda: load_report(view), f"{name}.html",
+                         "text/html", icon="📄", key="load_html", on_click="ignore")
+    middle.download_button(
+        "Every request (JSON)",
+        lambda: export_json(view, store.runs(view.id, [r.seq for r in view.results])),
+        f"{name}.json", "application/json", icon="⬇️", key="load_json", on_click="ignore",
+        help="Each level's figures and every request with its chunk timestamps, so any "
+             "figure can be recomputed.")
     right.download_button("Table (Markdown)", export_markdown(view), f"{name}.md",
                           "text/markdown", icon="⬇️", key="load_md")
 
