@@ -109,7 +109,7 @@ except ValueError as exc:
     problems.append(str(exc))
 
 view = current_load()
-running = [run for run in load_runs().running()]
+running = load_runs().running()
 if view is None and running:
     view = running[-1]
     st.query_params[URL_KEY] = view.id

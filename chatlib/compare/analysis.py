@@ -37,7 +37,7 @@ from chatlib.runs.figures import RunFigures, run_figures
 from chatlib.runs.record import RunRecord
 
 __all__ = ["FLAGS", "Figure", "FIGURES", "Verdict", "run_flags", "flag_table", "paired_verdict",
-           "verdicts", "MIN_PAIRS"]
+           "paired_rounds", "verdicts", "MIN_PAIRS"]
 
 # flag -> what the page says of it
 FLAGS = {
@@ -205,6 +205,22 @@ def paired_verdict(figure: Figure, first: str, second: str, a: Sequence[float],
     return Verdict(figure, first, second, n, winner, advantage, low, high, more)
 
 
+def paired_rounds(comparison: Comparison, a: Target, b: Target,
+                  keep: Collection[str] = ()) -> list[tuple[RunFigures, RunFigures]]:
+    """The rounds a verdict between ``a`` and ``b`` rests on: run k of each, both finished,
+    neither with a flag outside ``keep``; each run's figures."""
+    rounds = []
+    for run_a, run_b, flags_a, flags_b in zip(a.runs, b.runs, _target_flags(comparison, a),
+                                              _target_flags(comparison, b)):
+        ra, rb = run_a.record, run_b.record
+        if ra is None or rb is None or flags_a is None or flags_b is None:
+            continue
+        if ra.status != "ok" or rb.status != "ok" or (flags_a | flags_b) - set(keep):
+            continue
+        rounds.append((run_figures(ra), run_figures(rb)))
+    return rounds
+
+
 def verdicts(comparison: Comparison, keep: Collection[str] = (), *,
              seed: int = 0) -> list[Verdict]:
     """Every pair of targets × every headline figure that applies (TTFAT only when some run
@@ -215,17 +231,7 @@ def verdicts(comparison: Comparison, keep: Collection[str] = (), *,
     figures = [f for f in FIGURES if f.key != "ttfat" or thought]
     out = []
     for a, b in itertools.combinations(comparison.targets, 2):
-        rounds = []
-        for run_a, run_b, flags_a, flags_b in zip(a.runs, b.runs, _target_flags(comparison, a),
-                                                  _target_flags(comparison, b)):
-            ra, rb = run_a.record, run_b.record
-            if ra is None or rb is None or flags_a is None or flags_b is None:
-                continue
-            if ra.status != "ok" or rb.status != "ok":
-                continue
-            if (flags_a | flags_b) - set(keep):
-                continue
-            rounds.append((run_figures(ra), run_figures(rb)))
+        rounds = paired_rounds(comparison, a, b, keep)
         for figure in figures:
             values = [(figure.value(ra), figure.value(rb)) for ra, rb in rounds]
             pairs = [(x, y) for x, y in values if x is not None and y is not None]

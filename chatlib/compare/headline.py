@@ -24,11 +24,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Collection, Sequence
 
-from chatlib.compare.analysis import FIGURES, MIN_PAIRS, Figure, Verdict, run_flags, verdicts
-from chatlib.compare.comparison import Comparison, Target
+from chatlib.compare.analysis import FIGURES, MIN_PAIRS, Figure, Verdict, paired_rounds, verdicts
+from chatlib.compare.comparison import Comparison
 from chatlib.core.tables import format_cost
 from chatlib.core.text import count_of
-from chatlib.runs.figures import RunFigures, run_figures
+from chatlib.runs.figures import run_figures
 from chatlib.runs.pricing import default_prices
 
 __all__ = ["result_line"]
@@ -184,25 +184,11 @@ def _paired_medians(comparison: Comparison, figure: Figure, first: str, second: 
     by_title = {comparison.title(t): t for t in comparison.targets}
     a, b = by_title[first], by_title[second]
     values = [(figure.value(x), figure.value(y))
-              for x, y in _rounds(comparison, a, b, keep)]
+              for x, y in paired_rounds(comparison, a, b, keep)]
     pairs = [(x, y) for x, y in values if x is not None and y is not None]
     if not pairs:
         return None, None
     return (statistics.median(x for x, _ in pairs), statistics.median(y for _, y in pairs))
-
-
-def _rounds(comparison: Comparison, a: Target, b: Target,
-            keep: Collection[str]) -> list[tuple[RunFigures, RunFigures]]:
-    out = []
-    for i, (run_a, run_b) in enumerate(zip(a.runs, b.runs)):
-        ra, rb = run_a.record, run_b.record
-        if ra is None or rb is None or ra.status != "ok" or rb.status != "ok":
-            continue
-        cold = i == 0 and not comparison.use_warmup
-        if (run_flags(ra, cold=cold) | run_flags(rb, cold=cold)) - set(keep):
-            continue
-        out.append((run_figures(ra), run_figures(rb)))
-    return out
 
 
 def _median(values: Sequence[float | None]) -> float | None:

@@ -39,7 +39,7 @@ import numpy as np
 
 from chatlib.load.spec import METRICS, Slo
 from chatlib.runs.figures import run_cost
-from chatlib.runs.metrics import percentiles
+from chatlib.runs.metrics import RunMetrics, percentiles
 from chatlib.runs.record import RunRecord
 
 __all__ = ["LOAD_PERCENTILES", "CPU_BOUND_SHARE", "GeneratorCheck", "LevelResult",
@@ -77,11 +77,11 @@ def error_kind(message: str | None) -> str:
     return "other"
 
 
-def request_values(record: RunRecord) -> dict[str, float | None]:
+def request_values(metrics: RunMetrics) -> dict[str, float | None]:
     """One finished request's figures an SLO can hold (seconds), by metric."""
-    m = record.metrics()
-    return {"ttft": m.ttft_s, "itl": float(np.mean(m.itl_s)) if m.itl_s else None,
-            "tpot": m.tpot_s, "e2e": m.e2e_s}
+    return {"ttft": metrics.ttft_s,
+            "itl": float(np.mean(metrics.itl_s)) if metrics.itl_s else None,
+            "tpot": metrics.tpot_s, "e2e": metrics.e2e_s}
 
 
 def overhead_budget_s(e2e_p50_s: float | None) -> float:
@@ -183,8 +183,9 @@ def summarize_level(label: str, level: float, seq: int, records: Sequence[RunRec
     finished = [r for r in records if r.status == "ok"]
     stopped = sum(r.status == "stopped" for r in records)
     errors = Counter(error_kind(r.error) for r in records if r.status == "error")
-    values = [request_values(r) for r in finished]
-    gaps = [gap for r in finished for gap in r.metrics().itl_s]
+    measured = [r.metrics() for r in finished]  # once per request: thousands at a level
+    values = [request_values(m) for m in measured]
+    gaps = [gap for m in measured for gap in m.itl_s]
     table: dict[str, dict[str, float | None]] = {}
     for metric in METRICS:
         pool = gaps if metric == "itl" else [
