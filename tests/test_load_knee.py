@@ -28,7 +28,9 @@ from testkit.send_log_server import Schedule as Reply
 
 # 0.1 s to the first chunk, then 10 chunks 40 ms apart: a reply holds its slot 0.5 s.
 REPLY = Reply(first_delay_s=0.1, chunks=10, gap_s=0.04)
-SLO = "p99 ttft <= 300ms"
+# A queued request waits a whole reply (0.5 s) before its first chunk (0.1 s): its TTFT is
+# 0.6 s at least, never under this limit; one in a slot has 0.35 s of slack for a busy machine.
+SLO = "p99 ttft <= 450ms"
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def test_a_sweep_finds_each_servers_capacity_side_by_side(servers) -> None:
         assert knees[label].level == _expected_knee(results, capacity)
         if not any(r.client_bound for r in results):
             assert knees[label].level == capacity
-            assert f"holds p99 TTFT ≤ 300 ms up to {capacity} concurrent streams" \
+            assert f"holds p99 TTFT ≤ 450 ms up to {capacity} concurrent streams" \
                 in knees[label].words
             # Goodput (requests within the SLO per second) falls past the knee: the queued
             # requests miss, and there is no more capacity to finish others.
@@ -85,7 +87,7 @@ def test_the_command_line_fails_when_an_slo_is_missed_at_the_required_level(
     results = _levels_from(out)
     if not results.get(4, "").count("CLIENT-BOUND"):
         assert code == load_cli.EXIT_FAILED
-        assert "FAIL A does not hold p99 TTFT ≤ 300 ms at 4 concurrent streams" in out
+        assert "FAIL A does not hold p99 TTFT ≤ 450 ms at 4 concurrent streams" in out
     sent = json.loads((isolated_data / "load.json").read_text())["requests"]
     assert len(sent) >= 2 and all(r["chunk_offsets_s"] for r in sent)
     # The server saw each stored request, and one warm-up first (one worker), never stored.
