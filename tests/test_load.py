@@ -249,7 +249,7 @@ def test_stop_keeps_the_levels_measured_and_the_requests_in_flight(tmp_path) -> 
     deadline = time.monotonic() + 30
     while not (run.results and run.progress().level == 2) and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # the second level's requests are streaming
+    time.sleep(1.0)  # the second level's requests are streaming (each lasts 2 s or more)
     run.stop()
     assert run.wait(30) and run.stopped
     assert [r.level for r in run.results] == [1, 2]
